@@ -1,0 +1,74 @@
+"""Escritorio de Servicios: the application factory."""
+import logging
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from portal.config import ConfigError, load_config  # noqa: F401  (re-exported for app.py users)
+
+STATIC_ROOT = "../static"
+TEMPLATE_ROOT = "../templates"
+
+
+def create_app(config=None):
+    """Build the portal: config → extensions → blueprints → errors → CLI."""
+    instance_path = (config or {}).get("INSTANCE_PATH")  # tests point it at a temporary folder
+    app = Flask(__name__, static_folder=STATIC_ROOT, template_folder=TEMPLATE_ROOT,
+                instance_relative_config=True, instance_path=instance_path)
+    load_config(app, config)
+    if app.config["PROXY_COUNT"]:
+        n = app.config["PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n, x_prefix=n)
+
+    _init_extensions(app)
+    _register_blueprints(app)
+
+    from portal import errors, htmx, security, templating
+    templating.init_app(app)
+    htmx.init_app(app)
+    security.init_app(app)
+    errors.init_app(app)
+
+    from portal import cli
+    cli.init_app(app)
+    logging.getLogger("portal").setLevel(logging.INFO)
+    return app
+
+
+def _init_extensions(app):
+    from portal import models  # noqa: F401  (register the tables with the metadata)
+    from portal.extensions import csrf, db, limiter, login_manager, mail, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(app.root_path + "/../migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    mail.init_app(app)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.sign_in"
+    login_manager.login_message = "Inicia sesión para continuar."
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = "basic"
+
+    from portal.auth.views import unauthorized
+    from portal.desks import load_user
+    login_manager.user_loader(load_user)
+    login_manager.unauthorized_handler(unauthorized)
+
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        from portal.sqlite import tune_sqlite
+        with app.app_context():
+            tune_sqlite(db.engine)
+
+
+def _register_blueprints(app):
+    from portal.api import bp as api_bp
+    from portal.auth import bp as auth_bp
+    from portal.cda import bp as cda_bp
+    from portal.core import bp as core_bp
+    from portal.prepaid import bp as prepaid_bp
+    from portal.profile import bp as profile_bp
+    from portal.services import bp as services_bp
+
+    for bp in (core_bp, auth_bp, services_bp, cda_bp, prepaid_bp, profile_bp, api_bp):
+        app.register_blueprint(bp)

@@ -1,0 +1,4 @@
+"""Reenviar CDA: a system's activation code e-mailed to the account."""
+from flask import Blueprint
+
+bp = Blueprint("cda", __name__, url_prefix="/servicios")

@@ -1,0 +1,105 @@
+"""Configuration: defaults, then the environment, then the caller's overrides.
+
+Nothing is read at import time, so tests and the CLI can build apps with any settings.
+"""
+import os
+import secrets
+from pathlib import Path
+
+
+class ConfigError(RuntimeError):
+    """The environment cannot make a working portal; the message says what to set."""
+
+
+def _bool(value):
+    return str(value).strip().lower() in {"1", "true", "yes", "on", "si", "sí"}
+
+
+# name -> (default, parser). Every setting the README documents is here.
+SETTINGS = {
+    "PORTAL_ENV": ("development", str),
+    "DATABASE_URL": (None, str),
+    "SECRET_KEY": (None, str),
+    "BRAND_NAME": ("Aspel", str),
+    "STORE_URL": ("https://www.aspel.com.mx/tienda", str),
+    "FRAME_ANCESTORS": ("'self'", str),
+    "RATELIMIT_STORAGE_URI": ("memory://", str),
+    "MAIL_SERVER": ("", str),
+    "MAIL_PORT": (25, int),
+    "MAIL_USE_TLS": (False, _bool),
+    "MAIL_USE_SSL": (False, _bool),
+    "MAIL_USERNAME": (None, str),
+    "MAIL_PASSWORD": (None, str),
+    "MAIL_DEFAULT_SENDER": ("Escritorio de Servicios <no-responder@escritorio.local>", str),
+    "MAIL_TIMEOUT": (10, int),
+    "MAIL_SUPPRESS_SEND": (False, _bool),
+    "MAIL_DIR": (None, str),
+    "OUTBOX_MAX_ATTEMPTS": (8, int),
+    "PROXY_COUNT": (0, int),
+    "SESSION_COOKIE_SECURE": (False, _bool),
+    "SESSION_COOKIE_SAMESITE": ("Lax", str),
+    "PREFERRED_URL_SCHEME": ("http", str),
+    "PASSWORD_HASH_METHOD": ("scrypt:32768:8:1", str),
+    "MAX_CONTENT_LENGTH": (1024 * 1024, int),
+}
+
+
+def load_config(app, overrides=None):
+    """Fill app.config from SETTINGS and the environment; overrides win (tests use them)."""
+    overrides = dict(overrides or {})
+    for name, (default, parse) in SETTINGS.items():
+        raw = os.environ.get(name)
+        app.config[name] = parse(raw) if raw not in (None, "") else default
+    app.config.update(overrides)
+
+    instance = Path(app.instance_path)
+    instance.mkdir(parents=True, exist_ok=True)
+    production = app.config["PORTAL_ENV"] == "production"
+    app.config["PRODUCTION"] = production
+
+    if not app.config.get("SECRET_KEY"):
+        if production:
+            raise ConfigError(
+                "SECRET_KEY no está definida: en producción (PORTAL_ENV=production) "
+                "defínela en el entorno con un valor largo y aleatorio."
+            )
+        app.config["SECRET_KEY"] = _development_secret(instance)
+
+    url = app.config.get("SQLALCHEMY_DATABASE_URI") or app.config.get("DATABASE_URL")
+    if not url:
+        url = f"sqlite:///{instance / 'portal.db'}"
+    app.config["SQLALCHEMY_DATABASE_URI"] = _normalise_db_url(url)
+    if not app.config.get("MAIL_DIR"):
+        app.config["MAIL_DIR"] = str(instance / "mail")
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
+    app.config["REMEMBER_COOKIE_HTTPONLY"] = True
+    app.config["REMEMBER_COOKIE_SECURE"] = app.config["SESSION_COOKIE_SECURE"]
+    app.config["REMEMBER_COOKIE_SAMESITE"] = app.config["SESSION_COOKIE_SAMESITE"]
+    app.config.setdefault("WTF_CSRF_TIME_LIMIT", 8 * 3600)
+    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", False)
+    app.config["RATELIMIT_STORAGE_URI"] = app.config["RATELIMIT_STORAGE_URI"]
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", _engine_options(app.config["SQLALCHEMY_DATABASE_URI"]))
+
+
+def _development_secret(instance):
+    """A random key kept under instance/ so development sessions survive restarts."""
+    path = instance / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _normalise_db_url(url):
+    # Heroku-style and bare postgres URLs mean psycopg 3 here.
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def _engine_options(url):
+    if url.startswith("sqlite"):
+        # Several processes share one file: wait for the lock instead of failing at once.
+        return {"connect_args": {"timeout": 30}}
+    return {"pool_pre_ping": True}

@@ -1,0 +1,43 @@
+"""Home, the desk selector and /healthz."""
+from flask import abort, jsonify, redirect, request, session, url_for
+from flask_login import current_user, login_required
+from sqlalchemy import text
+
+from portal.core import bp
+from portal.desks import desk_of
+from portal.extensions import db
+from portal.urls import safe_next
+
+
+@bp.get("/")
+def home():
+    """The portal's front door: the services list when signed in, sign-in otherwise."""
+    if current_user.is_authenticated:
+        return redirect(url_for("services.category", category="suscripciones"))
+    return redirect(url_for("auth.sign_in"))
+
+
+@bp.post("/escritorio")
+@login_required
+def switch_desk():
+    """Make another of the user's desks the active one; someone else's desk is a 404."""
+    try:
+        desk_id = int(request.form.get("desk_id", ""))
+    except ValueError:
+        abort(400, "Selecciona un escritorio válido.")
+    desk = desk_of(current_user, desk_id)
+    if desk is None:
+        abort(404)
+    session["desk_id"] = desk.id
+    return redirect(safe_next(request.form.get("next")) or url_for("core.home"), code=303)
+
+
+@bp.get("/healthz")
+def healthz():
+    """Liveness and a database round trip, as JSON."""
+    try:
+        db.session.execute(text("SELECT 1"))
+    except Exception:  # noqa: BLE001 - report, do not raise
+        db.session.rollback()
+        return jsonify(status="error", database="unreachable"), 503
+    return jsonify(status="ok", database="ok")

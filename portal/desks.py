@@ -1,0 +1,68 @@
+"""The active desk: every query a signed-in user makes goes through it."""
+from functools import wraps
+
+from flask import abort, request, session
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from portal.extensions import db
+from portal.models import Desk, Membership, User
+
+
+def load_user(user_id):
+    """Flask-Login loader: the id carries the session token, so a changed token signs out."""
+    try:
+        pk, token = user_id.split(":", 1)
+        user = db.session.get(User, int(pk))
+    except (ValueError, AttributeError):
+        return None
+    if user is None or user.session_token != token:
+        return None
+    return user
+
+
+def desks_of(user):
+    """The desks a user belongs to, by name."""
+    return db.session.scalars(
+        select(Desk).join(Membership).where(Membership.user_id == user.id).order_by(Desk.razon_social, Desk.id)
+    ).all()
+
+
+def desk_of(user, desk_id):
+    """One of the user's desks, or None: the only way a desk id from a request becomes a desk."""
+    return db.session.scalar(
+        select(Desk).join(Membership).where(Membership.user_id == user.id, Desk.id == desk_id)
+    )
+
+
+def current_desk():
+    """The signed-in user's active desk (the session's choice if still theirs, else their first)."""
+    # Cached on the request, not on g: an app context (and its g) can outlive one request.
+    if hasattr(request, "portal_desk"):
+        return request.portal_desk
+    desk = None
+    chosen = session.get("desk_id")
+    if chosen is not None:
+        desk = desk_of(current_user, chosen)
+    if desk is None:
+        # The desk the user owns first: a distributor lands in their own desk, not a client's.
+        desk = db.session.scalar(
+            select(Desk).join(Membership).where(Membership.user_id == current_user.id)
+            .order_by(Membership.role != "owner", Desk.razon_social, Desk.id).limit(1)
+        )
+        session["desk_id"] = desk.id if desk else None
+    request.portal_desk = desk
+    return desk
+
+
+def desk_required(view):
+    """Sign-in required, and a desk to work in; views read it with current_desk()."""
+
+    @wraps(view)
+    @login_required
+    def wrapper(*args, **kwargs):
+        if current_desk() is None:
+            abort(403, "Tu cuenta no pertenece a ningún escritorio. Comunícate con tu distribuidor.")
+        return view(*args, **kwargs)
+
+    return wrapper

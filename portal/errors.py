@@ -1,0 +1,65 @@
+"""Error pages in Spanish: a full page, or for htmx the fragment it shows."""
+import logging
+
+from flask import jsonify, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from portal.htmx import is_htmx, render
+
+log = logging.getLogger("portal.errors")
+
+MESSAGES = {
+    400: ("Solicitud no válida", "La solicitud no se pudo procesar. Revisa los datos e inténtalo de nuevo."),
+    401: ("Sesión requerida", "Inicia sesión para continuar."),
+    403: ("Acceso denegado", "No tienes permiso para realizar esta acción."),
+    404: ("Página no encontrada", "Lo que buscas no existe o no pertenece a este escritorio."),
+    405: ("Método no permitido", "Esta dirección no acepta esa operación."),
+    409: ("Conflicto", "La operación no se pudo completar porque los datos cambiaron."),
+    413: ("Solicitud demasiado grande", "Los datos enviados superan el tamaño permitido."),
+    422: ("Datos no válidos", "Revisa los datos capturados."),
+    429: ("Demasiados intentos", "Has realizado demasiados intentos. Espera unos minutos e inténtalo de nuevo."),
+    500: ("Error del servidor", "Ocurrió un error inesperado. Inténtalo de nuevo más tarde."),
+}
+CSRF_MESSAGE = "La sesión del formulario expiró o no es válida. Recarga la página e inténtalo de nuevo."
+
+
+def error_response(code, message=None):
+    """Render the Spanish error page (or fragment) for `code`."""
+    title, default = MESSAGES.get(code, MESSAGES[500])
+    if request.blueprint == "api":
+        body = {"error": {"code": title.lower().replace(" ", "_"), "message": message or default}}
+        return jsonify(body), code
+    html = render("errors/error.html", block="error_panel", code=code, title=title, message=message or default)
+    headers = {}
+    if is_htmx():
+        # Show the message in the page's message area, whatever element asked.
+        headers = {"HX-Retarget": "#page-messages", "HX-Reswap": "innerHTML"}
+    return html, code, headers
+
+
+def init_app(app):
+    @app.errorhandler(CSRFError)
+    def _csrf(_error):
+        return error_response(400, CSRF_MESSAGE)
+
+    @app.errorhandler(HTTPException)
+    def _http(error):
+        if error.code in (301, 302, 303, 307, 308):
+            return error
+        response = error_response(error.code or 500, _public_description(error))
+        return response
+
+    @app.errorhandler(Exception)
+    def _unexpected(error):
+        # The trace goes to the log, never to the page.
+        log.exception("Error no controlado en %s %s", request.method, request.path)
+        return error_response(500)
+
+
+def _public_description(error):
+    """A description the portal wrote itself (abort(code, "texto")), never Werkzeug's English one."""
+    description = getattr(error, "description", None)
+    if description and description != type(error).description and not isinstance(error, InternalServerError):
+        return description
+    return None

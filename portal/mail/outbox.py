@@ -1,0 +1,178 @@
+"""The outbox: e-mail is written with the change that causes it, and delivered later.
+
+enqueue() adds a row to the caller's transaction, so a rolled-back change sends nothing and a
+committed one cannot lose its mail. deliver_pending() claims due rows (FOR UPDATE SKIP LOCKED on
+PostgreSQL, so workers on several hosts never take the same row), sends them with Flask-Mail over
+SMTP — or writes .eml files when no SMTP server is configured — and retries failures with backoff.
+"""
+import logging
+import smtplib
+from datetime import timedelta
+from email.utils import make_msgid
+from pathlib import Path
+
+import flask_mail
+from flask import current_app, render_template
+from sqlalchemy import select, update
+
+from portal.extensions import db
+from portal.models import OutboxMessage
+from portal.models._types import utcnow
+
+log = logging.getLogger("portal.outbox")
+
+# A claimed message is left alone by other workers this long, even if its worker dies.
+LEASE = timedelta(minutes=5)
+BACKOFF_BASE_SECONDS = 30
+
+
+def enqueue(recipient, subject, template, *, kind=None, desk=None, user=None, service=None, **context):
+    """Render mail/<template>.txt (and .html) and add the message to the current transaction."""
+    context.setdefault("brand", current_app.config["BRAND_NAME"])
+    body_text = render_template(f"mail/{template}.txt", **context)
+    body_html = _render_optional(f"mail/{template}.html", context)
+    message = OutboxMessage(
+        message_id=make_msgid(domain="escritorio.local"),
+        kind=kind or template,
+        recipient=recipient,
+        subject=subject,
+        body_text=body_text,
+        body_html=body_html,
+        desk_id=getattr(desk, "id", desk),
+        user_id=getattr(user, "id", user),
+        service_id=getattr(service, "id", service),
+        next_attempt_at=utcnow(),
+    )
+    db.session.add(message)
+    return message
+
+
+def _render_optional(name, context):
+    loader = current_app.jinja_env.loader
+    try:
+        loader.get_source(current_app.jinja_env, name)
+    except Exception:  # noqa: BLE001 - a text-only message is fine
+        return None
+    return render_template(name, **context)
+
+
+def claim_due(limit=50):
+    """Lease up to `limit` due messages to this worker and return their ids (committed)."""
+    now = utcnow()
+    ids = db.session.scalars(
+        select(OutboxMessage.id)
+        .where(OutboxMessage.status == "pendiente", OutboxMessage.next_attempt_at <= now)
+        .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+    if ids:
+        db.session.execute(
+            update(OutboxMessage).where(OutboxMessage.id.in_(ids)).values(next_attempt_at=now + LEASE)
+        )
+    db.session.commit()
+    return ids
+
+
+def deliver_pending(limit=50):
+    """Deliver what is due; returns (sent, failed). Safe to run in several processes at once."""
+    ids = claim_due(limit)
+    sent = failed = 0
+    for message_id in ids:
+        message = db.session.get(OutboxMessage, message_id)
+        try:
+            _send(message)
+        except (OSError, smtplib.SMTPException) as error:
+            failed += 1
+            _schedule_retry(message, error)
+        else:
+            sent += 1
+            message.status = "enviado"
+            message.sent_at = utcnow()
+            message.attempts += 1
+            message.last_error = None
+            # The body may carry a CDA or a link: once delivered the portal no longer keeps it.
+            message.body_text = ""
+            message.body_html = None
+        db.session.commit()
+    return sent, failed
+
+
+def _schedule_retry(message, error):
+    message.attempts += 1
+    message.last_error = f"{type(error).__name__}: {str(error)[:200]}"
+    max_attempts = current_app.config["OUTBOX_MAX_ATTEMPTS"]
+    if message.attempts >= max_attempts:
+        message.status = "error"
+    else:
+        delay = BACKOFF_BASE_SECONDS * 2 ** (message.attempts - 1)
+        message.next_attempt_at = utcnow() + timedelta(seconds=delay)
+    # Never the body: it may hold a secret.
+    log.warning("Correo %s no entregado (intento %s): %s", message.id, message.attempts, message.last_error)
+
+
+def _build(message):
+    mail = flask_mail.Message(
+        subject=message.subject,
+        recipients=[message.recipient],
+        body=message.body_text,
+        html=message.body_html,
+        sender=current_app.config["MAIL_DEFAULT_SENDER"],
+    )
+    mail.msgId = message.message_id
+    return mail
+
+
+def _send(message):
+    mail = _build(message)
+    if current_app.config["MAIL_SERVER"]:
+        with TimedConnection(current_app.extensions["mail"], current_app.config["MAIL_TIMEOUT"]) as connection:
+            connection.send(mail)
+    else:
+        _write_eml(message, mail)
+
+
+def _write_eml(message, mail):
+    """Embedded default: the message as an .eml file under instance/mail/."""
+    directory = Path(current_app.config["MAIL_DIR"])
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{message.id:08d}-{message.kind}.eml"
+    path.write_bytes(mail.as_bytes())
+
+
+class TimedConnection(flask_mail.Connection):
+    """Flask-Mail's connection with a socket timeout: a silent server cannot hang a worker."""
+
+    def __init__(self, state, timeout):
+        super().__init__(state)
+        self.timeout = timeout
+
+    def configure_host(self):
+        state = self.mail
+        if state.use_ssl:
+            host = smtplib.SMTP_SSL(state.server, state.port, timeout=self.timeout)
+        else:
+            host = smtplib.SMTP(state.server, state.port, timeout=self.timeout)
+        if state.use_tls:
+            host.starttls()
+        if state.username and state.password:
+            host.login(state.username, state.password)
+        return host
+
+
+def run_worker(interval=2.0, stop=None):
+    """Deliver forever (the `--loop` worker); `stop()` ends it (tests)."""
+    import time
+
+    while not (stop and stop()):
+        try:
+            sent, failed = deliver_pending()
+        except Exception:  # noqa: BLE001 - a worker survives a database hiccup and tries again
+            log.exception("Fallo al repartir el buzón de salida")
+            db.session.rollback()
+            sent = failed = 0
+        if not sent and not failed:
+            time.sleep(interval)
+
+
+__all__ = ["enqueue", "deliver_pending", "claim_due", "run_worker"]

@@ -1,0 +1,12 @@
+"""The data model (PRODUCT.md §1 and §5): one module per aggregate."""
+from portal.models.accounts import Desk, GridPreference, Membership, User
+from portal.models.api_tokens import ApiToken
+from portal.models.audit import AuditEvent
+from portal.models.outbox import OutboxMessage
+from portal.models.prepaid import Client, PrepaidKey
+from portal.models.services import Product, Service, StampMovement
+
+__all__ = [
+    "ApiToken", "AuditEvent", "Client", "Desk", "GridPreference", "Membership",
+    "OutboxMessage", "PrepaidKey", "Product", "Service", "StampMovement", "User",
+]

@@ -1,0 +1,94 @@
+"""Users, desks (escritorios) and who belongs to which."""
+import secrets
+from datetime import datetime
+
+from flask_login import UserMixin
+from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, String, UniqueConstraint, func
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
+
+from portal.extensions import db
+from portal.models._types import check_in, utcnow
+
+DESK_KINDS = ("cliente", "distribuidor")
+MEMBER_ROLES = ("owner", "member")
+
+
+def new_session_token():
+    return secrets.token_hex(16)
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254))
+    name: Mapped[str] = mapped_column(String(120))
+    phone: Mapped[str] = mapped_column(String(30), default="")
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    email_verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Part of the session id: changing it signs the user out everywhere.
+    session_token: Mapped[str] = mapped_column(String(32), default=new_session_token)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+    memberships: Mapped[list["Membership"]] = relationship(back_populates="user", cascade="all, delete-orphan")
+
+    @validates("email")
+    def _normalise_email(self, key, value):
+        return value.strip().lower()
+
+    def get_id(self):
+        return f"{self.id}:{self.session_token}"
+
+    @property
+    def email_verified(self):
+        return self.email_verified_at is not None
+
+
+# E-mail is unique however it is capitalised, even if a writer forgets to normalise it.
+Index("uq_users_email_lower", func.lower(User.email), unique=True)
+
+
+class Desk(db.Model):
+    __tablename__ = "desks"
+    __table_args__ = (CheckConstraint(check_in("kind", DESK_KINDS), name="kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    razon_social: Mapped[str] = mapped_column(String(200))
+    rfc: Mapped[str] = mapped_column(String(13), unique=True)
+    kind: Mapped[str] = mapped_column(String(20), default="cliente")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow, index=True)
+
+    memberships: Mapped[list["Membership"]] = relationship(back_populates="desk", cascade="all, delete-orphan")
+
+    @property
+    def is_distributor(self):
+        return self.kind == "distribuidor"
+
+
+class Membership(db.Model):
+    __tablename__ = "memberships"
+    __table_args__ = (
+        UniqueConstraint("user_id", "desk_id", name="uq_memberships_user_desk"),
+        CheckConstraint(check_in("role", MEMBER_ROLES), name="role"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    desk_id: Mapped[int] = mapped_column(ForeignKey("desks.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(10), default="member")
+
+    user: Mapped[User] = relationship(back_populates="memberships")
+    desk: Mapped[Desk] = relationship(back_populates="memberships")
+
+
+class GridPreference(db.Model):
+    """The columns a user chose to see in one grid ("Columnas")."""
+
+    __tablename__ = "grid_preferences"
+    __table_args__ = (UniqueConstraint("user_id", "grid", name="uq_grid_preferences_user_grid"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    grid: Mapped[str] = mapped_column(String(40))
+    columns: Mapped[str] = mapped_column(String(500))

@@ -1,0 +1,98 @@
+"""The catalogue and what each desk owns."""
+from datetime import date, datetime
+
+from sqlalchemy import CheckConstraint, Date, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.extensions import db
+from portal.models._types import check_in, utcnow
+
+# URL slug -> Spanish name, in the order of the "Mis Servicios" menu.
+CATEGORIES = {
+    "servidor-virtual": "Servidor virtual",
+    "suscripciones": "Suscripciones",
+    "licenciamiento": "Licenciamiento",
+    "espacio": "Espacio",
+    "polizas": "Mis Pólizas",
+    "sellado-cfdi": "Sellado CFDI",
+    "cursos": "Cursos",
+}
+SYSTEM_CATEGORIES = ("suscripciones", "licenciamiento")
+ACQUISITIONS = ("electronica", "fisica")
+SERVICE_STATUSES = ("activo", "vencido", "cancelado")
+STAMP_MOVEMENTS = ("credito", "consumo")
+
+
+class Product(db.Model):
+    __tablename__ = "products"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(20), unique=True)
+    name: Mapped[str] = mapped_column(String(80))
+
+
+class Service(db.Model):
+    """A system or service a desk owns; each category uses the columns its grid shows."""
+
+    __tablename__ = "services"
+    __table_args__ = (
+        CheckConstraint(check_in("category", tuple(CATEGORIES)), name="category"),
+        CheckConstraint(f"acquisition IS NULL OR {check_in('acquisition', ACQUISITIONS)}", name="acquisition"),
+        CheckConstraint(check_in("status", SERVICE_STATUSES), name="status"),
+        CheckConstraint("users IS NULL OR users >= 0", name="users"),
+        # The grids filter by desk + category and sort by these columns.
+        Index("ix_services_desk_category_activated", "desk_id", "category", "activated_on", "id"),
+        Index("ix_services_desk_category_next_payment", "desk_id", "category", "next_payment_on", "id"),
+        Index("ix_services_desk_category_product", "desk_id", "category", "product_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    desk_id: Mapped[int] = mapped_column(ForeignKey("desks.id", ondelete="CASCADE"))
+    category: Mapped[str] = mapped_column(String(20))
+    product_id: Mapped[int | None] = mapped_column(ForeignKey("products.id"))
+    name: Mapped[str] = mapped_column(String(200), default="")
+    version: Mapped[str | None] = mapped_column(String(20))
+    users: Mapped[int | None] = mapped_column(Integer)
+    serial: Mapped[str | None] = mapped_column(String(40), unique=True)
+    # The activation code: a secret that leaves the portal only inside an e-mail.
+    cda: Mapped[str | None] = mapped_column(String(120))
+    acquisition: Mapped[str | None] = mapped_column(String(12))
+    activated_on: Mapped[date | None] = mapped_column(Date)
+    next_payment_on: Mapped[date | None] = mapped_column(Date)
+    plan: Mapped[str | None] = mapped_column(String(120))
+    capacity: Mapped[str | None] = mapped_column(String(60))
+    valid_from: Mapped[date | None] = mapped_column(Date)
+    valid_until: Mapped[date | None] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(12), default="activo")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow, index=True)
+
+    product: Mapped[Product | None] = relationship()
+
+    @property
+    def is_system(self):
+        return self.category in SYSTEM_CATEGORIES
+
+    @property
+    def cda_by_email(self):
+        """Only systems bought electronically have their CDA e-mailed."""
+        return self.is_system and self.acquisition == "electronica" and bool(self.cda)
+
+
+class StampMovement(db.Model):
+    """Stamps (timbres) credited to or consumed by a desk: the Sellado CFDI balance."""
+
+    __tablename__ = "stamp_movements"
+    __table_args__ = (
+        CheckConstraint(check_in("kind", STAMP_MOVEMENTS), name="kind"),
+        CheckConstraint("quantity > 0", name="quantity"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    desk_id: Mapped[int] = mapped_column(ForeignKey("desks.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    quantity: Mapped[int] = mapped_column(Integer)
+    # Who reported it, so a retried report is recognised: "key:<id>" or the stamping service's id.
+    external_id: Mapped[str] = mapped_column(String(80), unique=True)
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -1,0 +1,6 @@
+"""Mi perfil."""
+from flask import Blueprint
+
+bp = Blueprint("profile", __name__, url_prefix="/perfil")
+
+from portal.profile import views  # noqa: E402,F401

@@ -1,0 +1,72 @@
+"""Jinja filters and globals: Spanish dates, the brand, the menu."""
+from datetime import date, datetime
+
+from flask import current_app
+from flask_login import current_user
+
+from portal.models.services import CATEGORIES
+from portal.urls import here
+
+MENU = [
+    ("services.category", {"category": "servidor-virtual"}, "Servidor virtual"),
+    ("services.category", {"category": "suscripciones"}, "Suscripciones"),
+    ("services.category", {"category": "licenciamiento"}, "Licenciamiento"),
+    ("services.category", {"category": "espacio"}, "Espacio"),
+    ("services.category", {"category": "polizas"}, "Mis Pólizas"),
+    ("services.category", {"category": "sellado-cfdi"}, "Sellado CFDI"),
+    ("services.category", {"category": "cursos"}, "Cursos"),
+    ("prepaid.activate", {}, "Activar claves de producto- Prepago"),
+    ("prepaid.keys", {}, "Claves prepago"),
+]
+
+
+def fecha(value, empty=""):
+    """DD/MM/AAAA, the portal's only date format."""
+    if value is None:
+        return empty
+    if isinstance(value, datetime):
+        value = value.date()
+    if isinstance(value, date):
+        return value.strftime("%d/%m/%Y")
+    return str(value)
+
+
+def fecha_hora(value, empty=""):
+    """DD/MM/AAAA HH:MM (UTC shown as stored)."""
+    if value is None:
+        return empty
+    return value.strftime("%d/%m/%Y %H:%M")
+
+
+def mask_email(address):
+    """j•••@empresa.com.mx: enough to recognise, not enough to harvest."""
+    if not address or "@" not in address:
+        return ""
+    local, domain = address.split("@", 1)
+    return f"{local[:1]}•••@{domain}"
+
+
+def init_app(app):
+    app.jinja_env.filters["fecha"] = fecha
+    app.jinja_env.filters["fecha_hora"] = fecha_hora
+    app.jinja_env.filters["mask_email"] = mask_email
+    app.jinja_env.trim_blocks = True
+    app.jinja_env.lstrip_blocks = True
+
+    @app.context_processor
+    def _layout():
+        from portal.desks import current_desk, desks_of
+
+        context = {
+            "brand": current_app.config["BRAND_NAME"],
+            "store_url": current_app.config["STORE_URL"],
+            "menu": MENU,
+            "categories": CATEGORIES,
+            "here": here,
+            "url_rules": current_app.view_functions,
+        }
+        if current_user.is_authenticated:
+            context["desk"] = current_desk()
+            # Called by the layout only, so a fragment costs no query for it.
+            context["user_desks"] = lambda: desks_of(current_user)
+        return context

@@ -1,0 +1,27 @@
+"""URL helpers."""
+from urllib.parse import urlsplit
+
+from flask import request
+
+
+def safe_next(target):
+    """The portal URL for `target` — a path inside the portal, without the mount prefix — or None.
+
+    Anything that could leave the portal (a scheme, a host, `//`, backslashes, control characters)
+    is refused, so `next=https://elsewhere` never redirects away.
+    """
+    if not target or not isinstance(target, str) or len(target) > 2000:
+        return None
+    target = target.strip()
+    if any(ch in target for ch in "\\\r\n\t\x00") or not target.startswith("/") or target.startswith("//"):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return None
+    return request.script_root + target
+
+
+def here():
+    """The current path and query without the mount prefix: what `next` fields carry."""
+    path = request.full_path
+    return path[:-1] if path.endswith("?") else path

@@ -1,0 +1,107 @@
+"""The factory, configuration, migrations, health check and demo data."""
+import os
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from portal import ConfigError, create_app
+from portal.extensions import db
+from portal.models import Desk, PrepaidKey, Service, User
+
+
+def test_production_without_secret_key_stops_with_a_clear_message(tmp_path, monkeypatch):
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    with pytest.raises(ConfigError, match="SECRET_KEY"):
+        create_app({"PORTAL_ENV": "production", "INSTANCE_PATH": str(tmp_path)})
+
+
+def test_development_generates_and_keeps_a_secret_key_under_instance(tmp_path, monkeypatch):
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    first = create_app({"INSTANCE_PATH": str(tmp_path)})
+    second = create_app({"INSTANCE_PATH": str(tmp_path)})
+    assert len(first.config["SECRET_KEY"]) > 40
+    assert first.config["SECRET_KEY"] == second.config["SECRET_KEY"]
+    assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
+
+
+def test_configuration_comes_from_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("BRAND_NAME", "Contpaq")
+    monkeypatch.setenv("STORE_URL", "https://tienda.example/x")
+    monkeypatch.setenv("MAIL_PORT", "2525")
+    monkeypatch.setenv("DATABASE_URL", "postgres://u@h/db")
+    app = create_app({"INSTANCE_PATH": str(tmp_path)})
+    assert app.config["BRAND_NAME"] == "Contpaq"
+    assert app.config["STORE_URL"] == "https://tienda.example/x"
+    assert app.config["MAIL_PORT"] == 2525
+    assert app.config["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://u@h/db"
+
+
+def test_default_brand_is_aspel(tmp_path, monkeypatch):
+    monkeypatch.delenv("BRAND_NAME", raising=False)
+    assert create_app({"INSTANCE_PATH": str(tmp_path)}).config["BRAND_NAME"] == "Aspel"
+
+
+def test_models_and_migrations_agree(app):
+    """`flask db upgrade` built the test database: it must equal what the models declare."""
+    with db.engine.connect() as connection:
+        diff = compare_metadata(MigrationContext.configure(connection), db.metadata)
+    if db.engine.dialect.name == "sqlite":
+        # SQLite cannot reflect expression indexes; the migration creates lower(email) explicitly.
+        diff = [d for d in diff if not (d[0] == "add_index" and d[1].name == "uq_users_email_lower")]
+    assert diff == []
+
+
+def test_email_is_unique_whatever_its_case(app):
+    from sqlalchemy import text
+    from sqlalchemy.exc import IntegrityError
+
+    db.session.execute(text("INSERT INTO users (email, name, phone, session_token, created_at, updated_at) "
+                            "VALUES ('Ana@Empresa.mx', 'Ana', '', 't1', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"))
+    with pytest.raises(IntegrityError):
+        db.session.execute(text("INSERT INTO users (email, name, phone, session_token, created_at, updated_at) "
+                                "VALUES ('ana@empresa.MX', 'Ana', '', 't2', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"))
+    db.session.rollback()
+
+
+def test_statuses_outside_the_life_cycle_are_refused_by_the_database(app):
+    from sqlalchemy import text
+    from sqlalchemy.exc import IntegrityError
+
+    with pytest.raises(IntegrityError):
+        db.session.execute(text("INSERT INTO prepaid_keys (code, quantity, unit, status, created_at, updated_at) "
+                                "VALUES ('ABCDEFGHJKMNPQRS', 50, 'Timbres', 'robada', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"))
+    db.session.rollback()
+
+
+def test_healthz_reports_the_database(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json == {"status": "ok", "database": "ok"}
+
+
+def test_demo_is_idempotent_and_prints_the_sign_ins(app):
+    runner = app.test_cli_runner()
+    first = runner.invoke(args=["portal", "demo"])
+    assert first.exit_code == 0, first.output
+    assert "cliente@demo.mx" in first.output and "distribuidor@demo.mx" in first.output and "demo12345" in first.output
+    counts = (db.session.query(Desk).count(), db.session.query(Service).count(), db.session.query(PrepaidKey).count())
+    second = runner.invoke(args=["portal", "demo"])
+    assert second.exit_code == 0
+    assert "ya existían" in second.output
+    assert (db.session.query(Desk).count(), db.session.query(Service).count(), db.session.query(PrepaidKey).count()) == counts
+    assert counts[2] >= 3000
+    statuses = {s for (s,) in db.session.query(PrepaidKey.status).distinct()}
+    assert {"nueva", "disponible", "utilizada"} <= statuses
+    categories = {c for (c,) in db.session.query(Service.category).distinct()}
+    assert len(categories) == 7
+    jorge = db.session.query(User).filter_by(email="distribuidor@demo.mx").one()
+    assert len(jorge.memberships) == 2
+
+
+def test_demo_refuses_production(app):
+    app.config["PRODUCTION"] = True
+    result = app.test_cli_runner().invoke(args=["portal", "demo"])
+    assert result.exit_code != 0
+    assert "producción" in result.output
+    assert db.session.query(Desk).count() == 0

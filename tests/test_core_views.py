@@ -1,0 +1,175 @@
+"""Sign-in and out, the layout, the desk selector and the error pages."""
+import pytest
+
+from tests import factories
+
+MENU = ["Mis Servicios", "Servidor virtual", "Suscripciones", "Licenciamiento", "Espacio", "Mis Pólizas",
+        "Sellado CFDI", "Cursos", "Activar claves de producto- Prepago", "Claves prepago",
+        "Seguir comprando", "Comprar ahora"]
+
+
+def test_pages_need_a_signed_in_user(client):
+    response = client.get("/servicios/suscripciones")
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith("/cuenta/ingresar?next=/servicios/suscripciones")
+
+
+def test_htmx_request_without_session_is_sent_to_sign_in(client, hx):
+    response = client.get("/servicios/suscripciones", headers=hx)
+    assert response.status_code == 401
+    assert "/cuenta/ingresar" in response.headers["HX-Redirect"]
+
+
+def test_sign_in_shows_the_layout_with_every_menu_entry(client, world, login):
+    login(world.a.user)
+    page = client.get("/servicios/suscripciones").get_data(as_text=True)
+    for label in MENU:
+        assert label in page
+    assert f"Póliza: {world.a.desk.razon_social[:20]}" in page
+    assert "Mi perfil" in page and "Cerrar sesión" in page
+    assert 'href="https://tienda.example/aspel"' in page
+
+
+def test_wrong_password_and_unknown_email_get_the_same_generic_message(client, world):
+    wrong = client.post("/cuenta/ingresar", data={"email": world.a.user.email, "password": "otra-cosa-123"})
+    unknown = client.post("/cuenta/ingresar", data={"email": "nadie@empresa.mx", "password": "otra-cosa-123"})
+    for response in (wrong, unknown):
+        assert response.status_code == 422
+        assert "Correo o contraseña incorrectos." in response.get_data(as_text=True)
+    assert client.get("/servicios/suscripciones").status_code == 302
+
+
+def test_sign_in_follows_next_only_inside_the_portal(client, world):
+    data = {"email": world.a.user.email, "password": factories.PASSWORD}
+    inside = client.post("/cuenta/ingresar", data={**data, "next": "/claves-prepago"})
+    assert inside.headers["Location"] == "/claves-prepago"
+    client.post("/cuenta/salir")
+    for target in ("https://elsewhere.example/", "//elsewhere.example", "/\\elsewhere.example", "javascript:alert(1)"):
+        response = client.post("/cuenta/ingresar", data={**data, "next": target})
+        assert response.headers["Location"] == "/", target
+        client.post("/cuenta/salir")
+
+
+def test_sign_in_renews_the_session(client, world):
+    with client.session_transaction() as session:
+        session["planted"] = "by an attacker"
+    client.post("/cuenta/ingresar", data={"email": world.a.user.email, "password": factories.PASSWORD})
+    with client.session_transaction() as session:
+        assert "planted" not in session
+
+
+def test_sign_out_is_a_post_and_ends_the_session(client, world, login):
+    login(world.a.user)
+    assert client.get("/cuenta/salir").status_code == 405
+    response = client.post("/cuenta/salir")
+    assert response.status_code == 303
+    assert client.get("/servicios/suscripciones").status_code == 302
+
+
+def test_desk_selector_switches_between_the_users_desks(client, app, login):
+    first, second = factories.desk("distribuidor", "Alfa Sistemas"), factories.desk("cliente", "Beta Papelería")
+    user = factories.user(first)
+    from portal.extensions import db
+    from portal.models import Membership
+    db.session.add(Membership(user_id=user.id, desk_id=second.id, role="member"))
+    db.session.commit()
+    login(user)
+    assert "Póliza: Alfa Sistemas" in client.get("/claves-prepago").get_data(as_text=True)
+    response = client.post("/escritorio", data={"desk_id": second.id, "next": "/claves-prepago"})
+    assert response.status_code == 303 and response.headers["Location"] == "/claves-prepago"
+    assert "Póliza: Beta Papelería" in client.get("/claves-prepago").get_data(as_text=True)
+
+
+def test_a_user_cannot_switch_to_someone_elses_desk(client, world, login):
+    login(world.b.user)
+    response = client.post("/escritorio", data={"desk_id": world.a.desk.id})
+    assert response.status_code == 404
+    page = client.get("/claves-prepago").get_data(as_text=True)
+    assert world.a.desk.razon_social not in page
+    assert f"Póliza: {world.b.desk.razon_social[:20]}" in page
+
+
+def test_desk_switch_with_garbage_is_a_clear_400(client, world, login):
+    login(world.a.user)
+    response = client.post("/escritorio", data={"desk_id": "uno; drop table"})
+    assert response.status_code == 400
+    assert "Selecciona un escritorio válido." in response.get_data(as_text=True)
+
+
+@pytest.mark.app_config(WTF_CSRF_ENABLED=True)
+def test_post_without_csrf_token_is_refused_in_spanish(client, world):
+    response = client.post("/cuenta/ingresar", data={"email": world.a.user.email, "password": factories.PASSWORD})
+    assert response.status_code == 400
+    assert "La sesión del formulario expiró" in response.get_data(as_text=True)
+    assert client.get("/servicios/suscripciones").status_code == 302
+
+
+@pytest.mark.app_config(WTF_CSRF_ENABLED=True)
+def test_htmx_sends_the_csrf_token_in_a_header(client, world):
+    page = client.get("/cuenta/ingresar").get_data(as_text=True)
+    import re
+    token = re.search(r'"X-CSRFToken": "([^"]+)"', page).group(1)
+    response = client.post("/cuenta/ingresar", headers={"X-CSRFToken": token, "HX-Request": "true"},
+                           data={"email": world.a.user.email, "password": factories.PASSWORD})
+    # Signed in: htmx is told to load the next page whole rather than swap it into the form.
+    assert response.status_code == 200 and response.headers["HX-Redirect"] == "/"
+
+
+ERRORS = {
+    400: "Solicitud no válida", 403: "Acceso denegado", 404: "Página no encontrada",
+    405: "Método no permitido", 413: "Solicitud demasiado grande", 429: "Demasiados intentos",
+    500: "Error del servidor",
+}
+
+
+@pytest.fixture
+def failing_routes(app):
+    from flask import abort
+
+    @app.get("/_prueba/error/<int:code>")
+    def _raise(code):
+        if code == 500:
+            raise RuntimeError("detalle interno secreto")
+        abort(code)
+
+    return app
+
+
+@pytest.mark.parametrize("code", sorted(ERRORS))
+def test_error_pages_are_spanish_pages_or_htmx_fragments(failing_routes, client, hx, code):
+    page = client.get(f"/_prueba/error/{code}")
+    assert page.status_code == code
+    body = page.get_data(as_text=True)
+    assert ERRORS[code] in body and "<html" in body
+    assert "detalle interno secreto" not in body and "Traceback" not in body
+    fragment = client.get(f"/_prueba/error/{code}", headers=hx)
+    assert fragment.status_code == code
+    text = fragment.get_data(as_text=True)
+    assert ERRORS[code] in text and "<html" not in text
+    # htmx swaps it into the page's message area (responseHandling swaps 4xx/5xx).
+    assert fragment.headers["HX-Retarget"] == "#page-messages"
+    assert "HX-Request" in fragment.headers.get("Vary", "")
+
+
+def test_real_405_and_413(client, app):
+    assert client.put("/cuenta/ingresar").status_code == 405
+    app.config["MAX_CONTENT_LENGTH"] = 1000
+    response = client.post("/cuenta/ingresar", data={"email": "x" * 5000})
+    assert response.status_code == 413
+    assert "Solicitud demasiado grande" in response.get_data(as_text=True)
+
+
+def test_security_headers_on_pages(client):
+    response = client.get("/cuenta/ingresar")
+    csp = response.headers["Content-Security-Policy"]
+    assert "frame-ancestors 'self'" in csp and "unsafe-eval" not in csp and "unsafe-inline" not in csp
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Referrer-Policy"] == "same-origin"
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_dates_are_shown_dd_mm_aaaa(app):
+    from datetime import date
+    from portal.templating import fecha
+    assert fecha(date(2020, 7, 14)) == "14/07/2020"
+    assert fecha(None, "Inactiva") == "Inactiva"

@@ -1,0 +1,88 @@
+"""The outbox: mail written with the change, delivered over real SMTP or to .eml files."""
+import pytest
+
+from portal.extensions import db
+from portal.mail.outbox import deliver_pending, enqueue
+from portal.models import OutboxMessage
+from tests.conftest import body_of
+
+
+def _enqueue_test_message(to="ana@empresa.mx"):
+    return enqueue(to, "Prueba de correo", "test_message", nombre="Ana")
+
+
+@pytest.fixture(autouse=True)
+def test_template(app, tmp_path):
+    # A template of the test's own: the outbox does not care which message it carries.
+    from jinja2 import ChoiceLoader, DictLoader
+    app.jinja_loader  # noqa: B018
+    app.jinja_env.loader = ChoiceLoader([
+        DictLoader({"mail/test_message.txt": "Hola {{ nombre }}, ñandú y acentos.",
+                    "mail/test_message.html": "<p>Hola {{ nombre }}</p>"}),
+        app.jinja_env.loader,
+    ])
+
+
+def test_enqueued_mail_reaches_a_real_smtp_server(app, smtp):
+    _enqueue_test_message()
+    db.session.commit()
+    assert deliver_pending() == (1, 0)
+    assert len(smtp.messages) == 1
+    received = smtp.messages[0]
+    assert received["to"] == ["ana@empresa.mx"]
+    assert received["message"]["Subject"] == "Prueba de correo"
+    assert "Hola Ana, ñandú y acentos." in body_of(received["message"])
+    assert "<p>Hola Ana</p>" in body_of(received["message"], "html")
+    stored = db.session.query(OutboxMessage).one()
+    assert stored.status == "enviado" and stored.sent_at is not None
+    assert received["message"]["Message-ID"] == stored.message_id
+    assert stored.body_text == ""  # a delivered body (maybe a CDA) is not kept
+    assert deliver_pending() == (0, 0)
+    assert len(smtp.messages) == 1
+
+
+def test_without_smtp_server_mail_is_written_as_eml_files(app, tmp_path, smtp):
+    app.config["MAIL_SERVER"] = ""
+    _enqueue_test_message()
+    db.session.commit()
+    assert deliver_pending() == (1, 0)
+    files = list((tmp_path / "mail").glob("*.eml"))
+    assert len(files) == 1
+    assert b"Prueba de correo" in files[0].read_bytes()
+    assert smtp.messages == []
+
+
+def test_a_rolled_back_change_sends_nothing(app, smtp):
+    _enqueue_test_message()
+    db.session.rollback()
+    assert deliver_pending() == (0, 0)
+    assert smtp.messages == []
+
+
+def test_smtp_down_keeps_the_message_and_retries_later(app, smtp):
+    from datetime import timedelta
+    from portal.models._types import utcnow
+
+    app.config["MAIL_PORT"] = 1  # nothing listens there
+    app.extensions["mail"].port = 1
+    _enqueue_test_message()
+    db.session.commit()
+    assert deliver_pending() == (0, 1)
+    message = db.session.query(OutboxMessage).one()
+    assert message.status == "pendiente" and message.attempts == 1 and message.last_error
+    assert message.next_attempt_at.replace(tzinfo=None) > utcnow().replace(tzinfo=None)
+    # The server comes back; once the backoff has passed the message goes out, once.
+    app.extensions["mail"].port = smtp.port
+    message.next_attempt_at = utcnow() - timedelta(seconds=1)
+    db.session.commit()
+    assert deliver_pending() == (1, 0)
+    assert len(smtp.messages) == 1
+
+
+def test_the_cli_delivers_the_outbox(app, smtp):
+    _enqueue_test_message()
+    db.session.commit()
+    result = app.test_cli_runner().invoke(args=["outbox", "deliver"])
+    assert result.exit_code == 0, result.output
+    assert "Enviados: 1" in result.output
+    assert len(smtp.messages) == 1
