@@ -42,6 +42,12 @@ def sign_in():
     return render("auth/sign_in.html", block="sign_in_form", form=form, error=error), status
 
 
+@bp.get("/verificar")
+def verify_request():
+    """Where an unverified user is sent to verify their e-mail (the accounts issue builds it)."""
+    return render("auth/verify_request.html")
+
+
 @bp.post("/salir")
 def sign_out():
     """Cerrar sesión (POST only, with CSRF, so a link elsewhere cannot sign a user out)."""
