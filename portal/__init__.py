@@ -23,7 +23,8 @@ def create_app(config=None):
     _init_extensions(app)
     _register_blueprints(app)
 
-    from portal import errors, htmx, security, templating
+    from portal import assets, errors, htmx, security, templating
+    assets.init_app(app)
     templating.init_app(app)
     htmx.init_app(app)
     security.init_app(app)
@@ -37,11 +38,12 @@ def create_app(config=None):
 
 def _init_extensions(app):
     from portal import models  # noqa: F401  (register the tables with the metadata)
-    from portal.extensions import csrf, db, limiter, login_manager, mail, migrate
+    from portal.extensions import compress, csrf, db, limiter, login_manager, mail, migrate
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(app.root_path + "/../migrations"), render_as_batch=True)
     csrf.init_app(app)
+    compress.init_app(app)
     mail.init_app(app)
     limiter.init_app(app)
     login_manager.init_app(app)

@@ -173,3 +173,30 @@ def test_dates_are_shown_dd_mm_aaaa(app):
     from portal.templating import fecha
     assert fecha(date(2020, 7, 14)) == "14/07/2020"
     assert fecha(None, "Inactiva") == "Inactiva"
+
+
+def test_assets_carry_their_hash_and_are_cached_for_a_year(client):
+    import re
+    page = client.get("/cuenta/ingresar").get_data(as_text=True)
+    css = re.search(r'href="(/assets/portal\.[0-9a-f]{10}\.css)"', page).group(1)
+    htmx = re.search(r'src="(/assets/vendor/htmx-2\.0\.11\.min\.[0-9a-f]{10}\.js)"', page).group(1)
+    for url in (css, htmx):
+        response = client.get(url)
+        assert response.status_code == 200
+        assert "max-age=31536000" in response.headers["Cache-Control"]
+        assert "immutable" in response.headers["Cache-Control"]
+    stale = client.get("/assets/portal.0000000000.css")
+    assert stale.status_code == 200 and "max-age=0" in stale.headers["Cache-Control"]
+    assert client.get("/assets/nada.0000000000.css").status_code == 404
+    assert client.get("/assets/..%2Fapp.0000000000.py").status_code == 404
+
+
+def test_pages_are_compressed_when_the_browser_accepts_it(client):
+    import gzip
+    plain = client.get("/cuenta/ingresar")
+    packed = client.get("/cuenta/ingresar", headers={"Accept-Encoding": "gzip"})
+    assert packed.headers["Content-Encoding"] == "gzip"
+    assert "Accept-Encoding" in packed.headers["Vary"] and "HX-Request" in packed.headers["Vary"]
+    page = gzip.decompress(packed.data).decode()
+    assert page.startswith("<!doctype html>") and "Iniciar sesión" in page
+    assert len(packed.data) < len(plain.data) / 2
