@@ -99,7 +99,9 @@ def _normalise_db_url(url):
 
 
 def _engine_options(url):
+    # Statement parameters carry secrets (a CDA in an outbox body, password hashes): keep them
+    # out of SQL logging and out of the database errors the error handler logs.
     if url.startswith("sqlite"):
         # Several processes share one file: wait for the lock instead of failing at once.
-        return {"connect_args": {"timeout": 30}}
-    return {"pool_pre_ping": True}
+        return {"connect_args": {"timeout": 30}, "hide_parameters": True}
+    return {"pool_pre_ping": True, "hide_parameters": True}
