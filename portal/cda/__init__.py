@@ -2,3 +2,5 @@
 from flask import Blueprint
 
 bp = Blueprint("cda", __name__, url_prefix="/servicios")
+
+from portal.cda import views  # noqa: E402,F401

@@ -1,0 +1,101 @@
+"""Reenviar CDA: the rules. A system's activation code leaves the portal only inside an e-mail.
+
+Plain functions on model objects and plain values; the views turn the exceptions into the
+"Aspel notifica" modal. Nothing here reads the request or the session.
+"""
+from sqlalchemy import select
+from sqlalchemy.orm import load_only
+
+from portal import audit, limits
+from portal.extensions import db
+from portal.mail.outbox import enqueue
+from portal.models import OutboxMessage, Service
+from portal.models.services import SYSTEM_CATEGORIES
+from portal.templating import mask_email
+
+MAIL_KIND = "cda"
+# Generous for a person who lost a message, useless for filling someone's inbox.
+PER_SYSTEM = "3 per hour"
+PER_DESK = "20 per day"
+HISTORY_SIZE = 20
+
+
+class ResendRefused(Exception):
+    """The CDA was not sent; the subclass says why."""
+
+
+class PhysicalCopy(ResendRefused):
+    """Bought physically: the CDA is printed on the Certificado de Autenticidad, never e-mailed."""
+
+
+class NoCdaOnFile(ResendRefused):
+    """The vendor has not recorded a CDA for this system yet."""
+
+
+class EmailNotVerified(ResendRefused):
+    """The account's address is unconfirmed: a secret is not sent to an address nobody proved."""
+
+
+class TooManyResends(ResendRefused):
+    """A limit is reached; `minutes` until the next send is allowed, `scope` is "system" or "desk"."""
+
+    def __init__(self, scope, minutes):
+        super().__init__(scope, minutes)
+        self.scope = scope
+        self.minutes = minutes
+
+
+def find_system(desk, serial):
+    """The desk's Suscripciones/Licenciamiento system with this serial, or None."""
+    return db.session.scalar(
+        select(Service).where(Service.desk_id == desk.id, Service.serial == serial,
+                              Service.category.in_(SYSTEM_CATEGORIES))
+    )
+
+
+def resend_cda(service, user, desk, ip):
+    """Queue the e-mail with the CDA to the user's address and audit it; the caller commits."""
+    if service.acquisition == "fisica":
+        raise PhysicalCopy()
+    if not service.cda:
+        raise NoCdaOnFile()
+    if not user.email_verified:
+        raise EmailNotVerified()
+    keys = ((PER_SYSTEM, "system", ("cda-sistema", str(service.id))), (PER_DESK, "desk", ("cda-escritorio", str(desk.id))))
+    # First look without counting, so a refused request costs nothing; then count, which is
+    # atomic in the storage, so two requests racing for the last send cannot both pass.
+    for check in (limits.test, limits.hit):
+        for rate, scope, key in keys:
+            verdict = check(rate, *key)
+            if not verdict.allowed:
+                raise TooManyResends(scope, verdict.minutes)
+    product = service.product.name if service.product else service.name
+    message = enqueue(
+        user.email,
+        f"Código de Activación (CDA) de {product} — No. Serie {service.serial}",
+        "cda",
+        kind=MAIL_KIND, desk=desk, user=user, service=service,
+        name=user.name, product=product, version=service.version, serial=service.serial, cda=service.cda,
+    )
+    audit.record("cda_resent", user=user, desk=desk, ip=ip, service_id=service.id, serial=service.serial,
+                 recipient=mask_email(user.email))
+    return message
+
+
+def recent_sends(desk, service, limit=HISTORY_SIZE):
+    """The latest e-mails with this system's CDA sent from this desk, newest first."""
+    return db.session.scalars(
+        # Never the bodies: an undelivered one still holds the CDA.
+        select(OutboxMessage)
+        .options(load_only(OutboxMessage.id, OutboxMessage.recipient, OutboxMessage.status,
+                           OutboxMessage.created_at, OutboxMessage.sent_at))
+        .where(OutboxMessage.service_id == service.id, OutboxMessage.desk_id == desk.id,
+               OutboxMessage.kind == MAIL_KIND)
+        .order_by(OutboxMessage.id.desc()).limit(limit)
+    ).all()
+
+
+def latest_send(desk, service):
+    """The last e-mail with this system's CDA, or None."""
+    sends = recent_sends(desk, service, limit=1)
+    return sends[0] if sends else None
