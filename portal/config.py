@@ -21,6 +21,7 @@ SETTINGS = {
     "DATABASE_URL": (None, str),
     "SECRET_KEY": (None, str),
     "BRAND_NAME": ("Aspel", str),
+    "TIMEZONE": ("America/Mexico_City", str),
     "STORE_URL": ("https://www.aspel.com.mx/tienda", str),
     "FRAME_ANCESTORS": ("'self'", str),
     "RATELIMIT_STORAGE_URI": ("memory://", str),

@@ -1,5 +1,6 @@
 """Jinja filters and globals: Spanish dates, the brand, the menu."""
-from datetime import date, datetime
+from datetime import date, datetime, timezone
+from zoneinfo import ZoneInfo
 
 from flask import current_app
 from flask_login import current_user
@@ -32,10 +33,12 @@ def fecha(value, empty=""):
 
 
 def fecha_hora(value, empty=""):
-    """DD/MM/AAAA HH:MM (UTC shown as stored)."""
+    """DD/MM/AAAA HH:MM in the portal's time zone (TIMEZONE, Mexico City by default)."""
     if value is None:
         return empty
-    return value.strftime("%d/%m/%Y %H:%M")
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)  # SQLite returns stored UTC without a zone
+    return value.astimezone(ZoneInfo(current_app.config["TIMEZONE"])).strftime("%d/%m/%Y %H:%M")
 
 
 def mask_email(address):

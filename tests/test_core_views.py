@@ -200,3 +200,10 @@ def test_pages_are_compressed_when_the_browser_accepts_it(client):
     page = gzip.decompress(packed.data).decode()
     assert page.startswith("<!doctype html>") and "Iniciar sesión" in page
     assert len(packed.data) < len(plain.data) / 2
+
+
+def test_times_are_shown_in_mexico_city_time(app):
+    from datetime import datetime, timezone
+    from portal.templating import fecha_hora
+    assert fecha_hora(datetime(2026, 11, 22, 4, 36, tzinfo=timezone.utc)) == "21/11/2026 22:36"
+    assert fecha_hora(datetime(2026, 11, 22, 4, 36)) == "21/11/2026 22:36"

@@ -54,8 +54,9 @@ class Service(db.Model):
     version: Mapped[str | None] = mapped_column(String(20))
     users: Mapped[int | None] = mapped_column(Integer)
     serial: Mapped[str | None] = mapped_column(String(40), unique=True)
-    # The activation code: a secret that leaves the portal only inside an e-mail.
-    cda: Mapped[str | None] = mapped_column(String(120))
+    # The activation code: a secret that leaves the portal only inside an e-mail. Deferred, so no
+    # list query loads it (nor could log it); only the resend rule reads it.
+    cda: Mapped[str | None] = mapped_column(String(120), deferred=True)
     acquisition: Mapped[str | None] = mapped_column(String(12))
     activated_on: Mapped[date | None] = mapped_column(Date)
     next_payment_on: Mapped[date | None] = mapped_column(Date)
