@@ -12,8 +12,9 @@ from portal.auth import tokens
 from portal.extensions import db
 from portal.models import AuditEvent, Desk, Membership, OutboxMessage, User
 from tests import factories
-from tests.accounts_helpers import (NEW_PASSWORD, link_in, mail_to, mailbox, redis_available,  # noqa: F401 (fixture)
-                                    sign_in_from_another_process, sign_up_data)
+from tests.accounts_helpers import fresh_user_per_request, mailbox  # noqa: F401 (fixtures)
+from tests.accounts_helpers import (NEW_PASSWORD, link_in, mail_to, redis_available, sign_in_from_another_process,
+                                    sign_up_data)
 from tests.conftest import body_of
 
 SIGN_UP_EMAIL = "ana.lopez@ferreteria-lopez.mx"
