@@ -279,3 +279,53 @@ def test_a_password_change_needs_the_current_one(app):
         changes.change_password(user, factories.PASSWORD, "12345678")
     changes.change_password(user, factories.PASSWORD, "Martillo-azul-2026")
     assert password_matches(user, "Martillo-azul-2026")
+
+
+# --- e-mails ----------------------------------------------------------------------------------
+
+MAILS = {
+    # template: (context, sentences the reader must find in both the text and the HTML part)
+    "verify_email": ({"name": "Ana", "link": "https://p.example/cuenta/verificar/T", "hours": 72, "welcome": True,
+                      "rfc_taken": False}, ["Hola Ana", "Gracias por crear tu cuenta", "vence en 72 horas", "/cuenta/verificar/T"]),
+    "account_exists": ({"name": "Ana", "sign_in": "https://p.example/cuenta/ingresar",
+                        "forgot": "https://p.example/cuenta/recuperar"},
+                       ["ya tienes una cuenta con ella", "No se creó ninguna cuenta nueva", "/cuenta/recuperar"]),
+    "password_reset": ({"name": "Ana", "link": "https://p.example/cuenta/restablecer/T", "minutes": 60},
+                       ["restablecer la contraseña", "vence en 60 minutos", "sirve una sola vez", "/cuenta/restablecer/T"]),
+    "password_changed": ({"name": "Ana", "when": datetime(2026, 7, 14, 9, 5, tzinfo=timezone.utc),
+                          "forgot": "https://p.example/cuenta/recuperar"},
+                         ["cambió el", "14/07/2026 09:05", "Si no fuiste tú", "/cuenta/recuperar"]),
+    "email_change_confirm": ({"name": "Ana", "new_email": "nuevo@x.mx", "hours": 24,
+                              "link": "https://p.example/perfil/correo/confirmar/T"},
+                             ["nuevo@x.mx", "vence en 24 horas", "/perfil/correo/confirmar/T"]),
+    "email_change_taken": ({"sign_in": "https://p.example/cuenta/ingresar"},
+                           ["ya tiene su propia cuenta", "no se hizo ningún cambio"]),
+    "email_changed": ({"name": "Ana", "new_email": "nuevo@x.mx", "when": datetime(2026, 7, 14, 9, 5, tzinfo=timezone.utc),
+                       "forgot": "https://p.example/cuenta/recuperar"},
+                      ["cambió el 14/07/2026 09:05", "n•••@x.mx", "ya no a esta"]),
+}
+
+
+@pytest.mark.parametrize("template", sorted(MAILS))
+def test_every_account_email_reads_right_in_text_and_html(app, template):
+    from flask import render_template
+    context, sentences = MAILS[template]
+    text = render_template(f"mail/{template}.txt", brand="Aspel", **context)
+    html = render_template(f"mail/{template}.html", brand="Aspel", **context)
+    for sentence in sentences:
+        assert sentence in text, (template, sentence)
+        assert sentence in html.replace("<strong>", "").replace("</strong>", ""), (template, sentence)
+    assert "Escritorio de Servicios" in text and "Escritorio de Servicios" in html
+
+
+def test_names_in_html_emails_are_escaped(app):
+    from flask import render_template
+    html = render_template("mail/password_reset.html", brand="Aspel", name="<img src=x>", link="https://p/x", minutes=60)
+    assert "<img src=x>" not in html and "&lt;img src=x&gt;" in html
+
+
+def test_the_rfc_taken_welcome_says_to_ask_the_desks_administrator(app):
+    from flask import render_template
+    context = dict(MAILS["verify_email"][0], rfc_taken=True)
+    text = render_template("mail/verify_email.txt", brand="Aspel", **context)
+    assert "ya existe un escritorio registrado con el RFC" in text and "administra ese escritorio" in text

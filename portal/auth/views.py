@@ -14,7 +14,6 @@ from portal.extensions import db
 from portal.models._types import utcnow
 from portal.htmx import is_htmx, render
 from portal.htmx import redirect as hx_redirect
-from portal.templating import mask_email
 from portal.urls import here, safe_next
 
 BAD_CREDENTIALS = "Correo o contraseña incorrectos."
@@ -154,7 +153,7 @@ def resend_verification():
         mails.verification(current_user)
         audit.record("verification_sent", user=current_user.id, ip=_ip())
         db.session.commit()
-        notice = f"Te enviamos un nuevo enlace de verificación a {mask_email(current_user.email)}."
+        notice = f"Te enviamos un nuevo enlace de verificación a {current_user.email}."
     if is_htmx():
         return render("auth/verify_request.html", block="verify_panel", form=form, notice=notice)
     flash(notice, "success")
