@@ -58,6 +58,20 @@ def test_profile_shows_only_the_signed_in_users_data(client, world, login):
     assert "Verificado" in page
 
 
+def test_a_second_account_only_ever_changes_itself(client, world, login, mailbox):
+    login(world.b.user)
+    client.post("/perfil/datos", data={"details-name": "Cuenta B", "details-phone": "5512345678"})
+    # Without its own current password not even b's password changes.
+    stolen = client.post("/perfil/contrasena", data={"password-current_password": factories.PASSWORD + "-a",
+                                                     "password-new_password": NEW_PASSWORD,
+                                                     "password-new_password_confirm": NEW_PASSWORD})
+    assert stolen.status_code == 422
+    a, b = _reload(world.a.user), _reload(world.b.user)
+    assert (a.name, a.email) == ("Usuaria de Prueba", world.a.user.email) and b.name == "Cuenta B"
+    assert world.a.user.email not in client.get("/perfil/actividad").get_data(as_text=True)
+    assert mailbox() == []
+
+
 # --- name and phone ---------------------------------------------------------------------------
 
 def test_details_change_without_js_redirects_with_a_confirmation(client, world, login):

@@ -31,6 +31,19 @@ def _throttled(error, template, block, **context):
     return response
 
 
+def _form_or_limit(form, template, block, action):
+    """For a form that sends e-mail: the page again if it is a GET, invalid (422) or over the
+    limits for this address and IP (429); None when the view may go on."""
+    if not form.validate_on_submit():
+        status = 422 if request.method == "POST" else 200
+        return render(template, block=block, form=form), status
+    try:
+        throttle.spend(action, ip=_ip(), email=form.email.data)
+    except Throttled as refused:
+        return _throttled(refused, template, block, form=form)
+    return None
+
+
 @bp.route("/ingresar", methods=["GET", "POST"])
 def sign_in():
     """"Iniciar sesión": e-mail and password; the same page is "Acceso a Distribuidores"."""
@@ -91,13 +104,9 @@ def register():
     if current_user.is_authenticated and request.method == "GET":
         return redirect(url_for("core.home"))
     form = RegisterForm()
-    if not form.validate_on_submit():
-        status = 422 if request.method == "POST" else 200
-        return render("auth/register.html", block="register_form", form=form), status
-    try:
-        throttle.spend("register", ip=_ip(), email=form.email.data)
-    except Throttled as refused:
-        return _throttled(refused, "auth/register.html", "register_form", form=form)
+    stop = _form_or_limit(form, "auth/register.html", "register_form", action="register")
+    if stop:
+        return stop
     result = registration.register(registration.Application(
         razon_social=form.razon_social.data, rfc=form.rfc.data, name=form.name.data,
         phone=form.phone.data, email=form.email.data, password=form.password.data,
@@ -180,13 +189,9 @@ def verify_email(token):
 def forgot():
     """"¿Olvidaste tu contraseña?": a reset link if the e-mail has an account; the same answer if not."""
     form = ForgotForm()
-    if not form.validate_on_submit():
-        status = 422 if request.method == "POST" else 200
-        return render("auth/forgot.html", block="forgot_form", form=form), status
-    try:
-        throttle.spend("reset", ip=_ip(), email=form.email.data)
-    except Throttled as refused:
-        return _throttled(refused, "auth/forgot.html", "forgot_form", form=form)
+    stop = _form_or_limit(form, "auth/forgot.html", "forgot_form", action="reset")
+    if stop:
+        return stop
     user = find_user_by_email(form.email.data)
     if user is not None:
         mails.password_reset(user)
