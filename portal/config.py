@@ -11,6 +11,10 @@ class ConfigError(RuntimeError):
     """The environment cannot make a working portal; the message says what to set."""
 
 
+def _list(value):
+    return [item.strip() for item in str(value).split(",") if item.strip()] or None
+
+
 def _bool(value):
     return str(value).strip().lower() in {"1", "true", "yes", "on", "si", "sí"}
 
@@ -42,6 +46,8 @@ SETTINGS = {
     "PREFERRED_URL_SCHEME": ("http", str),
     "PASSWORD_HASH_METHOD": ("scrypt:32768:8:1", str),
     "MAX_CONTENT_LENGTH": (1024 * 1024, int),
+    # Host names the portal answers to (comma list); links in e-mails are built from the Host header.
+    "TRUSTED_HOSTS": (None, _list),
 }
 
 

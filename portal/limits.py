@@ -8,6 +8,7 @@ import logging
 import time
 from dataclasses import dataclass
 
+from flask import current_app, has_app_context
 from limits import parse
 
 from portal.extensions import limiter
@@ -31,14 +32,21 @@ def _strategy():
     return limiter.limiter
 
 
+def _prefixed(key):
+    # RATELIMIT_KEY_PREFIX keeps two portals (or two test runs) on one Redis apart; Flask-Limiter
+    # applies it to its own decorators only, so custom keys get it here.
+    prefix = current_app.config.get("RATELIMIT_KEY_PREFIX") if has_app_context() else None
+    return (prefix, *key) if prefix else key
+
+
 def hit(rate, *key):
     """Count one attempt against `rate` ("5/15 minutes") for `key`; fail closed if storage is down."""
-    item = parse(rate)
+    item, full = parse(rate), _prefixed(key)
     try:
-        allowed = _strategy().hit(item, *key)
+        allowed = _strategy().hit(item, *full)
         if allowed:
             return Verdict(True)
-        reset, _remaining = _strategy().get_window_stats(item, *key)
+        reset, _remaining = _strategy().get_window_stats(item, *full)
         return Verdict(False, max(1, int(reset - time.time())))
     except Exception:  # noqa: BLE001 - Redis down: refuse rather than let a brute force through
         log.warning("Almacén de límites no disponible; se rechaza por precaución (%s)", key[:1])
@@ -47,11 +55,11 @@ def hit(rate, *key):
 
 def test(rate, *key):
     """Would one more attempt pass? (no attempt is counted). Fails closed like hit()."""
-    item = parse(rate)
+    item, full = parse(rate), _prefixed(key)
     try:
-        if _strategy().test(item, *key):
+        if _strategy().test(item, *full):
             return Verdict(True)
-        reset, _remaining = _strategy().get_window_stats(item, *key)
+        reset, _remaining = _strategy().get_window_stats(item, *full)
         return Verdict(False, max(1, int(reset - time.time())))
     except Exception:  # noqa: BLE001
         log.warning("Almacén de límites no disponible; se rechaza por precaución (%s)", key[:1])
@@ -61,6 +69,6 @@ def test(rate, *key):
 def clear(rate, *key):
     """Forget the attempts counted for `key` (e.g. failures after a successful sign-in)."""
     try:
-        _strategy().clear(parse(rate), *key)
+        _strategy().clear(parse(rate), *_prefixed(key))
     except Exception:  # noqa: BLE001
         log.warning("Almacén de límites no disponible al limpiar (%s)", key[:1])

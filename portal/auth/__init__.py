@@ -1,4 +1,4 @@
-"""Accounts: sign-in, sign-out (and, later, registration and password reset)."""
+"""Accounts: sign-in and out, Crear cuenta, e-mail verification, password reset."""
 from flask import Blueprint
 
 bp = Blueprint("auth", __name__, url_prefix="/cuenta")

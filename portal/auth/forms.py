@@ -1,7 +1,55 @@
-"""Account forms."""
+"""Account forms. Field rules live in plain functions (validation.py, portal.rfc, passwords.py);
+these forms only attach them to fields, so every message appears next to its field."""
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, HiddenField, PasswordField
-from wtforms.validators import DataRequired, Email, Length
+from wtforms import BooleanField, EmailField, HiddenField, PasswordField, StringField
+from wtforms.validators import DataRequired, Email, EqualTo, Length, ValidationError
+
+from portal.auth.passwords import MAX_LENGTH, WeakPassword, check_new_password
+from portal.auth.validation import clean_email, clean_name, clean_phone
+from portal.rfc import GENERIC, normalise_rfc
+
+
+class Cleaned:
+    """A validator from a function that returns the clean value or raises ValueError."""
+
+    def __init__(self, clean, *args):
+        self.clean, self.args = clean, args
+
+    def __call__(self, form, field):
+        try:
+            field.data = self.clean(field.data, *self.args)
+        except ValueError as error:
+            raise ValidationError(str(error)) from None
+
+
+def _rfc(value):
+    rfc = normalise_rfc(value)
+    if rfc in GENERIC:
+        raise ValueError("El RFC genérico no sirve para crear una cuenta: captura el RFC de tu empresa.")
+    return rfc
+
+
+def password_field(label, **extra):
+    return PasswordField(label, validators=[
+        DataRequired("Captura la contraseña."),
+        Length(max=MAX_LENGTH, message=f"La contraseña admite como máximo {MAX_LENGTH} caracteres."),
+    ], **extra)
+
+
+def confirm_field(label, other):
+    return PasswordField(label, validators=[
+        DataRequired("Captura otra vez la contraseña."),
+        Length(max=MAX_LENGTH, message="Las contraseñas no coinciden."),
+        EqualTo(other, "Las contraseñas no coinciden."),
+    ])
+
+
+def check_strength(form, field, email=""):
+    """A new password's rules, as a message next to the field."""
+    try:
+        check_new_password(field.data, email)
+    except WeakPassword as error:
+        raise ValidationError(str(error)) from None
 
 
 class SignInForm(FlaskForm):
@@ -16,3 +64,39 @@ class SignInForm(FlaskForm):
     ])
     remember = BooleanField("Mantener la sesión iniciada")
     next = HiddenField()
+
+
+class RegisterForm(FlaskForm):
+    razon_social = StringField("Razón social", validators=[Cleaned(clean_name, 200, "La razón social")])
+    rfc = StringField("RFC", validators=[Cleaned(_rfc)])
+    name = StringField("Nombre de contacto", validators=[Cleaned(clean_name, 120, "El nombre de contacto")])
+    phone = StringField("Teléfono", validators=[Cleaned(clean_phone)])
+    email = EmailField("Correo electrónico", validators=[Cleaned(clean_email)])
+    password = password_field("Contraseña")
+    password_confirm = confirm_field("Confirma la contraseña", "password")
+    accept_terms = BooleanField("Acepto los términos y condiciones de uso", validators=[
+        DataRequired("Para crear tu cuenta debes aceptar los términos y condiciones."),
+    ])
+
+    def validate_password(self, field):
+        check_strength(self, field, self.email.data if not self.email.errors else "")
+
+
+class ForgotForm(FlaskForm):
+    email = EmailField("Correo electrónico", validators=[Cleaned(clean_email)])
+
+
+class ResetForm(FlaskForm):
+    password = password_field("Nueva contraseña")
+    password_confirm = confirm_field("Confirma la nueva contraseña", "password")
+
+    def __init__(self, *args, email="", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.account_email = email
+
+    def validate_password(self, field):
+        check_strength(self, field, self.account_email)
+
+
+class ConfirmForm(FlaskForm):
+    """A button and its CSRF token: for actions whose data is in the URL or the session."""

@@ -4,16 +4,34 @@ from sqlalchemy import func, select
 from portal.auth.passwords import password_matches
 from portal.extensions import db
 from portal.models import User
+from portal.models._types import utcnow
+
+
+class BadCredentials(Exception):
+    """E-mail and password do not match. `user` is the account the e-mail names, if any (for the
+    audit log only: the page says the same thing either way)."""
+
+    def __init__(self, user=None):
+        super().__init__("Correo o contraseña incorrectos.")
+        self.user = user
 
 
 def find_user_by_email(email):
     """The user with this e-mail, however it was capitalised."""
-    return db.session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
+    return db.session.scalar(select(User).where(func.lower(User.email) == (email or "").strip().lower()))
 
 
 def authenticate(email, password):
-    """The user if the e-mail and password match, else None (same cost either way)."""
+    """The user whose e-mail and password these are; BadCredentials otherwise (same cost either way)."""
     user = find_user_by_email(email)
     if not password_matches(user, password):
-        return None
+        raise BadCredentials(user)
     return user
+
+
+def mark_verified(user):
+    """The user proved they read this address (a link sent to it was opened); True if it is news."""
+    if user.email_verified_at is None:
+        user.email_verified_at = utcnow()
+        return True
+    return False

@@ -1,17 +1,47 @@
-"""Sign-in and sign-out."""
-from flask import redirect, request, session, url_for
-from flask_login import current_user, login_user, logout_user
+"""Accounts: sign-in and out, Crear cuenta, e-mail verification, password reset."""
+from flask import flash, make_response, redirect, request, session, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+from sqlalchemy.exc import IntegrityError
+from werkzeug.exceptions import SecurityError
 
 from portal import audit
-from portal.auth import bp
-from portal.auth.forms import SignInForm
-from portal.auth.signin import authenticate
+from portal.auth import bp, mails, registration, throttle, tokens
+from portal.auth.forms import ConfirmForm, ForgotForm, RegisterForm, ResetForm, SignInForm
+from portal.auth.recovery import reset_password
+from portal.auth.signin import BadCredentials, authenticate, find_user_by_email, mark_verified
+from portal.auth.throttle import Throttled
 from portal.extensions import db
+from portal.models._types import utcnow
+from portal.htmx import is_htmx, render
 from portal.htmx import redirect as hx_redirect
-from portal.htmx import render
-from portal.urls import safe_next
+from portal.urls import here, safe_next
 
 BAD_CREDENTIALS = "Correo o contraseña incorrectos."
+
+
+def _ip():
+    return request.remote_addr
+
+
+def _throttled(error, template, block, **context):
+    """The page (or block) again, with the wait message and 429 (503 if the limits are down)."""
+    response = make_response(render(template, block=block, error=str(error), **context), error.status)
+    if error.status == 429:
+        response.headers["Retry-After"] = str(error.verdict.retry_after)
+    return response
+
+
+def _form_or_limit(form, template, block, action):
+    """For a form that sends e-mail: the page again if it is a GET, invalid (422) or over the
+    limits for this address and IP (429); None when the view may go on."""
+    if not form.validate_on_submit():
+        status = 422 if request.method == "POST" else 200
+        return render(template, block=block, form=form), status
+    try:
+        throttle.spend(action, ip=_ip(), email=form.email.data)
+    except Throttled as refused:
+        return _throttled(refused, template, block, form=form)
+    return None
 
 
 @bp.route("/ingresar", methods=["GET", "POST"])
@@ -25,46 +55,200 @@ def sign_in():
     status = 200
     error = None
     if form.validate_on_submit():
-        user = authenticate(form.email.data, form.password.data)
-        if user is None:
-            audit.record("sign_in_failed", ip=request.remote_addr, actor=form.email.data[:120])
+        email = form.email.data
+        try:
+            throttle.check_sign_in(_ip(), email)
+            user = authenticate(email, form.password.data)
+        except Throttled as refused:
+            return _throttled(refused, "auth/sign_in.html", "sign_in_form", form=form)
+        except BadCredentials as bad:
+            throttle.count_failed_sign_in(_ip(), email)
+            # Kept under the account the e-mail names, so its owner sees it in Actividad.
+            audit.record("sign_in_failed", user=bad.user, ip=_ip(), actor=email[:120])
             db.session.commit()
             error, status = BAD_CREDENTIALS, 422
         else:
+            throttle.forget_failed_sign_ins(email)
             # A fresh session at sign-in: nothing planted before it survives.
             session.clear()
             login_user(user, remember=form.remember.data)
-            audit.record("sign_in", user=user, ip=request.remote_addr)
+            audit.record("sign_in", user=user, ip=_ip())
             db.session.commit()
-            return hx_redirect(safe_next(form.next.data) or url_for("core.home"))
+            landing = url_for("core.home") if user.email_verified else url_for("auth.verify_request")
+            return hx_redirect(safe_next(form.next.data) or landing)
     elif request.method == "POST":
         status = 422
     return render("auth/sign_in.html", block="sign_in_form", form=form, error=error), status
 
 
-@bp.get("/verificar")
-def verify_request():
-    """Where an unverified user is sent to verify their e-mail (the accounts issue builds it)."""
-    return render("auth/verify_request.html")
+@bp.get("/distribuidores")
+def distributors():
+    """"Acceso a Distribuidores": the same sign-in page."""
+    return redirect(url_for("auth.sign_in"), code=301)
 
 
 @bp.post("/salir")
 def sign_out():
     """Cerrar sesión (POST only, with CSRF, so a link elsewhere cannot sign a user out)."""
+    if current_user.is_authenticated:
+        audit.record("sign_out", user=current_user.id, ip=_ip())
+        db.session.commit()
     logout_user()
     session.clear()
     return redirect(url_for("auth.sign_in"), code=303)
 
 
+@bp.route("/crear", methods=["GET", "POST"])
+def register():
+    """"Crear cuenta": the same answer whether or not the e-mail or the RFC already exist."""
+    if current_user.is_authenticated and request.method == "GET":
+        return redirect(url_for("core.home"))
+    form = RegisterForm()
+    stop = _form_or_limit(form, "auth/register.html", "register_form", action="register")
+    if stop:
+        return stop
+    result = registration.register(registration.Application(
+        razon_social=form.razon_social.data, rfc=form.rfc.data, name=form.name.data,
+        phone=form.phone.data, email=form.email.data, password=form.password.data,
+    ))
+    if result.outcome is registration.Outcome.EMAIL_TAKEN:
+        mails.account_exists(result.user)
+        audit.record("sign_up_existing_email", user=result.user, ip=_ip())
+    else:
+        rfc_taken = result.outcome is registration.Outcome.RFC_TAKEN
+        mails.verification(result.user, welcome=True, rfc_taken=rfc_taken)
+        audit.record("account_created", user=result.user, desk=result.desk, ip=_ip(), rfc_taken=rfc_taken)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        # A simultaneous sign-up took the e-mail or RFC first: the same answer, nothing created.
+        db.session.rollback()
+    return hx_redirect(url_for("auth.register_sent"))
+
+
+@bp.get("/crear/enviado")
+def register_sent():
+    """After "Crear cuenta": check your e-mail (worded to fit every outcome)."""
+    return render("auth/notice.html", title="Revisa tu correo", kind="register_sent")
+
+
+@bp.get("/terminos")
+def terms():
+    """The terms and conditions the sign-up form asks to accept."""
+    return render("auth/terms.html")
+
+
+@bp.get("/verificar")
+@login_required
+def verify_request():
+    """Where an unverified user is sent: why the e-mail must be verified, and a resend button."""
+    return render("auth/verify_request.html", form=ConfirmForm())
+
+
+@bp.post("/verificar")
+@login_required
+def resend_verification():
+    """Send the verification link again (a few times an hour at most)."""
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        return render("auth/verify_request.html", block="verify_panel", form=form), 400
+    if current_user.email_verified:
+        notice = "Tu correo ya está verificado."
+    else:
+        try:
+            throttle.spend("verify", user=current_user)
+        except Throttled as refused:
+            return _throttled(refused, "auth/verify_request.html", "verify_panel", form=form)
+        mails.verification(current_user)
+        audit.record("verification_sent", user=current_user.id, ip=_ip())
+        db.session.commit()
+        notice = f"Te enviamos un nuevo enlace de verificación a {current_user.email}."
+    if is_htmx():
+        return render("auth/verify_request.html", block="verify_panel", form=form, notice=notice)
+    flash(notice, "success")
+    return redirect(url_for("auth.verify_request"), code=303)
+
+
+@bp.get("/verificar/<token>")
+def verify_email(token):
+    """The link of the verification e-mail: the address is the account's own."""
+    try:
+        claim = tokens.read(tokens.VERIFY_EMAIL, token)
+    except tokens.TokenError as error:
+        return _link_error(error, retry=("auth.verify_request", "Pedir un nuevo enlace"))
+    mark_verified(claim.user)
+    audit.record("email_verified", user=claim.user, ip=_ip())
+    db.session.commit()
+    flash("¡Listo! Tu correo quedó verificado.", "success")
+    if current_user.is_authenticated:
+        return redirect(url_for("core.home"), code=303)
+    return redirect(url_for("auth.sign_in"), code=303)
+
+
+@bp.route("/recuperar", methods=["GET", "POST"])
+def forgot():
+    """"¿Olvidaste tu contraseña?": a reset link if the e-mail has an account; the same answer if not."""
+    form = ForgotForm()
+    stop = _form_or_limit(form, "auth/forgot.html", "forgot_form", action="reset")
+    if stop:
+        return stop
+    user = find_user_by_email(form.email.data)
+    if user is not None:
+        mails.password_reset(user)
+        audit.record("password_reset_requested", user=user, ip=_ip())
+        db.session.commit()
+    return hx_redirect(url_for("auth.forgot_sent"))
+
+
+@bp.get("/recuperar/enviado")
+def forgot_sent():
+    """After "¿Olvidaste tu contraseña?": check your e-mail."""
+    return render("auth/notice.html", title="Revisa tu correo", kind="forgot_sent")
+
+
+@bp.route("/restablecer/<token>", methods=["GET", "POST"])
+def reset(token):
+    """Choose a new password from the e-mailed link (1 hour, single use); every session ends."""
+    try:
+        claim = tokens.read(tokens.RESET_PASSWORD, token)
+    except tokens.TokenError as error:
+        return _link_error(error, retry=("auth.forgot", "Solicitar un nuevo enlace"))
+    user = claim.user
+    form = ResetForm(email=user.email)
+    if not form.validate_on_submit():
+        status = 422 if request.method == "POST" else 200
+        return render("auth/reset.html", block="reset_form", form=form, token=token), status
+    reset_password(user, form.password.data)
+    audit.record("password_reset", user=user, ip=_ip())
+    mails.password_changed(user, utcnow())
+    db.session.commit()
+    throttle.forget_failed_sign_ins(user.email)
+    logout_user()
+    session.clear()
+    flash("Tu contraseña se cambió. Inicia sesión con la nueva.", "success")
+    return hx_redirect(url_for("auth.sign_in"))
+
+
+def _link_error(error, retry):
+    """A dead link: why (invalid, expired, used) and how to get a new one; 400, nothing changed."""
+    endpoint, label = retry
+    return render("auth/notice.html", title="Enlace no válido", kind="link_error", message=str(error),
+                  retry_url=url_for(endpoint), retry_label=label), 400
+
+
+@bp.app_errorhandler(SecurityError)
+def untrusted_host(_error):
+    """A Host outside TRUSTED_HOSTS: refused before any URL (or e-mail link) is built from it."""
+    # No url_for here: the request has no URL adapter for an untrusted host.
+    body = ("<!doctype html><html lang=\"es-MX\"><meta charset=\"utf-8\"><title>Solicitud no válida</title>"
+            "<h1>Solicitud no válida</h1><p>La dirección con la que llegaste no corresponde a este portal.</p></html>")
+    return body, 400, {"Content-Type": "text/html; charset=utf-8"}
+
+
 def unauthorized():
     """Not signed in: to "Iniciar sesión", coming back here afterwards (htmx: a full redirect)."""
-    from flask import make_response
-
-    from portal.htmx import is_htmx
-    from portal.urls import here
-
     target = url_for("auth.sign_in", next=here() if request.method == "GET" else None)
-    if is_htmx() or request.headers.get("HX-Request") == "true":
+    if request.headers.get("HX-Request") == "true":
         response = make_response("", 401)
         response.headers["HX-Redirect"] = target
         return response

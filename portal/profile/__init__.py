@@ -1,4 +1,4 @@
-"""Mi perfil."""
+"""Mi perfil: Datos generales (name, phone, e-mail, password) and Actividad."""
 from flask import Blueprint
 
 bp = Blueprint("profile", __name__, url_prefix="/perfil")

@@ -1,12 +1,162 @@
-"""Mi perfil > Datos generales (the accounts issue builds the editing)."""
-from flask_login import login_required
+"""Mi perfil > Datos generales: name and phone, e-mail (confirmed from the new address), password;
+and Actividad, the account's own history."""
+from flask import abort, current_app, flash, redirect, request, url_for
+from flask_login import current_user, login_required, login_user
 
-from portal.htmx import render
-from portal.profile import bp
+from portal import audit
+from portal.auth import mails, throttle, tokens
+from portal.auth.forms import ConfirmForm
+from portal.auth.passwords import WeakPassword
+from portal.auth.throttle import Throttled
+from portal.extensions import db
+from portal.htmx import is_htmx, render
+from portal.models._types import utcnow
+from portal.profile import activity, bp, changes
+from portal.profile.forms import DetailsForm, EmailForm, PasswordForm
+
+PAGE = "profile/general.html"
+
+
+def _forms(**given):
+    """The page's three forms: the one posted (with its data and errors), the others fresh."""
+    forms = {
+        "details_form": lambda: DetailsForm(formdata=None, obj=current_user, prefix="details"),
+        "email_form": lambda: EmailForm(formdata=None, prefix="email"),
+        "password_form": lambda: PasswordForm(formdata=None, prefix="password"),
+    }
+    return {name: given.get(name) or make() for name, make in forms.items()}
+
+
+def _answer(section, form=None, status=422, message=None):
+    """After a POST to one section: for htmx its block, with the form's errors or the notice;
+    without JS the page with the errors, or after a change a redirect to it with the notice."""
+    if status == 200 and not is_htmx():
+        flash(message, "success")
+        return redirect(url_for("profile.general"), code=303)
+    # After a change the section's form comes back fresh (saved values, empty passwords).
+    context = _forms(**({f"{section}_form": form} if status != 200 else {}))
+    context[f"{section}_notice" if status == 200 else f"{section}_error"] = message
+    return render(PAGE, block=f"profile_{section}", **context), status
 
 
 @bp.get("")
 @login_required
 def general():
     """"Mi perfil > Datos generales"."""
-    return render("profile/general.html")
+    return render(PAGE, **_forms())
+
+
+@bp.post("/datos")
+@login_required
+def update_details():
+    """Save name and phone."""
+    form = DetailsForm(prefix="details")
+    if not form.validate_on_submit():
+        return _answer("details", form)
+    if changes.update_details(current_user, form.name.data, form.phone.data):
+        audit.record("profile_updated", user=current_user.id, ip=request.remote_addr)
+    db.session.commit()
+    return _answer("details", status=200, message="Tus datos generales se guardaron.")
+
+
+@bp.post("/correo")
+@login_required
+def change_email():
+    """Ask to change the e-mail: a link goes to the new address; nothing changes until it is opened."""
+    form = EmailForm(prefix="email")
+    if not form.validate_on_submit():
+        return _answer("email", form)
+    user, new_email = current_user._get_current_object(), form.new_email.data
+    try:
+        throttle.check_password_attempt(user)
+        other = changes.request_email_change(user, form.current_password.data, new_email)
+        throttle.spend("email-change", email=new_email, user=user)
+    except Throttled as refused:
+        return _answer("email", form, refused.status, str(refused))
+    except changes.WrongPassword as error:
+        throttle.count_wrong_password(user)
+        form.current_password.errors = [str(error)]
+        return _answer("email", form)
+    except changes.SameEmail as error:
+        form.new_email.errors = [str(error)]
+        return _answer("email", form)
+    if other is None:
+        mails.email_change_confirmation(user, new_email)
+    else:
+        # The same answer on this page; the address's owner is told, and nothing changes.
+        mails.email_change_refused(new_email)
+    audit.record("email_change_requested", user=user, ip=request.remote_addr, to=new_email)
+    db.session.commit()
+    return _answer("email", status=200, message=(
+        f"Te enviamos un enlace a {new_email}. Tu correo cambiará cuando lo abras desde ese buzón "
+        f"(vence en {tokens.HOURS[tokens.CHANGE_EMAIL]} horas); mientras tanto seguirás usando {user.email}."
+    ))
+
+
+@bp.post("/contrasena")
+@login_required
+def change_password():
+    """Change the password (the current one required); the user's other sessions end."""
+    user = current_user._get_current_object()
+    form = PasswordForm(prefix="password", email=user.email)
+    if not form.validate_on_submit():
+        return _answer("password", form)
+    try:
+        throttle.check_password_attempt(user)
+        changes.change_password(user, form.current_password.data, form.new_password.data)
+    except Throttled as refused:
+        return _answer("password", form, refused.status, str(refused))
+    except changes.WrongPassword as error:
+        throttle.count_wrong_password(user)
+        form.current_password.errors = [str(error)]
+        return _answer("password", form)
+    except WeakPassword as error:
+        form.new_password.errors = [str(error)]
+        return _answer("password", form)
+    audit.record("password_changed", user=user, ip=request.remote_addr)
+    mails.password_changed(user, utcnow())
+    db.session.commit()
+    # This session goes on under the new session token; every other one (and old remember-me
+    # cookies) carries the old token and is signed out.
+    remembered = current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token") in request.cookies
+    login_user(user, remember=remembered)
+    return _answer("password", status=200,
+                   message="Tu contraseña se cambió. Cerramos tu sesión en los demás equipos.")
+
+
+@bp.get("/actividad")
+@login_required
+def activity_log():
+    """"Actividad": the account's sign-ins, failed sign-ins, e-mail and password changes."""
+    page = request.args.get("page", "1")
+    if not page.isdigit() or not 1 <= int(page) <= 10_000:
+        abort(400, "La página solicitada no es válida.")
+    events, older = activity.recent_events(current_user, int(page))
+    return render("profile/activity.html", block="activity_table", events=events, labels=activity.LABELS,
+                  page=int(page), older=older)
+
+
+@bp.route("/correo/confirmar/<token>", methods=["GET", "POST"])
+def confirm_email(token):
+    """The link sent to the new address: a page with one button, so a mail scanner's visit changes nothing."""
+    try:
+        claim = tokens.read(tokens.CHANGE_EMAIL, token)
+    except tokens.TokenError as error:
+        return render("auth/notice.html", title="Enlace no válido", kind="link_error", message=str(error),
+                      retry_url=url_for("profile.general"), retry_label="Ir a Mi perfil"), 400
+    user, new_email = claim.user, claim.data.get("email", "")
+    if current_user.is_authenticated and current_user.id != user.id:
+        abort(403, "Este enlace es de otra cuenta. Cierra tu sesión y ábrelo de nuevo.")
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        return render("profile/confirm_email.html", form=form, user=user, new_email=new_email)
+    try:
+        old_email = changes.confirm_email_change(user, new_email)
+    except changes.EmailTaken as error:
+        abort(409, str(error))
+    audit.record("email_changed", user=user, ip=request.remote_addr, **{"from": old_email, "to": new_email})
+    mails.email_changed(user, old_email, utcnow())
+    db.session.commit()
+    flash(f"Listo: el correo de tu cuenta ahora es {new_email}.", "success")
+    target = url_for("profile.general") if current_user.is_authenticated else url_for("auth.sign_in")
+    return redirect(target, code=303)
