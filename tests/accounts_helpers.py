@@ -82,19 +82,3 @@ def mailbox(deliver):
         return messages
 
     return _deliver
-
-
-@pytest.fixture(autouse=True)
-def fresh_user_per_request(app):
-    """Load the signed-in user from each request's own cookies.
-
-    pytest-flask keeps one app context for the whole test and the test client reuses it, so
-    Flask-Login's per-request cache (g._login_user) would carry one client's user into another
-    client's requests: a signed-out browser would look signed in. In production every request has
-    its own app context; this gives the tests the same.
-    """
-    from flask import g
-
-    @app.before_request
-    def _forget_cached_user():
-        g.pop("_login_user", None)

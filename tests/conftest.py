@@ -12,6 +12,8 @@ from email import message_from_bytes
 from email.policy import default as default_policy
 
 import pytest
+from flask.globals import _cv_app, _cv_request
+from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 from werkzeug.serving import make_server
 
@@ -108,6 +110,35 @@ def base_config(database_url, tmp_path, smtp_port):
     }
 
 
+class IsolatedClient(FlaskClient):
+    """A test client whose every request has its own app context, as in production.
+
+    pytest-flask pushes one context for the whole test and Flask reuses it for client requests,
+    which would share `g` (Flask-Login's cached user: a signed-out client would look signed in)
+    and the database session (a request would see the test's uncommitted state) across requests.
+    Here the test's context is set aside during each request, and the test's transaction is ended
+    first so the request sees what the test wrote and the test then sees what the request wrote.
+    """
+
+    def __enter__(self):
+        # pytest-flask opens the client with `with`, which would keep each request's context
+        # alive after it; here a request's context always ends with the request.
+        return self
+
+    def __exit__(self, *exc_info):
+        return None
+
+    def open(self, *args, **kwargs):
+        if _cv_app.get(None) is not None:
+            db.session.commit()
+        app_token, request_token = _cv_app.set(None), _cv_request.set(None)
+        try:
+            return super().open(*args, **kwargs)
+        finally:
+            _cv_request.reset(request_token)
+            _cv_app.reset(app_token)
+
+
 @pytest.fixture
 def app(request, database_url, tmp_path, smtp_server):
     """The portal on one backend; tables are emptied after each test."""
@@ -116,6 +147,7 @@ def app(request, database_url, tmp_path, smtp_server):
     if marker:
         config.update(marker.kwargs)
     application = create_app(config)
+    application.test_client_class = IsolatedClient
     yield application
     _empty_tables(application)
 

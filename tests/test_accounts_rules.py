@@ -294,7 +294,7 @@ MAILS = {
                        ["restablecer la contraseña", "vence en 60 minutos", "sirve una sola vez", "/cuenta/restablecer/T"]),
     "password_changed": ({"name": "Ana", "when": datetime(2026, 7, 14, 9, 5, tzinfo=timezone.utc),
                           "forgot": "https://p.example/cuenta/recuperar"},
-                         ["cambió el", "14/07/2026 09:05", "Si no fuiste tú", "/cuenta/recuperar"]),
+                         ["cambió el", "14/07/2026 03:05", "Si no fuiste tú", "/cuenta/recuperar"]),
     "email_change_confirm": ({"name": "Ana", "new_email": "nuevo@x.mx", "hours": 24,
                               "link": "https://p.example/perfil/correo/confirmar/T"},
                              ["nuevo@x.mx", "vence en 24 horas", "/perfil/correo/confirmar/T"]),
@@ -302,7 +302,7 @@ MAILS = {
                            ["ya tiene su propia cuenta", "no se hizo ningún cambio"]),
     "email_changed": ({"name": "Ana", "new_email": "nuevo@x.mx", "when": datetime(2026, 7, 14, 9, 5, tzinfo=timezone.utc),
                        "forgot": "https://p.example/cuenta/recuperar"},
-                      ["cambió el 14/07/2026 09:05", "n•••@x.mx", "ya no a esta"]),
+                      ["cambió el 14/07/2026 03:05", "n•••@x.mx", "ya no a esta"]),
 }
 
 

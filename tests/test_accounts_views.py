@@ -12,7 +12,7 @@ from portal.auth import tokens
 from portal.extensions import db
 from portal.models import AuditEvent, Desk, Membership, OutboxMessage, User
 from tests import factories
-from tests.accounts_helpers import fresh_user_per_request, mailbox  # noqa: F401 (fixtures)
+from tests.accounts_helpers import mailbox  # noqa: F401 (fixture)
 from tests.accounts_helpers import (NEW_PASSWORD, link_in, mail_to, redis_available, sign_in_from_another_process,
                                     sign_up_data)
 from tests.conftest import body_of

@@ -10,7 +10,7 @@ from portal.auth import tokens
 from portal.extensions import db
 from portal.models import AuditEvent, User
 from tests import factories
-from tests.accounts_helpers import fresh_user_per_request, mailbox  # noqa: F401 (fixtures)
+from tests.accounts_helpers import mailbox  # noqa: F401 (fixture)
 from tests.accounts_helpers import NEW_PASSWORD, link_in, mail_to
 from tests.conftest import body_of
 
