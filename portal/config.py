@@ -41,6 +41,11 @@ SETTINGS = {
     "PREFERRED_URL_SCHEME": ("http", str),
     "PASSWORD_HASH_METHOD": ("scrypt:32768:8:1", str),
     "MAX_CONTENT_LENGTH": (1024 * 1024, int),
+    # The back-office API: requests per token, and the largest JSON body it reads.
+    "API_RATE_LIMIT": ("600/minute", str),
+    "API_MAX_CONTENT_LENGTH": (64 * 1024, int),
+    # The portal's public address, for links in e-mail written outside a request (`flask portal import`).
+    "PORTAL_URL": ("http://127.0.0.1:5000", str),
 }
 
 
