@@ -220,7 +220,8 @@ def test_desk_list_pages_with_a_cursor_and_filters_by_updated_since(api):
 
 @pytest.mark.parametrize("query, field", [
     ("limit=0", "limit"), ("limit=500", "limit"), ("limit=dos", "limit"), ("cursor=@@@", "cursor"),
-    ("updated_since=ayer", "updated_since"), ("orden=rfc", "orden"),
+    ("updated_since=ayer", "updated_since"), ("updated_since=2026-01-10T08:00:00", "updated_since"),
+    ("updated_since=2026-01-10", "updated_since"), ("orden=rfc", "orden"),
 ])
 def test_bad_list_parameters_are_422(api, query, field):
     response = api.get(f"/desks?{query}")
@@ -321,7 +322,10 @@ def test_service_list_filters_by_desk_and_category(api, world):
     assert {s["serial"] for s in mine} == {"A-SUS", "A-LIC"}
     licences = api.get(f"/services?desk_rfc={world.a.desk.rfc}&category=licenciamiento").json["items"]
     assert [s["serial"] for s in licences] == ["A-LIC"]
-    assert api.get("/services?desk_rfc=no-es-rfc").json["items"] == []
+    assert api.get("/services?desk_rfc=PES120301Q45").json["items"] == []
+    assert api.get("/services?desk_rfc=no-es-rfc").json["error"]["fields"] == {
+        "desk_rfc": "El RFC no tiene el formato correcto: 3 o 4 letras, fecha AAMMDD y homoclave."}
+    assert "category" in api.get("/services?category=otra").json["error"]["fields"]
 
 
 # --- prepaid keys --------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ the view's own transaction when it changed something, so a change is never witho
 import base64
 import binascii
 import json
+import re
 from datetime import datetime, timezone
 from functools import wraps
 
@@ -27,6 +28,7 @@ from portal.models._types import utcnow
 READ_METHODS = {"GET", "HEAD"}
 CONCURRENT = "Otra solicitud cambió estos datos al mismo tiempo; vuelve a enviar la tuya."
 MAX_PAGE = 200
+RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,6})?([Zz]|[+-]\d{2}:\d{2})$")
 
 
 class ApiError(Exception):
@@ -175,8 +177,11 @@ def day(value):
 
 # --- lists: keyset pages by (updated_at, id) -------------------------------------------------
 
-def list_args(*filters):
-    """limit, cursor, updated_since and the named filters from the query string; unknown ones are 422."""
+def list_args(**filters):
+    """limit, cursor, updated_since and the filters from the query string; unknown or bad ones are 422.
+
+    `filters` maps a parameter to its parser, which returns the value or raises ValueError (Spanish).
+    """
     allowed = {"limit", "cursor", "updated_since", *filters}
     unknown = {name: "Parámetro desconocido." for name in request.args if name not in allowed}
     if unknown:
@@ -196,9 +201,16 @@ def list_args(*filters):
         cursor = _decode_cursor(cursor)
         if cursor is None:
             fields["cursor"] = "Cursor no válido; usa el next_cursor de la página anterior."
+    values = {"limit": limit, "since": since, "cursor": cursor}
+    for name, parse in filters.items():
+        raw = request.args.get(name)
+        try:
+            values[name] = parse(raw) if raw is not None else None
+        except ValueError as error:
+            fields[name] = str(error)
     if fields:
         raise ApiError(422, "validation_failed", "Revisa los parámetros de la consulta.", fields)
-    return {"limit": limit, "since": since, "cursor": cursor, **{name: request.args.get(name) for name in filters}}
+    return values
 
 
 def page(statement, model, args, represent):
@@ -226,10 +238,11 @@ def _utc(moment):
 
 
 def _parse_moment(text):
-    if len(text) > 40:
+    """An RFC 3339 date-time (the offset is required: a bare time is ambiguous), in UTC; else None."""
+    if not RFC3339.match(text):
         return None
     try:
-        return _utc(datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00")))
+        return _utc(datetime.fromisoformat(text.upper().replace("Z", "+00:00")))
     except ValueError:
         return None
 

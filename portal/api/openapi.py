@@ -1,7 +1,7 @@
 """The OpenAPI 3.1 document of /api/v1, written by hand around the schemas the server validates with."""
 from flask import request
 
-from portal.backoffice.schemas import COMPONENTS, KEY_CODE, RFC, SERIAL
+from portal.backoffice.schemas import COMPONENTS, EXAMPLE_CODE, EXAMPLE_RFC, EXAMPLE_SERIAL, KEY_CODE, RFC, SERIAL
 from portal.models.api_tokens import API_SCOPES
 from portal.models.services import CATEGORIES
 
@@ -59,9 +59,9 @@ def _ok(status, name, description):
     return {status: {"description": description, "content": _json(name)}}
 
 
-def _path_param(name, regex, description):
+def _path_param(name, regex, description, example):
     return {"name": name, "in": "path", "required": True, "description": description,
-            "schema": {"type": "string", "pattern": regex}}
+            "schema": {"type": "string", "pattern": regex}, "example": example}
 
 
 def _operation(operation_id, summary, scopes, responses, parameters=(), body=None):
@@ -75,15 +75,15 @@ def _operation(operation_id, summary, scopes, responses, parameters=(), body=Non
     return operation
 
 
-RFC_PARAM = _path_param("rfc", RFC, "The desk's RFC (case and dashes forgiven).")
-SERIAL_PARAM = _path_param("serial", SERIAL, "The service's serial number (No. Serie).")
-CODE_PARAM = _path_param("code", KEY_CODE, "The key's 16 characters, dashes allowed.")
+RFC_PARAM = _path_param("rfc", RFC, "The desk's RFC.", EXAMPLE_RFC)
+SERIAL_PARAM = _path_param("serial", SERIAL, "The service's serial number (No. Serie).", EXAMPLE_SERIAL)
+CODE_PARAM = _path_param("code", KEY_CODE, "The key's 16 characters, dashes allowed.", EXAMPLE_CODE)
 LIST_PARAMS = [
     {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}},
     {"name": "cursor", "in": "query", "schema": {"type": "string", "maxLength": 200},
      "description": "The previous page's next_cursor."},
     {"name": "updated_since", "in": "query", "schema": {"type": "string", "format": "date-time"},
-     "description": "Only rows updated at or after this moment (ISO 8601)."},
+     "description": "Only rows updated at or after this moment (RFC 3339, with its offset)."},
 ]
 READ = ("read",)
 
@@ -119,7 +119,7 @@ def paths():
             "listServices", "List services", READ + ("services:write",),
             _responses(_ok("200", "ServicePage", "A page of services."), "422"),
             LIST_PARAMS + [
-                {"name": "desk_rfc", "in": "query", "schema": {"type": "string", "maxLength": 40}},
+                {"name": "desk_rfc", "in": "query", "schema": {"type": "string", "pattern": RFC}},
                 {"name": "category", "in": "query", "schema": {"enum": list(CATEGORIES)}},
             ])},
         "/services/{serial}": {

@@ -9,8 +9,19 @@ from portal.api.representations import balance_json, desk_json, desks_json, key_
 from portal.backoffice import operations
 from portal.backoffice.rfc import normalise_rfc
 from portal.models import Desk, Service
+from portal.models.services import CATEGORIES
 from portal.prepaid.codes import masked
 from portal.services.stamps import stamp_balance
+
+
+def _rfc_filter(value):
+    return normalise_rfc(value)
+
+
+def _category_filter(value):
+    if value not in CATEGORIES:
+        raise ValueError("Valor no permitido; usa uno de: " + ", ".join(CATEGORIES) + ".")
+    return value
 
 
 def _created_or_ok(outcome):
@@ -77,14 +88,10 @@ def deactivate_service(serial):
 @endpoint("read", "services:write")
 def list_services():
     """Services in (updated_at, id) order; filters desk_rfc, category, updated_since."""
-    args = list_args("desk_rfc", "category")
+    args = list_args(desk_rfc=_rfc_filter, category=_category_filter)
     statement = select(Service).options(selectinload(Service.product))
     if args["desk_rfc"] is not None:
-        try:
-            rfc = normalise_rfc(args["desk_rfc"])
-        except ValueError:
-            rfc = None
-        statement = statement.join(Desk, Desk.id == Service.desk_id).where(Desk.rfc == rfc)
+        statement = statement.join(Desk, Desk.id == Service.desk_id).where(Desk.rfc == args["desk_rfc"])
     if args["category"] is not None:
         statement = statement.where(Service.category == args["category"])
     return respond(page(statement, Service, args, services_json))

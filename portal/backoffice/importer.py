@@ -91,12 +91,10 @@ def _rows(kind, text):
     """(line number, {column: value}) for each data row; empty cells are left out."""
     if text.startswith("\ufeff"):
         text = text[1:]  # a spreadsheet's byte-order mark
-    sample = text[:4096]
-    try:
-        dialect = csv.Sniffer().sniff(sample.splitlines()[0] if sample else "", delimiters=",;\t")
-    except csv.Error:
-        dialect = csv.excel
-    reader = csv.reader(io.StringIO(text, newline=""), dialect)
+    # Spreadsheets in Spanish locales separate with ";": the header line says which one this file uses.
+    first_line = text.split("\n", 1)[0]
+    delimiter = max(",;\t", key=first_line.count)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     header = [name.strip().lower() for name in next(reader, [])]
     unknown = [name for name in header if name not in KINDS[kind]]
     missing = [name for name in REQUIRED[kind] if name not in header]
@@ -111,7 +109,7 @@ def _rows(kind, text):
         if not any(cell.strip() for cell in cells):
             continue
         if len(cells) != len(header):
-            rows.append((start, {"__width__": len(cells)}))
+            rows.append((start, {"__width__": (len(cells), len(header))}))
             continue
         rows.append((start, {name: cell.strip() for name, cell in zip(header, cells) if cell.strip()}))
         if len(rows) > MAX_ROWS:
@@ -119,9 +117,10 @@ def _rows(kind, text):
     return rows
 
 
-def _width(row, kind):
+def _width(row):
     if "__width__" in row:
-        raise InvalidInput({"fila": f"tiene {row['__width__']} columnas y el encabezado {len(KINDS[kind])} o menos."})
+        cells, header = row["__width__"]
+        raise InvalidInput({"fila": f"tiene {cells} columnas y el encabezado {header}."})
 
 
 def _typed(row, schema_name):
@@ -142,7 +141,7 @@ def _typed(row, schema_name):
 
 
 def _desk_row(row):
-    _width(row, "desks")
+    _width(row)
     data = {name: row[name] for name in ("razon_social", "kind") if name in row}
     user = {target: row[source] for source, target in (("user_email", "email"), ("user_name", "name"),
                                                        ("user_phone", "phone"), ("user_role", "role")) if source in row}
@@ -157,14 +156,14 @@ def _desk_row(row):
 
 
 def _service_row(row):
-    _width(row, "services")
+    _width(row)
     data = _typed({name: value for name, value in row.items() if name != "serial"}, "ServiceInput")
     return operations.upsert_service(row.get("serial", ""), data)
 
 
 def _key_row(row):
     """One existing code (e.g. sold before the portal): created `nueva`; the same row again changes nothing."""
-    _width(row, "keys")
+    _width(row)
     data = _typed({name: row[name] for name in ("quantity", "unit", "product", "expires_on") if name in row},
                   "KeyBatchInput")
     if "batch" in row:

@@ -7,8 +7,9 @@ wait for it: at merge, import that one here instead and delete this file.
 import re
 from datetime import date
 
-# 3 letters for a company, 4 for a person; AAMMDD; a 3-character homoclave.
-_RFC = re.compile(r"^[A-ZÑ&]{3,4}(\d{2})(\d{2})(\d{2})[A-Z\d]{3}$")
+# 3 letters for a company, 4 for a person; AAMMDD; a 3-character homoclave whose last character,
+# the check digit, is a digit or A.
+_RFC = re.compile(r"^[A-ZÑ&]{3,4}(\d{2})(\d{2})(\d{2})[A-Z\d]{2}[\dA]$")
 _SEPARATORS = re.compile(r"[\s\-_.]")
 
 

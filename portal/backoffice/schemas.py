@@ -16,12 +16,20 @@ from portal.models.services import ACQUISITIONS, CATEGORIES, SERVICE_STATUSES
 
 # No control characters and no lone surrogates: PostgreSQL refuses NUL, and neither encodes as UTF-8.
 PRINTABLE = "^[^\\u0000-\\u001f\\u007f\\ud800-\\udfff]*$"
-RFC = "^[A-Za-zÑñ&]{3,4}[0-9]{6}[A-Za-z0-9]{3}$"
+# An RFC whose AAMMDD is a real date (29 Feb only in years divisible by 4), homoclave ending in a
+# digit or A: exactly what portal/backoffice/rfc.py accepts, so generated examples are meaningful.
+_DAY = ("(?:[0-9]{2}(?:(?:0[13578]|1[02])(?:0[1-9]|[12][0-9]|3[01])|(?:0[469]|11)(?:0[1-9]|[12][0-9]|30)"
+        "|02(?:0[1-9]|1[0-9]|2[0-8]))|(?:[02468][048]|[13579][26])0229)")
+RFC = "^[A-Za-zÑñ&]{3,4}" + _DAY + "[A-Za-z0-9]{2}[0-9Aa]$"
 SERIAL = "^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$"
 PRODUCT_CODE = "^[A-Za-z0-9]{1,20}$"
 KEY_CODE = "^[0-9A-Za-z]{4}-?[0-9A-Za-z]{4}-?[0-9A-Za-z]{4}-?[0-9A-Za-z]{4}$"
 BATCH_REFERENCE = "^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$"
 MAX_BATCH = 1000
+# The document's examples (Schemathesis sends them first; the tests seed a desk and a key to match).
+EXAMPLE_RFC = "CBA950612K21"
+EXAMPLE_SERIAL = "SAE000123"
+EXAMPLE_CODE = "7KQ2-MXR4-HTD9-WBN4"
 
 
 def text(max_length, min_length=0, nullable=False, **extra):
@@ -52,10 +60,12 @@ def integer(minimum, maximum, nullable=False):
     return {"type": ["integer", "null"] if nullable else "integer", "minimum": minimum, "maximum": maximum}
 
 
-def obj(properties, required=(), description=None):
+def obj(properties, required=(), description=None, examples=None):
     schema = {"type": "object", "additionalProperties": False, "properties": properties}
     if required:
         schema["required"] = list(required)
+    if examples:
+        schema["examples"] = examples
     if description:
         schema["description"] = description
     return schema
@@ -79,7 +89,11 @@ INPUTS = {
         "razon_social": NAME,
         "kind": one_of(DESK_KINDS),
         "users": {"type": "array", "maxItems": 50, "items": {"$ref": "#/components/schemas/DeskUserInput"}},
-    }, required=("razon_social",), description=(
+    }, required=("razon_social",), examples=[{
+        "razon_social": "Comercializadora del Bajío S.A. de C.V.", "kind": "cliente",
+        "users": [{"email": "laura.mendez@bajio.com.mx", "name": "Laura Méndez", "phone": "477 123 4567",
+                   "role": "owner"}],
+    }], description=(
         "Create or update a desk by its RFC. `kind` defaults to cliente on creation and is kept "
         "when omitted later. Listed users are added or updated; users not listed are left alone.")),
     "ServiceInput": obj({
@@ -100,7 +114,11 @@ INPUTS = {
         "valid_from": day(),
         "valid_until": day(),
         "status": one_of(SERVICE_STATUSES),
-    }, required=("desk_rfc", "category"), description=(
+    }, required=("desk_rfc", "category"), examples=[{
+        "desk_rfc": EXAMPLE_RFC, "category": "suscripciones", "product": "SAE", "version": "9.0", "users": 5,
+        "cda": "A1B2C3D4E5F6G7H8", "acquisition": "electronica", "activated_on": "2025-03-14",
+        "next_payment_on": "2026-12-14",
+    }], description=(
         "Create or update a service by its serial. Omitted fields keep their value (null clears "
         "one); the same body sent twice changes nothing. Systems (suscripciones, licenciamiento) "
         "need a product and an acquisition.")),
@@ -113,17 +131,20 @@ INPUTS = {
         "expires_on": day(),
         "reference": pattern(BATCH_REFERENCE, "Your name for the batch; a second batch with the same "
                              "reference is refused (409), so a retried request never issues twice."),
-    }, required=("count", "quantity"), description="Issue `count` new prepaid keys; `unit` defaults to Timbres."),
+    }, required=("count", "quantity"), examples=[{"count": 10, "quantity": 50, "unit": "Timbres",
+                                                  "expires_on": "2030-12-31"}],
+        description="Issue `count` new prepaid keys; `unit` defaults to Timbres."),
     "AssignmentInput": obj({
         "rfc": pattern(RFC, "RFC of the distributor's client who starts using the key."),
         "razon_social": NAME,
-    }, required=("rfc", "razon_social")),
+    }, required=("rfc", "razon_social"), examples=[{"rfc": "AAB010101A10", "razon_social": "Abarrotes San Miguel"}]),
     "StampUseInput": obj({
         "external_id": text(80, 1, description="The stamping service's id of this report: a retry "
                             "with the same id changes nothing."),
         "quantity": integer(1, 10000000),
         "note": text(500),
-    }, required=("external_id", "quantity")),
+    }, required=("external_id", "quantity"), examples=[{"external_id": "timbrado-2026-000001", "quantity": 120,
+                                                         "note": "Octubre"}]),
 }
 
 # --- what the portal answers -----------------------------------------------------------------
