@@ -69,10 +69,11 @@ def validate():
         db.session.commit()
         return _capture(form, 429, error=_limit_message(limited))
 
-    lines = []
+    lines, cut_short = [], False
     for raw in typed:
         if limited:
             lines.append(Line(_shown(raw), _limit_message(limited), "error"))
+            cut_short = True
             continue
         try:
             key = validate_key(desk, raw)
@@ -87,7 +88,7 @@ def validate():
 
     valid = [line.key for line in lines if line.outcome == "ok"]
     if not valid:
-        status = 429 if limited else 422 if any(line.outcome == "error" for line in lines) else 200
+        status = 429 if cut_short else 422 if any(line.outcome == "error" for line in lines) else 200
         return _capture(form, status, lines=lines)
     confirm_form = ConfirmForm(formdata=None, token=make_step_token(desk, current_user, [k.code for k in valid]))
     return _confirmation(confirm_form, lines)
