@@ -469,3 +469,52 @@ def test_every_call_is_audited_with_the_token_name_never_the_token(api, world):
     assert events[0].desk_id == desk.id and events[0].detail["rfc"] == "CBA950612K21"
     assert all(api.secret not in str(e.detail) and api.secret != e.actor for e in events)
     assert {e.ip for e in events} == {"127.0.0.1"}
+
+
+# --- assignment ----------------------------------------------------------------------------------
+
+def test_assigning_a_key_to_a_client_makes_it_utilizada_once(api, world):
+    key = factories.prepaid_key(world.a.desk, confirmed_on=date(2026, 10, 1))
+    body = {"rfc": "aab010101a10", "razon_social": "Abarrotes San Miguel", "activated_on": "2026-10-05"}
+    first = api.post(f"/keys/{codes.grouped(key.code)}/assignment", body)
+    assert first.status_code == 201
+    assert first.json["status"] == "utilizada" and first.json["activated_on"] == "2026-10-05"
+    assert first.json["client"] == {"rfc": "AAB010101A10", "razon_social": "Abarrotes San Miguel"}
+    same = api.post(f"/keys/{key.code}/assignment", body)
+    assert same.status_code == 200
+    assert same.json == first.json
+    other = api.post(f"/keys/{key.code}/assignment", {"rfc": "FER020202B20", "razon_social": "Ferretería Juárez"})
+    assert other.status_code == 409 and other.json["error"]["code"] == "client_conflict"
+    db.session.refresh(key)
+    assert (key.status, key.client.rfc, key.activated_on) == ("utilizada", "AAB010101A10", date(2026, 10, 5))
+    events = [e.event for e in db.session.scalars(select(AuditEvent).order_by(AuditEvent.id))]
+    assert events.count("api.assign_key") == 3 and events.count("prepaid_key_assigned") == 1
+    assigned = db.session.scalar(select(AuditEvent).where(AuditEvent.event == "prepaid_key_assigned"))
+    assert assigned.actor == "billing" and key.code not in str(assigned.detail)
+
+
+def test_assignment_defaults_to_today_and_needs_the_assign_scope(api, world):
+    key = factories.prepaid_key(world.a.desk, confirmed_on=date(2026, 1, 1))
+    body = {"rfc": "AAB010101A10", "razon_social": "Abarrotes San Miguel"}
+    writer = token("writer", ["keys:write", "read"])
+    assert api.post(f"/keys/{key.code}/assignment", body, secret=writer).status_code == 403
+    response = api.post(f"/keys/{key.code}/assignment", body, secret=token("assigner", ["keys:assign"]))
+    assert response.status_code == 201
+    assert response.json["activated_on"] == date.today().isoformat()
+
+
+def test_keys_that_cannot_be_assigned(api, world):
+    body = {"rfc": "AAB010101A10", "razon_social": "Abarrotes San Miguel", "activated_on": "2026-10-05"}
+    fresh = factories.prepaid_key()
+    refused = api.post(f"/keys/{fresh.code}/assignment", body)
+    assert refused.status_code == 409 and refused.json["error"]["code"] == "key_not_confirmed"
+    revoked = factories.prepaid_key(status="revocada")
+    assert api.post(f"/keys/{revoked.code}/assignment", body).json["error"]["code"] == "key_revoked"
+    assert api.post(f"/keys/{codes.generate()}/assignment", body).status_code == 404
+    early = factories.prepaid_key(world.a.desk, confirmed_on=date(2026, 10, 10))
+    too_early = api.post(f"/keys/{early.code}/assignment", body)
+    assert too_early.status_code == 422 and "activated_on" in too_early.json["error"]["fields"]
+    bad_rfc = api.post(f"/keys/{early.code}/assignment", {**body, "rfc": "AAB011301A10"})
+    assert bad_rfc.status_code == 422 and "rfc" in bad_rfc.json["error"]["fields"]
+    db.session.refresh(early)
+    assert early.status == "disponible" and early.client_id is None

@@ -63,6 +63,7 @@ def endpoint(*scopes):
             token = _authenticate()
             # Plain values: the token row is not read again once the view's transaction ends.
             caller = {"name": token.name, "id": token.id, "event": f"api.{view.__name__}"}
+            request.api_caller = token.name
             request.api_audit = {}
             try:
                 if not any(token.has_scope(scope) for scope in scopes):
@@ -131,6 +132,11 @@ def _status_of(error):
     if isinstance(error, HTTPException):
         return error.code
     return 500
+
+
+def caller():
+    """The name of the token making this call (what audit records name as the actor)."""
+    return request.api_caller
 
 
 def note(desk=None, **detail):

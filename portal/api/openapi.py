@@ -144,6 +144,14 @@ def paths():
             "get": _operation("getKey", "A prepaid key's state", READ + ("keys:write", "keys:assign"),
                               _responses(_ok("200", "PrepaidKey", "The key."), "404")),
         },
+        "/keys/{code}/assignment": {
+            "parameters": [CODE_PARAM],
+            "post": _operation(
+                "assignKey", "A distributor's client starts using a key", ("keys:assign",),
+                _responses({**_ok("201", "PrepaidKey", "Assigned: the key is Utilizada by this client."),
+                            **_ok("200", "PrepaidKey", "Already assigned to this client: nothing changed.")},
+                           "400", "404", "409", "413", "422"), body="AssignmentInput"),
+        },
         "/keys/{code}/revoke": {
             "parameters": [CODE_PARAM],
             "post": _operation("revokeKey", "Revoke a key nobody has confirmed", ("keys:write",),

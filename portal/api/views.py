@@ -1,9 +1,10 @@
 """The /api/v1 endpoints: decode JSON, call one back-office rule, answer JSON (the wrapper commits)."""
+from flask import request
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from portal.api import bp
-from portal.api.http import day, endpoint, json_body, list_args, note, page, respond
+from portal.api.http import caller, day, endpoint, json_body, list_args, note, page, respond
 from portal.api.openapi import document
 from portal.api.representations import balance_json, desk_json, desks_json, key_json, service_json, services_json
 from portal.backoffice import operations
@@ -135,6 +136,15 @@ def revoke_key(code):
     outcome = operations.revoke_key(code)
     note(key=masked(outcome.obj.code), changed=outcome.changed)
     return respond(key_json(outcome.obj))
+
+
+@bp.post("/keys/<code>/assignment")
+@endpoint("keys:assign")
+def assign_key(code):
+    """A distributor's client starts using a key: Utilizada (201); the same client again 200; another 409."""
+    assignment = operations.assign_key(code, json_body(), actor=caller(), ip=request.remote_addr)
+    note(desk=assignment.key.desk_id, key=masked(assignment.key.code), changed=assignment.changed)
+    return respond(key_json(assignment.key), 201 if assignment.changed else 200)
 
 
 # --- stamps ----------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from portal.extensions import db
 from portal.models import Desk, Membership, PrepaidKey, Product, Service, StampMovement, User
 from portal.models._types import utcnow
 from portal.models.services import SYSTEM_CATEGORIES
-from portal.prepaid import codes
+from portal.prepaid import codes, redemption
 from portal.services.stamps import record_stamp_use, stamp_balance
 
 # The catalogue of PRODUCT.md §1: a code the back office names is created on first use.
@@ -270,6 +270,23 @@ def revoke_key(raw):
         raise Conflict("key_confirmed", "La clave ya se confirmó en un escritorio; no se puede revocar.")
     key.status = "revocada"
     return Outcome(key, changed=True)
+
+
+def assign_key(raw, data, *, actor=None, ip=None, today=None):
+    """A distributor's client starts using a key (portal.prepaid.redemption's rule); returns its Assignment."""
+    validate("AssignmentInput", data)
+    rfc = _rfc(data["rfc"], "rfc")
+    on_date = _date(data["activated_on"], "activated_on") if "activated_on" in data else (today or date.today())
+    key = key_by_code(raw)
+    try:
+        return redemption.assign_key(key, rfc, data["razon_social"], on_date, actor=actor, ip=ip)
+    except redemption.InvalidAssignmentDate as error:
+        raise InvalidInput({"activated_on": error.message}) from None
+    except redemption.InvalidClient as error:
+        raise InvalidInput({"razon_social" if "razón social" in error.message else "rfc": error.message}) from None
+    except redemption.RedemptionError as error:
+        # Not confirmed, revoked, or used by another client: the key's state says no.
+        raise Conflict(error.code, error.message) from None
 
 
 # --- stamps ----------------------------------------------------------------------------------

@@ -137,7 +137,10 @@ INPUTS = {
     "AssignmentInput": obj({
         "rfc": pattern(RFC, "RFC of the distributor's client who starts using the key."),
         "razon_social": NAME,
-    }, required=("rfc", "razon_social"), examples=[{"rfc": "AAB010101A10", "razon_social": "Abarrotes San Miguel"}]),
+        "activated_on": day(nullable=False, description="The day the client started using it; today if omitted."),
+    }, required=("rfc", "razon_social"), examples=[{"rfc": "AAB010101A10", "razon_social": "Abarrotes San Miguel"}],
+        description="A Disponible key becomes Utilizada by this client. The same client again changes "
+                    "nothing (200); another client is a conflict (409)."),
     "StampUseInput": obj({
         "external_id": text(80, 1, description="The stamping service's id of this report: a retry "
                             "with the same id changes nothing."),
