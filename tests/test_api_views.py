@@ -1,5 +1,9 @@
 """/api/v1 through the test client, on each database; every answer is checked against /api/v1/openapi.json."""
+import json
 import re
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
@@ -518,3 +522,26 @@ def test_keys_that_cannot_be_assigned(api, world):
     assert bad_rfc.status_code == 422 and "rfc" in bad_rfc.json["error"]["fields"]
     db.session.refresh(early)
     assert early.status == "disponible" and early.client_id is None
+
+
+# --- concurrency ---------------------------------------------------------------------------------
+
+def test_concurrent_upserts_of_one_new_serial_create_it_once(app, live_server, world):
+    secret = token()
+    body = json.dumps(service_body(world.a.desk)).encode()
+
+    def put(_):
+        request = urllib.request.Request(live_server.url("/api/v1/services/SAE000999"), data=body, method="PUT",
+                                         headers={"Authorization": f"Bearer {secret}",
+                                                  "Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                return response.status
+        except urllib.error.HTTPError as error:
+            return error.code
+
+    with ThreadPoolExecutor(6) as pool:
+        statuses = sorted(pool.map(put, range(6)))
+    assert statuses == [200] * 5 + [201]
+    db.session.rollback()  # this test's own read snapshot predates the server's writes (SQLite WAL)
+    assert db.session.query(Service).count() == 1

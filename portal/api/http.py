@@ -158,7 +158,7 @@ def json_body():
     if not request.is_json:
         raise ApiError(400, "invalid_json", "Envía el cuerpo como JSON (Content-Type: application/json).")
     try:
-        return json.loads(request.get_data(cache=False).decode("utf-8"))
+        return json.loads(request.get_data().decode("utf-8"))  # cached: a retried view reads it again
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise ApiError(400, "invalid_json", "El cuerpo no es JSON válido en UTF-8.") from None
 
