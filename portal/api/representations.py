@@ -3,7 +3,7 @@ from sqlalchemy import select
 
 from portal.api.http import day, iso
 from portal.extensions import db
-from portal.models import Desk, Membership, User
+from portal.models import Desk, Membership, Service, User
 
 
 def desk_json(desk, members=None):
@@ -36,18 +36,31 @@ def desks_json(desks):
 
 
 def services_json(services):
-    rfcs = dict(db.session.execute(select(Desk.id, Desk.rfc).where(Desk.id.in_({s.desk_id for s in services}))).all())
-    return [service_json(service, rfcs[service.desk_id]) for service in services]
+    """Services as JSON, with their desks' RFCs and whether each has a CDA, in one query.
+
+    Whether a CDA exists is asked of the database: the CDA itself (a deferred column) is never loaded.
+    """
+    if not services:
+        return []
+    db.session.flush()
+    facts = {service_id: (rfc, has_cda) for service_id, rfc, has_cda in db.session.execute(
+        select(Service.id, Desk.rfc, Service.cda.is_not(None)).join(Desk, Desk.id == Service.desk_id)
+        .where(Service.id.in_([service.id for service in services]))
+    )}
+    return [_service(service, *facts[service.id]) for service in services]
 
 
-def service_json(service, desk_rfc=None):
-    """A service. Never its CDA: only whether it has one."""
+def service_json(service):
+    """One service. Never its CDA: only whether it has one."""
+    return services_json([service])[0]
+
+
+def _service(service, desk_rfc, has_cda):
     return {
-        "serial": service.serial,
-        "desk_rfc": desk_rfc or db.session.scalar(select(Desk.rfc).where(Desk.id == service.desk_id)),
-        "category": service.category, "product": service.product.code if service.product else None,
+        "serial": service.serial, "desk_rfc": desk_rfc, "category": service.category,
+        "product": service.product.code if service.product else None,
         "name": service.name or "", "version": service.version, "users": service.users,
-        "has_cda": bool(service.cda), "acquisition": service.acquisition,
+        "has_cda": bool(has_cda), "acquisition": service.acquisition,
         "activated_on": day(service.activated_on), "next_payment_on": day(service.next_payment_on),
         "plan": service.plan, "capacity": service.capacity,
         "valid_from": day(service.valid_from), "valid_until": day(service.valid_until),
