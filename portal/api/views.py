@@ -15,10 +15,6 @@ from portal.prepaid.codes import masked
 from portal.services.stamps import stamp_balance
 
 
-def _rfc_filter(value):
-    return normalise_rfc(value)
-
-
 def _category_filter(value):
     if value not in CATEGORIES:
         raise ValueError("Valor no permitido; usa uno de: " + ", ".join(CATEGORIES) + ".")
@@ -89,7 +85,7 @@ def deactivate_service(serial):
 @endpoint("read", "services:write")
 def list_services():
     """Services in (updated_at, id) order; filters desk_rfc, category, updated_since."""
-    args = list_args(desk_rfc=_rfc_filter, category=_category_filter)
+    args = list_args(desk_rfc=normalise_rfc, category=_category_filter)
     statement = select(Service).options(selectinload(Service.product))
     if args["desk_rfc"] is not None:
         statement = statement.join(Desk, Desk.id == Service.desk_id).where(Desk.rfc == args["desk_rfc"])

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from portal import audit
 from portal.backoffice import operations
 from portal.backoffice.operations import Conflict, NotFound, Outcome
-from portal.backoffice.schemas import INPUTS, InvalidInput, field_path, validate
+from portal.backoffice.schemas import INPUTS, InvalidInput, validate
 from portal.extensions import db
 from portal.models import PrepaidKey
 from portal.prepaid import codes
@@ -185,7 +185,5 @@ def _key_row(row):
 
 
 def _column(kind, name):
-    """The CSV column a field error is about."""
-    if kind == "keys" and name == "reference":
-        return "batch"
-    return name if name in KINDS[kind] or name == "fila" else field_path([name])
+    """The CSV column a field error is about (keys.csv calls the API's reference "batch")."""
+    return "batch" if (kind, name) == ("keys", "reference") else name
