@@ -118,17 +118,24 @@ def import_command(files, kind, dry_run):
                 continue
             for line, message in report.errors:
                 click.echo(f"{path}, línea {line}: {message}", err=True)
-            summary = (f"{report.rows} filas: {report.created} nuevas, {report.updated} actualizadas, "
-                       f"{report.unchanged} sin cambios")
+            summary = (f"{_count(report.rows, 'fila')}: {_count(report.created, 'nueva')}, "
+                       f"{_count(report.updated, 'actualizada')}, {report.unchanged} sin cambios")
             if report.errors:
                 failed = True
-                click.echo(f"{path}: {len(report.errors)} errores; no se importó nada ({summary} revisadas).", err=True)
+                bad = len({line for line, _message in report.errors})
+                click.echo(f"{path}: {bad} de {_count(bad + report.rows, 'fila')} con errores; no se importó nada.",
+                           err=True)
             elif dry_run:
                 click.echo(f"{path}: revisión sin errores; no se guardó nada ({summary}).")
             else:
                 click.echo(f"{path}: importado ({summary}).")
     if failed:
         raise SystemExit(1)
+
+
+def _count(number, word):
+    """"1 fila", "3 filas"."""
+    return f"{number} {word}" + ("" if number == 1 else "s")
 
 
 def init_app(app):

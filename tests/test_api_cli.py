@@ -97,7 +97,7 @@ def test_import_desks_creates_users_and_is_idempotent(flask, tmp_path):
     path = write(tmp_path, "desks.csv", DESKS)
     first = flask("portal", "import", path)
     assert first.exit_code == 0, first.output
-    assert "importado (3 filas: 2 nuevas, 1 actualizadas, 0 sin cambios)" in first.output
+    assert "importado (3 filas: 2 nuevas, 1 actualizada, 0 sin cambios)" in first.output
     assert db.session.query(Desk).count() == 2
     assert db.session.query(Membership).count() == 3
     welcome = db.session.scalars(select(OutboxMessage).order_by(OutboxMessage.recipient)).all()
@@ -130,7 +130,7 @@ def test_an_import_with_broken_rows_reports_each_line_and_imports_nothing(flask,
         "línea 10: razon_social: Contiene caracteres no permitidos.",
         "línea 10: user_name: Campo obligatorio.",
     ]
-    assert "6 errores; no se importó nada" in result.output
+    assert "desks.csv: 5 de 8 filas con errores; no se importó nada." in result.output
     assert db.session.query(Desk).count() == 0
     assert db.session.query(User).count() == 0
     assert db.session.query(OutboxMessage).count() == 0
