@@ -26,7 +26,7 @@ from tests.api_support import token
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
           response_headers_conformance]
-EXAMPLES = 8
+EXAMPLES = 15
 
 
 @pytest.mark.app_config(API_RATE_LIMIT="100000/minute")
