@@ -1,4 +1,4 @@
-"""Command line: `flask portal demo`, `flask outbox deliver [--loop]`."""
+"""Command line: `flask portal demo | token | import`, `flask outbox deliver [--loop]`."""
 import click
 from flask import current_app
 from flask.cli import AppGroup
@@ -41,6 +41,101 @@ def deliver_command(loop, interval):
             break  # the server is down: the rest waits for its backoff
     where = current_app.config["MAIL_SERVER"] or current_app.config["MAIL_DIR"]
     click.echo(f"Enviados: {total_sent}; con error: {total_failed} ({where}).")
+
+
+token_cli = AppGroup("token", help="Tokens de la API del back office (/api/v1).")
+portal_cli.add_command(token_cli)
+
+
+@token_cli.command("create")
+@click.option("--name", required=True, help="Quién lo usa, p. ej. billing.")
+@click.option("--scope", "scopes", required=True, help="Alcances separados por comas, p. ej. desks:write,keys:write.")
+def token_create_command(name, scopes):
+    """Create an API token and print it this once (only its hash is kept)."""
+    from portal.backoffice.tokens import TokenRefused, create_token
+    from portal.extensions import db
+
+    try:
+        token, secret = create_token(name, scopes.split(","))
+    except TokenRefused as refusal:
+        raise click.ClickException(str(refusal)) from None
+    db.session.commit()
+    click.echo(f"Token «{token.name}» creado con alcances: {token.scopes.replace(',', ', ')}.")
+    click.echo("Guárdalo ahora: no se volverá a mostrar.")
+    click.echo(secret)
+
+
+@token_cli.command("list")
+def token_list_command():
+    """List the API tokens: name, scopes, created, last used, state (never the token)."""
+    from portal.backoffice.tokens import list_tokens
+
+    tokens = list_tokens()
+    if not tokens:
+        click.echo("No hay tokens.")
+    for token in tokens:
+        used = token.last_used_at.strftime("%d/%m/%Y %H:%M") if token.last_used_at else "nunca"
+        state = "revocado " + token.revoked_at.strftime("%d/%m/%Y") if token.revoked_at else "activo"
+        click.echo(f"{token.name}\t{token.scopes}\tcreado {token.created_at:%d/%m/%Y}\túltimo uso {used}\t{state}")
+
+
+@token_cli.command("revoke")
+@click.argument("name")
+def token_revoke_command(name):
+    """Revoke an API token at once; calls with it get 401 from then on."""
+    from portal.backoffice.tokens import TokenRefused, revoke_token
+    from portal.extensions import db
+
+    try:
+        revoked = revoke_token(name)
+    except TokenRefused as refusal:
+        raise click.ClickException(str(refusal)) from None
+    db.session.commit()
+    click.echo(f"Token «{name}» revocado." if revoked else f"El token «{name}» ya estaba revocado.")
+
+
+@portal_cli.command("import")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--kind", type=click.Choice(["desks", "services", "keys"]), help="Qué contiene (si el nombre no lo dice).")
+@click.option("--dry-run", is_flag=True, help="Revisar sin guardar nada.")
+def import_command(files, kind, dry_run):
+    """Import desks.csv, services.csv or keys.csv with the API's rules; a file with any bad row changes nothing."""
+    from portal.backoffice.importer import ImportRefused, import_csv, kind_of
+
+    failed = False
+    # Links in e-mail (new users) need the portal's public address outside a request; POST, so that
+    # SQLite takes the write lock at BEGIN (portal/sqlite.py) as for any other writer.
+    with current_app.test_request_context(base_url=current_app.config["PORTAL_URL"], method="POST"):
+        for path in files:
+            try:
+                file_kind = kind or kind_of(path)
+                with open(path, encoding="utf-8-sig", newline="") as handle:
+                    report = import_csv(file_kind, handle.read(), dry_run=dry_run)
+            except (ImportRefused, UnicodeDecodeError) as refusal:
+                message = "no está en UTF-8" if isinstance(refusal, UnicodeDecodeError) else str(refusal)
+                click.echo(f"{path}: {message}", err=True)
+                failed = True
+                continue
+            for line, message in report.errors:
+                click.echo(f"{path}, línea {line}: {message}", err=True)
+            summary = (f"{_count(report.rows, 'fila')}: {_count(report.created, 'nueva')}, "
+                       f"{_count(report.updated, 'actualizada')}, {report.unchanged} sin cambios")
+            if report.errors:
+                failed = True
+                bad = len({line for line, _message in report.errors})
+                click.echo(f"{path}: {bad} de {_count(bad + report.rows, 'fila')} con errores; no se importó nada.",
+                           err=True)
+            elif dry_run:
+                click.echo(f"{path}: revisión sin errores; no se guardó nada ({summary}).")
+            else:
+                click.echo(f"{path}: importado ({summary}).")
+    if failed:
+        raise SystemExit(1)
+
+
+def _count(number, word):
+    """"1 fila", "3 filas"."""
+    return f"{number} {word}" + ("" if number == 1 else "s")
 
 
 def init_app(app):

@@ -48,6 +48,11 @@ SETTINGS = {
     "MAX_CONTENT_LENGTH": (1024 * 1024, int),
     # Host names the portal answers to (comma list); links in e-mails are built from the Host header.
     "TRUSTED_HOSTS": (None, _list),
+    # The back-office API: requests per token, and the largest JSON body it reads.
+    "API_RATE_LIMIT": ("600/minute", str),
+    "API_MAX_CONTENT_LENGTH": (64 * 1024, int),
+    # The portal's public address, for links in e-mail written outside a request (`flask portal import`).
+    "PORTAL_URL": ("http://127.0.0.1:5000", str),
 }
 
 

@@ -24,12 +24,30 @@ MESSAGES = {
 CSRF_MESSAGE = "La sesión del formulario expiró o no es válida. Recarga la página e inténtalo de nuevo."
 
 
+# The API's error codes: stable, for programs (the message is for people).
+API_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+             409: "conflict", 413: "payload_too_large", 422: "validation_failed",
+             429: "rate_limited", 500: "internal_error"}
+
+
+def is_api_request():
+    """A request to /api/v1, matched to a route or not (a 404 or 405 there answers JSON too)."""
+    return request.blueprint == "api" or request.path.startswith("/api/")
+
+
+def json_error(status, message=None, *, code=None, fields=None, headers=None):
+    """The API's error body: {"error": {"code", "message", "fields"?}}."""
+    error = {"code": code or API_CODES.get(status, "error"), "message": message or MESSAGES.get(status, MESSAGES[500])[1]}
+    if fields:
+        error["fields"] = fields
+    return jsonify({"error": error}), status, headers or {}
+
+
 def error_response(code, message=None):
     """Render the Spanish error page (or fragment) for `code`."""
     title, default = MESSAGES.get(code, MESSAGES[500])
-    if request.blueprint == "api":
-        body = {"error": {"code": title.lower().replace(" ", "_"), "message": message or default}}
-        return jsonify(body), code
+    if is_api_request():
+        return json_error(code, message)
     html = render("errors/error.html", block="error_panel", code=code, title=title, message=message or default)
     headers = {}
     if is_htmx():
@@ -47,8 +65,11 @@ def init_app(app):
     def _http(error):
         if error.code in (301, 302, 303, 307, 308):
             return error
-        response = error_response(error.code or 500, _public_description(error))
-        return response
+        body, status, headers = error_response(error.code or 500, _public_description(error))
+        allow = dict(error.get_headers()).get("Allow")
+        if allow:  # a 405 says which methods the address takes
+            headers = {**headers, "Allow": allow}
+        return body, status, headers
 
     @app.errorhandler(Exception)
     def _unexpected(error):

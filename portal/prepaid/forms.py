@@ -1,0 +1,25 @@
+"""Activation forms. The destination is checked by the rules (confirm_key), not by WTForms."""
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, HiddenField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length
+
+MAX_KEYS_PER_REQUEST = 20
+
+
+class ValidateForm(FlaskForm):
+    keys = TextAreaField("Clave Prepago", validators=[
+        DataRequired("Captura la clave de prepago."),
+        Length(max=MAX_KEYS_PER_REQUEST * 30, message="Captura como máximo 20 claves a la vez."),
+    ], render_kw={"rows": 3, "autocomplete": "off", "spellcheck": "false", "autocapitalize": "characters"})
+
+    def key_lines(self):
+        """The non-empty lines typed, one key each."""
+        return [line.strip() for line in (self.keys.data or "").splitlines() if line.strip()]
+
+
+class ConfirmForm(FlaskForm):
+    token = HiddenField()
+    # "mi_negocio" / "distribuidor", rendered as radios by the template; confirm_key checks the value
+    # (and that only a distributor desk may choose "distribuidor") and explains a refusal in Spanish.
+    destination = StringField("Destino", default="mi_negocio")
+    accept_license = BooleanField("Acepto la Licencia de Uso.")

@@ -1,0 +1,394 @@
+"""The activation steps over HTTP: pages and fragments, every bad input, limits, e-mail, other desks."""
+import re
+import time
+from datetime import date, timedelta
+
+import pytest
+from flask import g
+from itsdangerous import TimestampSigner, URLSafeTimedSerializer
+from sqlalchemy import func, select
+
+from portal.extensions import db
+from portal.models import AuditEvent, OutboxMessage, PrepaidKey
+from portal.prepaid import codes
+from portal.prepaid.steps import SALT, make_step_token
+from tests import factories
+from tests.conftest import body_of
+from tests.prepaid_helpers import confirm, step_token, validate
+
+ACTIVATE = "/claves-prepago/activar"
+
+
+def _text(response):
+    return response.get_data(as_text=True)
+
+
+def _fresh(key):
+    return db.session.scalar(select(PrepaidKey).where(PrepaidKey.id == key.id).execution_options(populate_existing=True))
+
+
+def _outbox_count():
+    return db.session.scalar(select(func.count()).select_from(OutboxMessage))
+
+
+# --- pages and fragments -----------------------------------------------------------------------
+
+@pytest.mark.parametrize("path", [ACTIVATE, "/claves-prepago/licencia", "/claves-prepago/activar/aviso?claves=1"])
+def test_pages_need_a_signed_in_user(client, path):
+    response = client.get(path)
+    assert response.status_code == 302 and "/cuenta/ingresar" in response.headers["Location"]
+
+
+def test_posts_need_a_signed_in_user(client):
+    assert client.post(ACTIVATE, data={"keys": codes.generate()}).status_code == 302
+    assert client.post(ACTIVATE + "/confirmar", data={"token": "x"}).status_code == 302
+
+
+def test_step_one_is_a_page_and_for_htmx_one_panel(client, world, login, hx):
+    login(world.a.user)
+    page = client.get(ACTIVATE)
+    fragment = client.get(ACTIVATE, headers=hx)
+    for response in (page, fragment):
+        assert response.status_code == 200
+        assert "HX-Request" in response.headers["Vary"]
+        body = _text(response)
+        assert 'id="prepaid-panel"' in body and "Clave Prepago" in body and ">Validar<" in body
+    assert "<html" in _text(page) and "Activar claves de producto prepago</h1>" in _text(page)
+    assert "<html" not in _text(fragment)
+
+
+def test_step_two_shows_the_confirmation_panel_of_figure_3(client, world, login, hx):
+    key = factories.prepaid_key()
+    login(world.a.user)
+    for headers in ({}, hx):
+        response = validate(client, " " + codes.grouped(key.code).lower().replace("-", " ") + " ", headers)
+        assert response.status_code == 200
+        body = _text(response)
+        for text in ("Solicitar Clave de Confirmación", "Mi Negocio", "Distribuidor",
+                     f'Clave <strong class="key-code">{codes.grouped(key.code)}</strong> válida (incluye 50 Timbres)',
+                     world.a.desk.razon_social, "Acepto la Licencia de Uso.", "Ver Licencia", ">Confirmar<",
+                     "Activar otra Clave"):
+            assert text in body, text
+        assert ("<html" in body) is (headers == {})
+    assert _fresh(key).status == "nueva"
+
+
+def test_a_customer_desk_is_not_offered_distribuidor(client, world, login):
+    key = factories.prepaid_key()
+    login(world.b.user)
+    body = _text(validate(client, key.code))
+    assert "Mi Negocio" in body and 'value="distribuidor"' not in body
+
+
+def test_the_license_is_a_page_and_for_htmx_a_modal(client, world, login, hx):
+    login(world.a.user)
+    page = _text(client.get("/claves-prepago/licencia"))
+    modal = _text(client.get("/claves-prepago/licencia", headers=hx))
+    assert "<html" in page and "Licencia de Uso</h1>" in page and "LICENCIA DE USO" in page
+    assert "<html" not in modal and "<dialog" in modal and "data-modal" in modal and "Cerrar" in modal
+    assert "serán válidos solo para ese Escritorio" in modal
+
+
+# --- confirm: the happy paths ------------------------------------------------------------------
+
+def test_confirm_without_js_redirects_to_the_notice_and_the_email_arrives(client, world, login, deliver):
+    key = factories.prepaid_key()
+    login(world.a.user)
+    token = step_token(_text(validate(client, key.code)))
+    response = confirm(client, token, destination="distribuidor")
+    assert response.status_code == 303
+    assert response.headers["Location"] == f"{ACTIVATE}/aviso?claves={key.id}"
+    notice = client.get(response.headers["Location"])
+    body = _text(notice)
+    assert notice.status_code == 200 and "<html" in body
+    assert "Aviso" in body and "Los servicios liberados por este medio serán válidos solo para este Escritorio." in body
+    assert f'href="/claves-prepago?resaltar={key.id}"' in body and ">Aceptar<" in body
+    key = _fresh(key)
+    assert (key.status, key.desk_id, key.destination, key.confirmed_by_id) == (
+        "disponible", world.a.desk.id, "distribuidor", world.a.user.id)
+
+    # The test client shares one app context (and session) across requests; end its transaction
+    # so the outbox worker's own session can write, as it would between real requests.
+    db.session.rollback()
+    messages = deliver()
+    assert len(messages) == 1
+    mail = messages[0]["message"]
+    assert messages[0]["to"] == [world.a.user.email]
+    assert mail["Subject"] == "Confirmación de tu clave de prepago"
+    text = body_of(mail)
+    for expected in (codes.masked(key.code), "50 Timbres", world.a.desk.razon_social, date.today().strftime("%d/%m/%Y")):
+        assert expected in text
+    assert key.code not in messages[0]["raw"] and codes.grouped(key.code) not in messages[0]["raw"]
+
+
+def test_confirm_with_htmx_swaps_the_panel_and_opens_the_notice(client, world, login, hx):
+    key = factories.prepaid_key()
+    login(world.b.user)
+    token = step_token(_text(validate(client, key.code, hx)))
+    response = confirm(client, token, headers=hx)
+    body = _text(response)
+    assert response.status_code == 200 and "<html" not in body and 'id="prepaid-panel"' in body
+    assert '<dialog class="modal" id="prepaid-notice"' in body and "data-modal" in body
+    assert "Los servicios liberados por este medio serán válidos solo para este Escritorio." in body
+    assert f"/claves-prepago?resaltar={key.id}" in body
+    assert _fresh(key).status == "utilizada"
+
+
+def test_several_keys_at_once_each_with_its_own_result(client, world, login):
+    first, second = factories.prepaid_key(), factories.prepaid_key(quantity=200)
+    unknown = codes.generate()
+    login(world.a.user)
+    body = _text(validate(client, [first.code, unknown, "  ", codes.grouped(second.code)]))
+    assert f"{codes.grouped(first.code)}</strong> válida (incluye 50 Timbres)" in body
+    assert f"{codes.grouped(second.code)}</strong> válida (incluye 200 Timbres)" in body
+    assert f"{codes.grouped(unknown)}</strong>: La clave no existe." in body
+    response = confirm(client, step_token(body), destination="distribuidor")
+    assert response.status_code == 303
+    assert response.headers["Location"].endswith(f"claves={first.id},{second.id}")
+    notice = _text(client.get(response.headers["Location"]))
+    assert f"{codes.grouped(first.code)}</strong> activada el" in notice
+    assert f"{codes.grouped(second.code)}</strong> activada el" in notice
+    assert _fresh(first).desk_id == _fresh(second).desk_id == world.a.desk.id
+    assert _outbox_count() == 2
+
+
+def test_double_submit_is_idempotent_and_says_so(client, world, login, hx):
+    key = factories.prepaid_key()
+    login(world.b.user)
+    token = step_token(_text(validate(client, key.code)))
+    first = confirm(client, token)
+    again = confirm(client, token)
+    assert first.status_code == again.status_code == 303
+    assert "La clave ya está activada en este escritorio." in _text(client.get(again.headers["Location"]))
+    with_htmx = confirm(client, token, headers=hx)
+    assert with_htmx.status_code == 200
+    assert "La clave ya está activada en este escritorio." in _text(with_htmx)
+    assert _outbox_count() == 1
+
+
+# --- confirm: refusals -------------------------------------------------------------------------
+
+def test_confirm_without_accepting_the_license_is_refused(client, world, login, hx):
+    key = factories.prepaid_key()
+    login(world.a.user)
+    token = step_token(_text(validate(client, key.code)))
+    for headers in ({}, hx):
+        response = confirm(client, token, accept=False, headers=headers)
+        body = _text(response)
+        assert response.status_code == 422
+        assert "Para confirmar debes aceptar la Licencia de Uso." in body
+        assert "Solicitar Clave de Confirmación" in body and step_token(body)
+    assert _fresh(key).status == "nueva" and _outbox_count() == 0
+    assert confirm(client, token).status_code == 303
+
+
+def test_distribuidor_from_a_customer_desk_is_refused(client, world, login):
+    key = factories.prepaid_key()
+    login(world.b.user)
+    token = step_token(_text(validate(client, key.code)))
+    response = confirm(client, token, destination="distribuidor")
+    assert response.status_code == 422
+    assert "solo está disponible para escritorios de distribuidor" in _text(response)
+    assert _fresh(key).status == "nueva" and _outbox_count() == 0
+
+
+def test_an_unverified_email_cannot_have_a_key_emailed(client, world, login):
+    key = factories.prepaid_key()
+    unverified = factories.user(world.b.desk, verified=False)
+    login(unverified)
+    token = step_token(_text(validate(client, key.code)))
+    response = confirm(client, token)
+    body = _text(response)
+    assert response.status_code == 403
+    assert "Verifica tu correo electrónico antes de confirmar claves" in body
+    assert 'href="/cuenta/verificar"' in body
+    assert _fresh(key).status == "nueva" and _outbox_count() == 0
+
+
+def test_a_key_taken_by_another_desk_between_the_steps(client, world, login):
+    key = factories.prepaid_key()
+    login(world.a.user)
+    token = step_token(_text(validate(client, key.code)))
+    from portal.prepaid.redemption import confirm_key
+    confirm_key(world.b.desk, world.b.user, key.code, "mi_negocio", True)
+    db.session.commit()
+    response = confirm(client, token, destination="distribuidor")
+    assert response.status_code == 409
+    assert "La clave ya fue activada en otro escritorio." in _text(response)
+    assert _fresh(key).desk_id == world.b.desk.id
+
+
+def _old_token(app, desk, user, key_code, age):
+    class Past(TimestampSigner):
+        def get_timestamp(self):
+            return int(time.time()) - age
+
+    serializer = URLSafeTimedSerializer(app.config["SECRET_KEY"], salt=SALT, signer=Past)
+    return serializer.dumps({"d": desk.id, "u": user.id, "c": [key_code]})
+
+
+@pytest.mark.parametrize("case", ["forged", "tampered", "other_user", "expired", "missing", "garbage_codes"])
+def test_forged_or_expired_step_tokens_are_refused(app, client, world, login, case):
+    key = factories.prepaid_key()
+    login(world.a.user)
+    genuine = step_token(_text(validate(client, key.code)))
+    token = {
+        "forged": URLSafeTimedSerializer("otra-clave", salt=SALT).dumps({"d": world.a.desk.id, "u": world.a.user.id,
+                                                                         "c": [key.code]}),
+        "tampered": genuine[:-3] + ("AAA" if not genuine.endswith("AAA") else "BBB"),
+        "other_user": make_step_token(world.b.desk, world.b.user, [key.code]),
+        "expired": _old_token(app, world.a.desk, world.a.user, key.code, 3600),
+        "missing": "",
+        "garbage_codes": URLSafeTimedSerializer(app.config["SECRET_KEY"], salt=SALT).dumps(
+            {"d": world.a.desk.id, "u": world.a.user.id, "c": ["<script>"]}),
+    }[case]
+    response = confirm(client, token)
+    body = _text(response)
+    assert response.status_code == 422
+    expected = "expiró" if case == "expired" else "no es válida"
+    assert f"La solicitud de confirmación {expected}. Captura la clave de nuevo." in body
+    assert "Clave Prepago" in body  # back to step 1
+    assert _fresh(key).status == "nueva" and _outbox_count() == 0
+
+
+@pytest.mark.parametrize("case, status, message", [
+    ("empty", 422, "Captura la clave de prepago."),
+    ("malformed", 422, "La clave debe tener 16 letras y números"),
+    ("check", 422, "Revisa la clave: parece tener un error de captura."),
+    ("unknown", 422, "La clave no existe."),
+    ("here", 200, "La clave ya está activada en este escritorio."),
+    ("elsewhere", 422, "La clave ya fue activada en otro escritorio."),
+    ("expired", 422, "La clave venció el"),
+    ("revoked", 422, "La clave fue cancelada y ya no puede usarse."),
+    ("too_many", 422, "Captura como máximo 20 claves a la vez."),
+])
+def test_every_bad_key_gets_a_clear_message_and_changes_nothing(client, world, login, hx, case, status, message):
+    keys = {
+        "here": factories.prepaid_key(world.a.desk),
+        "elsewhere": factories.prepaid_key(world.b.desk),
+        "expired": factories.prepaid_key(expires_on=date.today() - timedelta(days=1)),
+        "revoked": factories.prepaid_key(status="revocada"),
+    }
+    good = codes.generate()
+    typed = {
+        "empty": "   ", "malformed": "ABC-123", "unknown": good,
+        "check": good[:-1] + ("0" if good[-1] != "0" else "1"),
+        "too_many": "\n".join(codes.generate() for _ in range(21)),
+    }.get(case) or keys[case].code
+    before = {k.id: (k.status, k.desk_id) for k in keys.values()}
+    login(world.a.user)
+    for headers in ({}, hx):
+        response = validate(client, typed, headers)
+        assert response.status_code == status
+        assert message in _text(response)
+        assert ("<html" in _text(response)) is (headers == {})
+    assert {k.id: (_fresh(k).status, _fresh(k).desk_id) for k in keys.values()} == before
+    assert _outbox_count() == 0
+
+
+def test_validation_failures_are_audited_without_the_code(client, world, login):
+    unknown = codes.generate()
+    login(world.a.user)
+    validate(client, [unknown, "basura"])
+    events = db.session.scalars(select(AuditEvent).where(AuditEvent.event == "prepaid_key_validation_failed")
+                                .order_by(AuditEvent.id)).all()
+    assert [e.detail["reason"] for e in events] == ["unknown_key", "malformed_key"]
+    assert events[0].detail["key"] == codes.masked(unknown) and events[1].detail["key"] is None
+    assert all(e.user_id == world.a.user.id and e.ip == "127.0.0.1" for e in events)
+    assert unknown not in str([e.detail for e in events])
+
+
+# --- brute force --------------------------------------------------------------------------------
+
+def _as(client, ip):
+    client.environ_base["REMOTE_ADDR"] = ip
+
+
+def test_failed_validations_are_limited_per_user_and_per_ip(client, world, login, hx):
+    key = factories.prepaid_key()
+    other = factories.user(world.a.desk)
+    login(world.a.user)
+    _as(client, "10.1.1.1")
+    for _ in range(10):
+        assert validate(client, codes.generate()).status_code == 422
+    for headers in ({}, hx):
+        blocked = validate(client, key.code, headers)
+        assert blocked.status_code == 429
+        assert "Demasiados intentos fallidos de validar claves. Espera 15 minutos" in _text(blocked)
+    _as(client, "10.2.2.2")  # same user, another address: the user's limit holds
+    assert validate(client, key.code).status_code == 429
+    client.post("/cuenta/salir")
+    login(other)
+    _as(client, "10.1.1.1")  # another user, the same address: the address's limit holds
+    assert validate(client, key.code).status_code == 429
+    _as(client, "10.3.3.3")
+    assert validate(client, key.code).status_code == 200
+    assert _fresh(key).status == "nueva"
+
+
+def test_the_limit_stops_a_long_paste_midway(client, world, login):
+    login(world.a.user)
+    response = validate(client, [codes.generate() for _ in range(12)])
+    body = _text(response)
+    assert response.status_code == 429
+    assert body.count("La clave no existe.") == 10 and body.count("Demasiados intentos fallidos") == 2
+
+
+def test_keys_already_here_do_not_count_as_failures(client, world, login):
+    here = factories.prepaid_key(world.a.desk)
+    login(world.a.user)
+    for _ in range(12):
+        assert validate(client, here.code).status_code == 200
+
+
+# --- CSRF and other desks ------------------------------------------------------------------------
+
+@pytest.mark.app_config(WTF_CSRF_ENABLED=True)
+def test_posts_without_the_csrf_token_are_refused(client, world):
+    key = factories.prepaid_key()
+    sign_in = _text(client.get("/cuenta/ingresar"))
+    csrf = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', sign_in).group(1)
+    client.post("/cuenta/ingresar", data={"email": world.a.user.email, "password": factories.PASSWORD,
+                                          "csrf_token": csrf})
+    # Sign-in renews the session and so the CSRF token; the test client shares one app context (and
+    # its g, where Flask-WTF caches the token) across requests, so drop the cached one first.
+    g.pop("csrf_token", None)
+    csrf = re.search(r'"X-CSRFToken": "([^"]+)"', _text(client.get(ACTIVATE))).group(1)
+    token = make_step_token(world.a.desk, world.a.user, [key.code])
+    confirm_data = {"token": token, "destination": "distribuidor", "accept_license": "y"}
+    for path, data in ((ACTIVATE, {"keys": key.code}), (ACTIVATE + "/confirmar", confirm_data)):
+        response = client.post(path, data=data)
+        assert response.status_code == 400
+        assert "La sesión del formulario expiró o no es válida." in _text(response)
+    assert _fresh(key).status == "nueva"
+    # The same request with the header htmx sends goes through.
+    assert client.post(ACTIVATE, data={"keys": key.code}, headers={"X-CSRFToken": csrf}).status_code == 200
+
+
+def test_another_desk_cannot_see_the_notice_of_my_keys(client, world, login):
+    mine = factories.prepaid_key(world.a.desk)
+    login(world.b.user)
+    assert client.get(f"{ACTIVATE}/aviso?claves={mine.id}").status_code == 404
+    login(world.a.user)
+    assert client.get(f"{ACTIVATE}/aviso?claves={mine.id}").status_code == 200
+
+
+@pytest.mark.parametrize("query", ["", "?claves=", "?claves=abc", "?claves=1;2", "?claves=99999999999999"])
+def test_the_notice_with_bad_ids_is_a_404(client, world, login, query):
+    login(world.a.user)
+    assert client.get(f"{ACTIVATE}/aviso{query}").status_code == 404
+
+
+def test_a_token_made_in_one_desk_cannot_confirm_in_another(client, app, login):
+    first, second = factories.desk("distribuidor"), factories.desk("cliente")
+    user = factories.user(first)
+    from portal.models import Membership
+    db.session.add(Membership(user_id=user.id, desk_id=second.id, role="member"))
+    db.session.commit()
+    key = factories.prepaid_key()
+    login(user)
+    token = step_token(_text(validate(client, key.code)))
+    client.post("/escritorio", data={"desk_id": second.id, "next": ACTIVATE})
+    response = confirm(client, token)
+    assert response.status_code == 422 and "no es válida" in _text(response)
+    assert _fresh(key).status == "nueva"
