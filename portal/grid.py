@@ -69,7 +69,7 @@ from typing import Any, Callable
 
 from markupsafe import Markup
 from sqlalchemy import func, literal_column, or_, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import SQLAlchemyError
 
 from portal.extensions import db
 from portal.folding import fold
@@ -733,12 +733,7 @@ def remember_columns(user_id, grid_name, keys):
             return False
         preference.columns = value
         return True
-    try:
-        # Two tabs saving at once: the second insert loses the race, and that is fine.
-        with db.session.begin_nested():
-            db.session.add(GridPreference(user_id=user_id, grid=grid_name, columns=value))
-    except IntegrityError:
-        return False
+    db.session.add(GridPreference(user_id=user_id, grid=grid_name, columns=value))
     return True
 
 
@@ -752,8 +747,13 @@ def grid_response(grid, template, block, scope, **context):
     from portal.htmx import is_htmx, render
 
     state = grid.parse(request.args, saved_columns=saved_columns(current_user.id, grid.name))
-    if state.columns_explicit and remember_columns(current_user.id, grid.name, state.columns):
-        db.session.commit()
+    if state.columns_explicit:
+        try:
+            if remember_columns(current_user.id, grid.name, state.columns):
+                db.session.commit()
+        except SQLAlchemyError:
+            # Another tab saved first, or SQLite was busy: the choice still shows, and is kept next time.
+            db.session.rollback()
     endpoint, view_args = request.endpoint, dict(request.view_args or {})
 
     def link(**changes):
