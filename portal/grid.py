@@ -51,6 +51,11 @@ and in the template (the toolbar is a GET form that stays; only the block is swa
     {{ g.toolbar(grid) }}
     {% block keys_grid %}{{ g.results(grid) }}{% endblock %}
 
+The template gets `grid` (a GridPage): `grid.state.filters[column_key]` holds the parsed filter
+values (a DateRange gives (start, end) dates, for a "desde … al …" line), `grid.empty_desk` is true
+when the scope has no rows at all (results() then shows `empty` and "Seguir comprando"; test it
+first to show your own empty state), `grid.lines` are the body lines.
+
 Query string: q, sort (-key), page, per_page (≤ 100), group, cols (comma list or repeated), each
 filter's parameters (dates AAAA-MM-DD, DD/MM/AAAA accepted), and `formato=csv` for the CSV export
 of the current filter, sort and visible columns (streamed, UTF-8 with BOM, dates DD/MM/AAAA).
