@@ -146,7 +146,7 @@ def test_each_electronic_row_has_the_labelled_button_and_a_physical_row_says_whe
         client, world, systems, login):
     factories.service(world.a.desk, "licenciamiento", serial=None)  # not yet numbered: no button, no error
     login(world.a.user)
-    response = client.get("/servicios/licenciamiento?q=x")
+    response = client.get("/servicios/licenciamiento?per_page=50")
     assert response.status_code == 200
     page = response.get_data(as_text=True)
     assert page.count('class="icon-button"') == 1
@@ -154,7 +154,7 @@ def test_each_electronic_row_has_the_labelled_button_and_a_physical_row_says_whe
     assert (f'<button type="submit" class="icon-button" id="cda-btn-{serial}" title="Reenviar CDA" '
             f'aria-label="Reenviar CDA del número de serie {serial}">') in page
     assert f'hx-post="/servicios/{serial}/reenviar-cda" hx-target="#modal-slot" hx-swap="innerHTML"' in page
-    assert '<input type="hidden" name="next" value="/servicios/licenciamiento?q=x">' in page
+    assert '<input type="hidden" name="next" value="/servicios/licenciamiento?per_page=50">' in page
     assert f'href="/servicios/{serial}/envios-cda"' in page
     assert f"cda-btn-{systems.physical.serial}" not in page
     assert PHYSICAL in page

@@ -75,13 +75,13 @@ def test_search_columns_group_sort_page_and_back(app, live_server, browser_page,
     apply(page, js)
     expect(info).to_have_text("Página 1 de 2 (12 elementos)")
     settled(page, js)
-    first = ["Versión: 8.0 (6)"] + [f"SAE|8.0|SAE-{n:02d}|14/03/2025|14/12/2026" for n in (1, 3, 5, 7, 9, 11)] + \
-            ["Versión: 9.0 (6)"] + [f"SAE|9.0|SAE-{n:02d}|14/03/2025|14/12/2026" for n in (0, 2, 4, 6)]
+    first = ["Versión: 8.0 (6)"] + [f"SAE|8.0|SAE-{n:02d}|14/03/2025|14/12/2026|Envíos" for n in (1, 3, 5, 7, 9, 11)] + \
+            ["Versión: 9.0 (6)"] + [f"SAE|9.0|SAE-{n:02d}|14/03/2025|14/12/2026|Envíos" for n in (0, 2, 4, 6)]
     assert rows(page) == first
 
     page.get_by_role("link", name="Página siguiente").click()
     expect(info).to_have_text("Página 2 de 2 (12 elementos)")
-    assert rows(page) == ["Versión: 9.0 (6)"] + [f"SAE|9.0|SAE-{n:02d}|14/03/2025|14/12/2026" for n in (8, 10)]
+    assert rows(page) == ["Versión: 9.0 (6)"] + [f"SAE|9.0|SAE-{n:02d}|14/03/2025|14/12/2026|Envíos" for n in (8, 10)]
     assert re.search(r"[?&]page=2\b", page.url) and "q=s%C3%A1e" in page.url
 
     page.go_back()
