@@ -132,6 +132,7 @@ def upgrade():
     sa.Column('valid_from', sa.Date(), nullable=True),
     sa.Column('valid_until', sa.Date(), nullable=True),
     sa.Column('status', sa.String(length=12), nullable=False),
+    sa.Column('search_text', sa.String(length=500), server_default='', nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.CheckConstraint("acquisition IS NULL OR acquisition IN ('electronica', 'fisica')", name=op.f('ck_services_acquisition')),
@@ -147,6 +148,7 @@ def upgrade():
         batch_op.create_index('ix_services_desk_category_activated', ['desk_id', 'category', 'activated_on', 'id'], unique=False)
         batch_op.create_index('ix_services_desk_category_next_payment', ['desk_id', 'category', 'next_payment_on', 'id'], unique=False)
         batch_op.create_index('ix_services_desk_category_product', ['desk_id', 'category', 'product_id', 'id'], unique=False)
+        batch_op.create_index('ix_services_desk_category_valid_until', ['desk_id', 'category', 'valid_until', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_services_updated_at'), ['updated_at'], unique=False)
 
     op.create_table('stamp_movements',
@@ -254,6 +256,7 @@ def downgrade():
     op.drop_table('stamp_movements')
     with op.batch_alter_table('services', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_services_updated_at'))
+        batch_op.drop_index('ix_services_desk_category_valid_until')
         batch_op.drop_index('ix_services_desk_category_product')
         batch_op.drop_index('ix_services_desk_category_next_payment')
         batch_op.drop_index('ix_services_desk_category_activated')

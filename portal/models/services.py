@@ -1,10 +1,11 @@
 """The catalogue and what each desk owns."""
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, Date, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import CheckConstraint, Date, DateTime, ForeignKey, Index, Integer, String, Text, event, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
+from portal.folding import fold
 from portal.models._types import check_in, utcnow
 
 # URL slug -> Spanish name, in the order of the "Mis Servicios" menu.
@@ -20,6 +21,8 @@ CATEGORIES = {
 SYSTEM_CATEGORIES = ("suscripciones", "licenciamiento")
 ACQUISITIONS = ("electronica", "fisica")
 SERVICE_STATUSES = ("activo", "vencido", "cancelado")
+STATUS_LABELS = {"activo": "Activo", "vencido": "Vencido", "cancelado": "Cancelado"}
+ACQUISITION_LABELS = {"electronica": "Electrónica", "fisica": "Física"}
 STAMP_MOVEMENTS = ("credito", "consumo")
 
 
@@ -44,6 +47,7 @@ class Service(db.Model):
         Index("ix_services_desk_category_activated", "desk_id", "category", "activated_on", "id"),
         Index("ix_services_desk_category_next_payment", "desk_id", "category", "next_payment_on", "id"),
         Index("ix_services_desk_category_product", "desk_id", "category", "product_id", "id"),
+        Index("ix_services_desk_category_valid_until", "desk_id", "category", "valid_until", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -64,6 +68,8 @@ class Service(db.Model):
     valid_from: Mapped[date | None] = mapped_column(Date)
     valid_until: Mapped[date | None] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(12), default="activo")
+    # fold() of what a user may type in "Buscar...": kept by the events below (see service_search_text).
+    search_text: Mapped[str] = mapped_column(String(500), default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow, index=True)
 
@@ -77,6 +83,28 @@ class Service(db.Model):
     def cda_by_email(self):
         """Only systems bought electronically have their CDA e-mailed."""
         return self.is_system and self.acquisition == "electronica" and bool(self.cda)
+
+
+def service_search_text(product_code, product_name, name, version, serial, plan, capacity, status):
+    """The folded "Buscar..." text of a service; bulk loaders that skip the ORM call this themselves."""
+    return fold(product_code, product_name, name, version, serial, plan, capacity,
+                STATUS_LABELS.get(status, status))[:500]
+
+
+@event.listens_for(Service, "before_insert")
+@event.listens_for(Service, "before_update")
+def _keep_search_text(_mapper, connection, service):
+    # Inside a flush: read the product through the flush's connection, never by lazy loading.
+    product = service.__dict__.get("product")
+    code = name = None
+    if product is not None:
+        code, name = product.code, product.name
+    elif service.product_id is not None:
+        row = connection.execute(select(Product.code, Product.name).where(Product.id == service.product_id)).first()
+        if row is not None:
+            code, name = row
+    service.search_text = service_search_text(code, name, service.name, service.version, service.serial,
+                                              service.plan, service.capacity, service.status or "activo")
 
 
 class StampMovement(db.Model):

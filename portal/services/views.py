@@ -1,13 +1,12 @@
-"""The category pages of Mis Servicios."""
+"""The category pages of Mis Servicios: one grid each."""
 from flask import abort
-from sqlalchemy import select
 
 from portal.desks import current_desk, desk_required
-from portal.extensions import db
-from portal.htmx import render
-from portal.models import Service
-from portal.models.services import CATEGORIES
+from portal.grid import grid_response
+from portal.htmx import is_htmx
 from portal.services import bp
+from portal.services.grids import GRIDS
+from portal.services.stamps import stamp_balance
 
 TITLES = {
     "servidor-virtual": "Servidor virtual",
@@ -18,16 +17,26 @@ TITLES = {
     "sellado-cfdi": "Sellado CFDI",
     "cursos": "Cursos",
 }
+INTROS = {
+    "suscripciones": "Administra tus sistemas de pago mensual.",
+    "licenciamiento": "Administra tus sistemas comprados electrónicamente.",
+    "servidor-virtual": "Tus servidores en la nube con los sistemas instalados.",
+    "espacio": "El espacio de respaldo en línea contratado.",
+    "polizas": "Tus pólizas de soporte y actualización.",
+    "sellado-cfdi": "Tus paquetes de timbres para sellar CFDI.",
+    "cursos": "Los cursos a los que estás inscrito.",
+}
 
 
 @bp.get("/<category>")
 @desk_required
 def category(category):
-    """The desk's services of one category (the grid issue replaces this plain list)."""
-    if category not in CATEGORIES:
+    """One category as a grid: the page, its htmx fragment, or its CSV with ?formato=csv."""
+    grid = GRIDS.get(category)
+    if grid is None:
         abort(404)
-    rows = db.session.scalars(
-        select(Service).where(Service.desk_id == current_desk().id, Service.category == category)
-        .order_by(Service.activated_on.desc(), Service.id).limit(50)
-    ).all()
-    return render("services/category.html", category=category, title=TITLES[category], rows=rows)
+    desk = current_desk()
+    # The balance sits outside the swapped block: a fragment does not need it.
+    balance = stamp_balance(desk.id) if category == "sellado-cfdi" and not is_htmx() else None
+    return grid_response(grid, "services/category.html", "services_grid", {"desk_id": desk.id},
+                         category=category, title=TITLES[category], intro=INTROS[category], balance=balance)

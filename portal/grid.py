@@ -1,0 +1,755 @@
+"""The one grid: every list of the portal (Mis Servicios, Claves prepago) is a `Grid`.
+
+A grid turns the query string (PRODUCT.md §3) into SQL — one query for the page (WHERE, ORDER BY,
+LIMIT/OFFSET), one bounded COUNT, and when grouped one GROUP BY for the groups on the page. Rows are
+never loaded into Python to be filtered, sorted or grouped.
+
+Declaring a grid (e.g. in `portal/prepaid/grids.py`)::
+
+    from portal.grid import Choice, Column, DateRange, Grid, NumberRange, Text
+
+    KEYS = Grid(
+        "claves-prepago",                      # name: "Columnas" is remembered per user and name
+        source=lambda desk_id: (               # FROM + joins + the desk scope; columns are replaced
+            select(PrepaidKey.id).select_from(PrepaidKey)
+            .outerjoin(Client, Client.id == PrepaidKey.client_id)
+            .where(PrepaidKey.desk_id == desk_id)),
+        key=PrepaidKey.id,                     # unique: ends every ORDER BY, pages by it
+        search=PrepaidKey.search_text,         # a column kept as portal.folding.fold(...) of the
+                                               # searchable fields (accent/case-insensitive LIKE)
+        default_sort="-fecha",                 # a column key, "-" for descending
+        row={"code": PrepaidKey.code},         # hidden fields a row template needs ("id" is always there)
+        row_actions=None,                      # a template included in a last cell with `row`
+        empty="Aún no hay claves de prepago en este escritorio.",
+        columns=[
+            Column("clave", "Clave", PrepaidKey.code, filter=Text("clave")),
+            Column("cantidad", "Cantidad", PrepaidKey.quantity, kind="number",
+                   filter=NumberRange("cantidad_min", "cantidad_max")),
+            Column("fecha", "Fecha", PrepaidKey.confirmed_on, kind="date", filter=DateRange("desde", "hasta")),
+            Column("activacion", "F. Activación", PrepaidKey.activated_on, kind="date", empty="Inactiva",
+                   nullable=True),
+            Column("estatus", "Estatus", PrepaidKey.status, labels={"disponible": "Disponible", ...},
+                   filter=Choice("estatus"), groupable=True),
+            Column("cliente", "Cliente", Client.razon_social, empty="Sin asignar", groupable=True,
+                   nullable=True, visible=True),
+        ],
+    )
+
+A Column is: key (the URL word in sort/cols/group), Spanish label, SQL expression, kind ("text",
+"number", "date" → DD/MM/AAAA), sortable, filter (Choice / DateRange / NumberRange / Text, each
+naming its URL parameters; Choice options default to `labels`, or pass `options=callable` and
+`where=callable(values)`), groupable, visible by default, `labels` (stored value → Spanish),
+`empty` (text for NULL), `html` (value → Markup for the cell; CSV uses the text), `nullable` (NULLs
+sort last ascending / first descending on both databases; leave False on indexed NOT NULL sorts so
+the index serves the ORDER BY).
+
+In the view::
+
+    return grid_response(KEYS, "prepaid/keys.html", "keys_grid", {"desk_id": current_desk().id}, **ctx)
+
+and in the template (the toolbar is a GET form that stays; only the block is swapped by htmx)::
+
+    {% import "_macros/grid.html" as g with context %}
+    {{ g.toolbar(grid) }}
+    {% block keys_grid %}{{ g.results(grid) }}{% endblock %}
+
+Query string: q, sort (-key), page, per_page (≤ 100), group, cols (comma list or repeated), each
+filter's parameters (dates AAAA-MM-DD, DD/MM/AAAA accepted), and `formato=csv` for the CSV export
+of the current filter, sort and visible columns (streamed, UTF-8 with BOM, dates DD/MM/AAAA).
+Bad values become defaults plus a Spanish notice in `state.notices`, never an error.
+
+Scale: the COUNT stops at COUNT_BOUND + 1 rows ("más de 10,000"); pages are read with a deferred
+join (the ORDER BY/OFFSET walks only the key, then the page's rows are fetched by key) and the
+offset is capped at MAX_OFFSET. Give each filter + sort an index that starts with the scope
+columns and ends with the key, e.g. (desk_id, confirmed_on, id).
+"""
+import csv
+import io
+from dataclasses import dataclass, field, replace
+from datetime import date
+from typing import Any, Callable
+
+from markupsafe import Markup
+from sqlalchemy import func, literal_column, or_, select
+from sqlalchemy.exc import IntegrityError
+
+from portal.extensions import db
+from portal.folding import fold
+
+PER_PAGE_CHOICES = (10, 25, 50, 100)
+MAX_PER_PAGE = 100
+COUNT_BOUND = 10_000
+MAX_OFFSET = 200_000
+MAX_SEARCH = 100
+MAX_WORDS = 8
+CSV_CHUNK = 1000
+
+
+def number(n):
+    """12,345: thousands as written in Mexico."""
+    return f"{n:,}"
+
+
+def _shown(value):
+    """A user's value quoted in a notice: short, so a long URL cannot flood the page."""
+    value = str(value)
+    return value if len(value) <= 30 else value[:29] + "…"
+
+
+def _values(args, name):
+    if hasattr(args, "getlist"):
+        return args.getlist(name)
+    value = args.get(name)
+    if value is None:
+        return []
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def _first(args, name):
+    values = _values(args, name)
+    return values[0].strip() if values and isinstance(values[0], str) else None
+
+
+def _like(word):
+    escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def parse_date(text):
+    """AAAA-MM-DD (what <input type=date> sends) or DD/MM/AAAA; None if not a real date."""
+    text = (text or "").strip()
+    try:
+        if len(text) == 10 and text[4] == "-" and text[7] == "-":
+            return date(int(text[:4]), int(text[5:7]), int(text[8:]))
+        if len(text) == 10 and text[2] == "/" and text[5] == "/":
+            return date(int(text[6:]), int(text[3:5]), int(text[:2]))
+    except ValueError:
+        return None
+    return None
+
+
+# --- filters: each names its URL parameters, parses them, and makes one SQL condition ----------
+
+@dataclass(frozen=True)
+class Choice:
+    """One or more of a list of values (a <select>): `param=value`, repeatable."""
+
+    param: str
+    options: Any = None   # None: the column's labels; or a callable returning [(value, label), ...]
+    where: Callable | None = None  # callable(values) -> condition; default: column IN values
+    kind = "choice"
+
+    @property
+    def params(self):
+        return (self.param,)
+
+    def choices(self, column):
+        if self.options is None:
+            return list((column.labels or {}).items())
+        return list(self.options() if callable(self.options) else self.options)
+
+    def parse(self, args, column, state):
+        allowed = {value for value, _label in state.options[column.key]}
+        picked = []
+        for value in _values(args, self.param):
+            value = (value or "").strip()
+            if not value:
+                continue
+            if value in allowed:
+                picked.append(value)
+            else:
+                state.notices.append(f"«{_shown(value)}» no es un valor válido de {column.label}; se ignoró ese filtro.")
+        state.form[self.param] = picked
+        return tuple(dict.fromkeys(picked)) or None
+
+    def condition(self, column, values):
+        return self.where(values) if self.where else column.expr.in_(values)
+
+
+@dataclass(frozen=True)
+class DateRange:
+    """From and/or to a date, both included: `desde=AAAA-MM-DD&hasta=AAAA-MM-DD`."""
+
+    start: str = "desde"
+    end: str = "hasta"
+    kind = "dates"
+
+    @property
+    def params(self):
+        return (self.start, self.end)
+
+    def parse(self, args, column, state):
+        bounds = []
+        for param in self.params:
+            raw = _first(args, param)
+            value = parse_date(raw) if raw else None
+            if raw and value is None:
+                state.notices.append(f"La fecha «{_shown(raw)}» de {column.label} no es válida (usa AAAA-MM-DD); se ignoró.")
+            bounds.append(value)
+        start, end = bounds
+        if start and end and start > end:
+            state.notices.append(f"En {column.label} la fecha inicial era posterior a la final; se intercambiaron.")
+            start, end = end, start
+        state.form[self.start] = start.isoformat() if start else ""
+        state.form[self.end] = end.isoformat() if end else ""
+        return (start, end) if start or end else None
+
+    def condition(self, column, bounds):
+        start, end = bounds
+        parts = []
+        if start:
+            parts.append(column.expr >= start)
+        if end:
+            parts.append(column.expr <= end)
+        return parts[0] if len(parts) == 1 else parts[0] & parts[1]
+
+
+@dataclass(frozen=True)
+class NumberRange:
+    """Whole numbers from and/or to, both included: `usuarios_min=2&usuarios_max=10`."""
+
+    low: str
+    high: str
+    kind = "numbers"
+
+    @property
+    def params(self):
+        return (self.low, self.high)
+
+    def parse(self, args, column, state):
+        bounds = []
+        for param in self.params:
+            raw = _first(args, param)
+            value = None
+            if raw:
+                try:
+                    value = int(raw)
+                    if abs(value) > 2**31:
+                        raise ValueError
+                except ValueError:
+                    state.notices.append(f"«{_shown(raw)}» no es un número válido para {column.label}; se ignoró.")
+                    value = None
+            bounds.append(value)
+        low, high = bounds
+        if low is not None and high is not None and low > high:
+            state.notices.append(f"En {column.label} el mínimo era mayor que el máximo; se intercambiaron.")
+            low, high = high, low
+        state.form[self.low] = "" if low is None else str(low)
+        state.form[self.high] = "" if high is None else str(high)
+        return None if low is None and high is None else (low, high)
+
+    def condition(self, column, bounds):
+        low, high = bounds
+        parts = []
+        if low is not None:
+            parts.append(column.expr >= low)
+        if high is not None:
+            parts.append(column.expr <= high)
+        return parts[0] if len(parts) == 1 else parts[0] & parts[1]
+
+
+@dataclass(frozen=True)
+class Text:
+    """Contains the text, ignoring case: `serie=SAE12`."""
+
+    param: str
+    kind = "text"
+
+    @property
+    def params(self):
+        return (self.param,)
+
+    def parse(self, args, column, state):
+        value = (_first(args, self.param) or "")[:MAX_SEARCH]
+        state.form[self.param] = value
+        return value.lower() or None
+
+    def condition(self, column, value):
+        return func.lower(column.expr).like(_like(value), escape="\\")
+
+
+# --- columns ---------------------------------------------------------------------------------
+
+def _csv_safe(text):
+    # A cell starting like a formula is run by spreadsheets: keep it text.
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+@dataclass(frozen=True, eq=False)
+class Column:
+    key: str
+    label: str
+    expr: Any
+    kind: str = "text"          # text | number | date
+    sortable: bool = True
+    filter: Any = None
+    groupable: bool = False
+    visible: bool = True
+    labels: dict | None = None
+    empty: str = ""
+    html: Callable | None = None
+    nullable: bool = False
+
+    @property
+    def css(self):
+        return Markup(' class="grid-num"') if self.kind == "number" else Markup("")
+
+    def text(self, value):
+        """The cell as plain text: labels, DD/MM/AAAA, the empty text for NULL."""
+        if value is None:
+            return self.empty
+        if self.labels is not None:
+            return self.labels.get(value, str(value))
+        if self.kind == "date":
+            return value.strftime("%d/%m/%Y")
+        return str(value)
+
+    def cell(self, value):
+        """The HTML cell content (Markup from `html`, else text that Jinja escapes)."""
+        if self.html is not None and value is not None:
+            return self.html(value)
+        return self.text(value)
+
+    def csv(self, value):
+        text = self.text(value)
+        return _csv_safe(text) if self.kind == "text" else text
+
+    def ordered(self, descending):
+        if not self.nullable:
+            return self.expr.desc() if descending else self.expr.asc()
+        # NULL is "greater than everything" on both databases (PostgreSQL's own rule).
+        return self.expr.desc().nulls_first() if descending else self.expr.asc().nulls_last()
+
+    def relabel(self, label, **changes):
+        """The same column under another label (e.g. "Vigencia desde" → "Inicio")."""
+        return replace(self, label=label, **changes)
+
+
+# --- state: what the query string asked for, made sane ---------------------------------------
+
+@dataclass
+class GridState:
+    grid: "Grid"
+    q: str = ""
+    words: tuple = ()
+    sort: str = ""
+    descending: bool = False
+    page: int = 1
+    per_page: int = 25
+    group: str | None = None
+    columns: list = field(default_factory=list)
+    columns_explicit: bool = False
+    filters: dict = field(default_factory=dict)   # column key -> parsed value
+    form: dict = field(default_factory=dict)      # filter param -> value to show in the form
+    options: dict = field(default_factory=dict)   # column key -> [(value, label)] of Choice filters
+    notices: list = field(default_factory=list)
+    export: bool = False
+
+    @property
+    def sort_param(self):
+        return ("-" if self.descending else "") + self.sort
+
+    @property
+    def filtered(self):
+        """Whether search or a filter narrows the list (an empty result then is "no match")."""
+        return bool(self.words or self.filters)
+
+    def query(self, **changes):
+        """The compact query of this state (defaults left out), with `changes` applied.
+
+        Changing anything but `page` goes back to page 1.
+        """
+        grid = self.grid
+        values = {}
+        if self.q:
+            values["q"] = self.q
+        for param, value in self.form.items():
+            if value:
+                values[param] = value
+        if self.sort_param != grid.default_sort:
+            values["sort"] = self.sort_param
+        if self.group:
+            values["group"] = self.group
+        if self.columns_explicit:
+            values["cols"] = ",".join(self.columns)
+        if self.per_page != grid.per_page:
+            values["per_page"] = self.per_page
+        if self.page > 1:
+            values["page"] = self.page
+        if changes and "page" not in changes and set(changes) - {"formato"}:
+            values.pop("page", None)
+        values.update(changes)
+        return {name: value for name, value in values.items() if value not in (None, "", [])}
+
+
+class Line:
+    """One line of the table body: a group header or a row with its cells."""
+
+    __slots__ = ("group", "row", "cells")
+
+    def __init__(self, group=None, row=None, cells=None):
+        self.group, self.row, self.cells = group, row, cells
+
+
+@dataclass
+class GridPage:
+    grid: "Grid"
+    state: GridState
+    columns: list
+    lines: list
+    total: int
+    exact: bool
+    has_next: bool
+    link: Callable = None    # link(**changes) -> URL; set by grid_response
+    action: str = ""         # the form's URL
+
+    @property
+    def pages(self):
+        return max(1, -(-self.total // self.state.per_page))
+
+    @property
+    def empty_desk(self):
+        """Nothing at all to show (not a search without results): the friendly empty state."""
+        return self.total == 0 and not self.state.filtered
+
+    @property
+    def info(self):
+        """"Página N de M (T elementos)"."""
+        p = self.state.page
+        if not self.exact:
+            return f"Página {number(p)} de más de {number(self.pages)} (más de {number(self.total)} elementos)"
+        noun = "elemento" if self.total == 1 else "elementos"
+        return f"Página {number(p)} de {number(self.pages)} ({number(self.total)} {noun})"
+
+    @property
+    def page_numbers(self):
+        """A window of page numbers around the current one."""
+        p = self.state.page
+        last = self.pages if self.exact else p + (2 if self.has_next else 0)
+        return list(range(max(1, p - 2), min(last, p + 2) + 1))
+
+    @property
+    def last_page(self):
+        return self.pages if self.exact else None
+
+    @property
+    def filters(self):
+        return [(c, c.filter, self.state.options.get(c.key)) for c in self.grid.columns if c.filter]
+
+    @property
+    def cleared(self):
+        """link(**page.cleared): the same list without search and filters."""
+        params = {"q": None}
+        for column in self.grid.columns:
+            if column.filter is not None:
+                params.update(dict.fromkeys(column.filter.params))
+        return params
+
+    @property
+    def filter_count(self):
+        return len(self.state.filters)
+
+    @property
+    def per_page_choices(self):
+        return sorted(set(PER_PAGE_CHOICES) | {self.state.per_page})
+
+
+# --- the grid --------------------------------------------------------------------------------
+
+class Grid:
+    def __init__(self, name, *, columns, source, key, default_sort, search=None, row=None,
+                 per_page=25, row_actions=None, empty="No hay elementos que mostrar."):
+        self.name = name
+        self.dom_id = "grid-" + name
+        self.columns = list(columns)
+        self.by_key = {c.key: c for c in self.columns}
+        self.source = source
+        self.key = key
+        self.search = search
+        self.default_sort = default_sort
+        self.per_page = per_page
+        self.row_actions = row_actions
+        self.empty = empty
+        self.row = {"id": key, **(row or {})}
+        clash = set(self.row) & set(self.by_key)
+        if clash or len(self.by_key) != len(self.columns):
+            raise ValueError(f"grid {name}: repeated names {sorted(clash)}")
+        if default_sort.lstrip("-") not in self.by_key:
+            raise ValueError(f"grid {name}: default_sort {default_sort!r} is not a column")
+        self.defaults = [c.key for c in self.columns if c.visible]
+
+    # -- parsing ------------------------------------------------------------------------------
+
+    def parse(self, args, saved_columns=None):
+        """The state the query string asks for; every bad value becomes a default and a notice."""
+        state = GridState(grid=self, per_page=self.per_page)
+        self._parse_search(args, state)
+        self._parse_sort(args, state)
+        self._parse_paging(args, state)
+        self._parse_group(args, state)
+        self._parse_columns(args, state, saved_columns)
+        for column in self.columns:
+            if column.filter is None:
+                continue
+            if column.filter.kind == "choice":
+                state.options[column.key] = column.filter.choices(column)
+            value = column.filter.parse(args, column, state)
+            if value is not None:
+                state.filters[column.key] = value
+        formato = _first(args, "formato")
+        if formato:
+            if formato.lower() == "csv":
+                state.export = True
+            else:
+                state.notices.append(f"El formato «{_shown(formato)}» no existe; se muestra la lista.")
+        return state
+
+    def _parse_search(self, args, state):
+        q = " ".join((_first(args, "q") or "").split())
+        if len(q) > MAX_SEARCH:
+            state.notices.append(f"La búsqueda se recortó a {MAX_SEARCH} caracteres.")
+            q = q[:MAX_SEARCH]
+        state.q = q
+        if self.search is not None:
+            state.words = tuple(dict.fromkeys(fold(q).split()))[:MAX_WORDS]
+
+    def _parse_sort(self, args, state):
+        raw = _first(args, "sort")
+        key = (raw or "").lstrip("-")
+        column = self.by_key.get(key)
+        if raw and (column is None or not column.sortable):
+            state.notices.append(f"No se puede ordenar por «{_shown(raw)}»; se usa el orden predeterminado.")
+            raw = None
+        raw = raw or self.default_sort
+        state.descending = raw.startswith("-")
+        state.sort = raw.lstrip("-")
+
+    def _parse_paging(self, args, state):
+        raw = _first(args, "per_page")
+        if raw:
+            try:
+                per_page = int(raw)
+                if per_page < 1:
+                    raise ValueError
+            except ValueError:
+                state.notices.append(f"«{_shown(raw)}» no es un número de filas por página válido; se muestran {self.per_page}.")
+            else:
+                if per_page > MAX_PER_PAGE:
+                    state.notices.append(f"Se muestran como máximo {MAX_PER_PAGE} filas por página.")
+                state.per_page = min(per_page, MAX_PER_PAGE)
+        raw = _first(args, "page")
+        if raw:
+            try:
+                page = int(raw)
+                if page < 1:
+                    raise ValueError
+            except ValueError:
+                state.notices.append(f"La página «{_shown(raw)}» no es válida; se muestra la página 1.")
+            else:
+                deepest = MAX_OFFSET // state.per_page + 1
+                if page > deepest:
+                    state.notices.append(f"Solo se puede avanzar hasta la página {number(deepest)}; "
+                                         "usa Buscar o Filtro para acotar la lista.")
+                state.page = min(page, deepest)
+
+    def _parse_group(self, args, state):
+        raw = _first(args, "group")
+        if not raw:
+            return
+        column = self.by_key.get(raw)
+        if column is None or not column.groupable:
+            state.notices.append(f"No se puede agrupar por «{_shown(raw)}»; se muestra la lista sin agrupar.")
+            return
+        state.group = raw
+
+    def _parse_columns(self, args, state, saved_columns):
+        asked = _values(args, "cols")
+        if asked:
+            keys = [k.strip() for value in asked for k in str(value).split(",") if k.strip()]
+            unknown = [k for k in dict.fromkeys(keys) if k not in self.by_key]
+            if unknown:
+                shown = ", ".join(f"«{_shown(k)}»" for k in unknown[:3])
+                state.notices.append(f"Se ignoraron columnas desconocidas: {shown}.")
+            chosen = [c.key for c in self.columns if c.key in keys]
+            if chosen:
+                state.columns, state.columns_explicit = chosen, True
+                return
+            state.notices.append("Elige al menos una columna; se muestran las columnas predeterminadas.")
+        saved = [c.key for c in self.columns if c.key in (saved_columns or ())]
+        state.columns = saved or list(self.defaults)
+
+    # -- SQL ----------------------------------------------------------------------------------
+
+    def _conditions(self, state):
+        conditions = [self.search.like(_like(word), escape="\\") for word in state.words]
+        for key, value in state.filters.items():
+            column = self.by_key[key]
+            conditions.append(column.filter.condition(column, value))
+        return conditions
+
+    def _order(self, state):
+        column = self.by_key[state.sort]
+        order = []
+        if state.group:
+            group = self.by_key[state.group]
+            order.append(group.ordered(state.descending if group is column else False))
+        order.append(column.ordered(state.descending))
+        order.append(self.key.desc() if state.descending else self.key.asc())
+        return order
+
+    def filtered(self, state, **scope):
+        """The scoped query with the search and filters applied (columns still to be chosen)."""
+        return self.source(**scope).where(*self._conditions(state))
+
+    def count(self, state, bound=COUNT_BOUND, **scope):
+        """How many rows match, counting no further than bound + 1 (bound=None: exact)."""
+        return self._count(self.filtered(state, **scope), bound)
+
+    def _count(self, query, bound):
+        ones = query.with_only_columns(literal_column("1"))
+        if bound is not None:
+            ones = ones.limit(bound + 1)
+        return db.session.scalar(select(func.count()).select_from(ones.subquery()))
+
+    def group_counts(self, state, only=None, **scope):
+        """{group value: rows} under the current search and filters; `only` limits the groups."""
+        group = self.by_key[state.group].expr
+        query = self.filtered(state, **scope).with_only_columns(group, func.count()).group_by(group)
+        if only is not None:
+            present = [v for v in only if v is not None]
+            alternatives = [group.in_(present)] if present else []
+            if None in only:
+                alternatives.append(group.is_(None))
+            query = query.where(or_(*alternatives))
+        return {value: n for value, n in db.session.execute(query).all()}
+
+    def _selected(self, state):
+        """The visible columns, the group's column, and the hidden fields a row needs: nothing more."""
+        picked = [self.by_key[k].expr.label(k) for k in state.columns]
+        if state.group and state.group not in state.columns:
+            picked.append(self.by_key[state.group].expr.label(state.group))
+        return picked + [expr.label(name) for name, expr in self.row.items()]
+
+    def fetch(self, state, **scope):
+        """The page the state asks for: rows, bounded total, group headers with their counts."""
+        filtered = self.filtered(state, **scope)
+        total = self._count(filtered, COUNT_BOUND)
+        exact = total <= COUNT_BOUND
+        rows = self._rows(state, filtered, scope)
+        if not rows and state.page > 1:
+            # Past the end: show the last page that exists (an exact count only on this rare path).
+            last = max(1, -(-self._count(filtered, None) // state.per_page))
+            state.notices.append(f"La página {number(state.page)} no existe; se muestra la última ({number(last)}).")
+            state.page = last
+            rows = self._rows(state, filtered, scope)
+        has_next = len(rows) > state.per_page
+        rows = rows[:state.per_page]
+        shown = [self.by_key[k] for k in state.columns]
+        lines = self._lines(state, rows, shown, scope)
+        return GridPage(self, state, shown, lines, min(total, COUNT_BOUND), exact, has_next)
+
+    def _rows(self, state, filtered, scope):
+        order = self._order(state)
+        # Deferred join: ORDER BY + OFFSET walk only the key (an index), then fetch the page's rows.
+        keys = (filtered.with_only_columns(self.key).order_by(*order)
+                .limit(state.per_page + 1).offset((state.page - 1) * state.per_page))
+        page = (self.source(**scope).with_only_columns(*self._selected(state))
+                .where(self.key.in_(keys.scalar_subquery())).order_by(*order))
+        return db.session.execute(page).all()
+
+    def _lines(self, state, rows, shown, scope):
+        cells_of = [(c.key, c.cell, c.css) for c in shown]
+        group = self.by_key[state.group] if state.group else None
+        counts = {}
+        if group is not None and rows:
+            seen = list(dict.fromkeys(row._mapping[group.key] for row in rows))
+            counts = self.group_counts(state, only=seen, **scope)
+        lines, previous = [], object()
+        for row in rows:
+            values = row._mapping
+            if group is not None and values[group.key] != previous:
+                previous = values[group.key]
+                label = group.text(previous) or "(sin valor)"
+                lines.append(Line(group=f"{group.label}: {label} ({number(counts.get(previous, 0))})"))
+            lines.append(Line(row=row, cells=[(css, cell(values[key])) for key, cell, css in cells_of]))
+        return lines
+
+    def export(self, state, **scope):
+        """The CSV of the current search, filters, sort and visible columns, in chunks of text."""
+        shown = [self.by_key[k] for k in state.columns]
+        query = (self.filtered(state, **scope).with_only_columns(*[c.expr.label(c.key) for c in shown])
+                 .order_by(*self._order(state)).execution_options(stream_results=True, yield_per=CSV_CHUNK))
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow([c.label for c in shown])
+        yield "\ufeff" + buffer.getvalue()
+        formats = [c.csv for c in shown]
+        for rows in db.session.execute(query).partitions():
+            buffer.seek(0)
+            buffer.truncate()
+            writer.writerows([[fmt(value) for fmt, value in zip(formats, row)] for row in rows])
+            yield buffer.getvalue()
+
+
+# --- "Columnas" remembered per user and grid -------------------------------------------------
+
+def saved_columns(user_id, grid_name):
+    """The column keys a user last chose in a grid, or None."""
+    from portal.models import GridPreference
+
+    value = db.session.scalar(select(GridPreference.columns).where(
+        GridPreference.user_id == user_id, GridPreference.grid == grid_name))
+    return value.split(",") if value else None
+
+
+def remember_columns(user_id, grid_name, keys):
+    """Keep the user's column choice for a grid; True if it changed (the caller commits)."""
+    from portal.models import GridPreference
+
+    value = ",".join(keys)[:500]
+    preference = db.session.scalar(select(GridPreference).where(
+        GridPreference.user_id == user_id, GridPreference.grid == grid_name))
+    if preference is not None:
+        if preference.columns == value:
+            return False
+        preference.columns = value
+        return True
+    try:
+        # Two tabs saving at once: the second insert loses the race, and that is fine.
+        with db.session.begin_nested():
+            db.session.add(GridPreference(user_id=user_id, grid=grid_name, columns=value))
+    except IntegrityError:
+        return False
+    return True
+
+
+# --- HTTP: the page, its htmx fragment, or the CSV -------------------------------------------
+
+def grid_response(grid, template, block, scope, **context):
+    """Render `template` (or for htmx its `block`) with `grid` = the page; ?formato=csv streams the CSV."""
+    from flask import Response, make_response, request, stream_with_context, url_for
+    from flask_login import current_user
+
+    from portal.htmx import is_htmx, render
+
+    state = grid.parse(request.args, saved_columns=saved_columns(current_user.id, grid.name))
+    if state.columns_explicit and remember_columns(current_user.id, grid.name, state.columns):
+        db.session.commit()
+    endpoint, view_args = request.endpoint, dict(request.view_args or {})
+
+    def link(**changes):
+        return url_for(endpoint, **view_args, **state.query(**changes))
+
+    if state.export:
+        filename = f"{grid.name}-{date.today().isoformat()}.csv"
+        return Response(stream_with_context(grid.export(state, **scope)), mimetype="text/csv",
+                        headers={"Content-Disposition": f'attachment; filename="{filename}"',
+                                 "Cache-Control": "no-store"})
+    page = grid.fetch(state, **scope)
+    page.link = link
+    page.action = url_for(endpoint, **view_args)
+    response = make_response(render(template, block=block, grid=page, **context))
+    if is_htmx():
+        # The address bar shows the short, bookmarkable URL of what is on screen.
+        response.headers["HX-Push-Url"] = link()
+    return response
