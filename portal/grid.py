@@ -674,21 +674,27 @@ class Grid:
             lines.append(Line(row=row, cells=[(css, cell(values[key])) for key, cell, css in cells_of]))
         return lines
 
-    def export(self, state, **scope):
-        """The CSV of the current search, filters, sort and visible columns, in chunks of text."""
+    def export(self, state, engine=None, **scope):
+        """The CSV of the current search, filters, sort and visible columns, in chunks of text.
+
+        Reads through its own connection (`engine`, default the app's), streaming on PostgreSQL,
+        so it needs no application context while the response is being sent.
+        """
         shown = [self.by_key[k] for k in state.columns]
         query = (self.filtered(state, **scope).with_only_columns(*[c.expr.label(c.key) for c in shown])
-                 .order_by(*self._order(state)).execution_options(stream_results=True, yield_per=CSV_CHUNK))
+                 .order_by(*self._order(state)))
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         writer.writerow([c.label for c in shown])
         yield "\ufeff" + buffer.getvalue()
         formats = [c.csv for c in shown]
-        for rows in db.session.execute(query).partitions():
-            buffer.seek(0)
-            buffer.truncate()
-            writer.writerows([[fmt(value) for fmt, value in zip(formats, row)] for row in rows])
-            yield buffer.getvalue()
+        with (engine or db.engine).connect() as connection:
+            result = connection.execution_options(stream_results=True, yield_per=CSV_CHUNK).execute(query)
+            for rows in result.partitions():
+                buffer.seek(0)
+                buffer.truncate()
+                writer.writerows([[fmt(value) for fmt, value in zip(formats, row)] for row in rows])
+                yield buffer.getvalue()
 
 
 # --- "Columnas" remembered per user and grid -------------------------------------------------
@@ -727,7 +733,7 @@ def remember_columns(user_id, grid_name, keys):
 
 def grid_response(grid, template, block, scope, **context):
     """Render `template` (or for htmx its `block`) with `grid` = the page; ?formato=csv streams the CSV."""
-    from flask import Response, make_response, request, stream_with_context, url_for
+    from flask import Response, make_response, request, url_for
     from flask_login import current_user
 
     from portal.htmx import is_htmx, render
@@ -742,7 +748,8 @@ def grid_response(grid, template, block, scope, **context):
 
     if state.export:
         filename = f"{grid.name}-{date.today().isoformat()}.csv"
-        return Response(stream_with_context(grid.export(state, **scope)), mimetype="text/csv",
+        # The body is sent after this request's context is gone: the export holds its own connection.
+        return Response(grid.export(state, engine=db.engine, **scope), mimetype="text/csv",
                         headers={"Content-Disposition": f'attachment; filename="{filename}"',
                                  "Cache-Control": "no-store"})
     page = grid.fetch(state, **scope)
@@ -753,3 +760,4 @@ def grid_response(grid, template, block, scope, **context):
         # The address bar shows the short, bookmarkable URL of what is on screen.
         response.headers["HX-Push-Url"] = link()
     return response
+

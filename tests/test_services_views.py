@@ -1,0 +1,215 @@
+"""Mis Servicios over HTTP: the seven grids, fragments, CSV, remembered columns, other desks."""
+import csv
+import io
+from datetime import date
+
+import pytest
+from jinja2 import ChoiceLoader, DictLoader
+
+from portal.services.stamps import credit_stamps, record_stamp_use
+from portal.extensions import db
+from tests import factories
+
+PAGES = {
+    "suscripciones": ("Sistemas en Suscripción", ["Sistema", "Versión", "Usuarios", "No. Serie", "Fecha Activación", "Próximo Pago"]),
+    "licenciamiento": ("Sistemas en Licenciamiento", ["Sistema", "Versión", "Usuarios", "No. Serie", "Fecha Activación"]),
+    "servidor-virtual": ("Servidor virtual", ["Servicio", "Plan", "Capacidad", "Vigencia desde", "Vigencia hasta", "Estatus"]),
+    "espacio": ("Espacio", ["Servicio", "Plan", "Capacidad", "Vigencia desde", "Vigencia hasta", "Estatus"]),
+    "polizas": ("Mis Pólizas", ["Póliza", "Sistema", "Plan", "Vigencia desde", "Vigencia hasta", "Estatus"]),
+    "sellado-cfdi": ("Sellado CFDI", ["Servicio", "Paquete", "Vigencia desde", "Vigencia hasta", "Estatus"]),
+    "cursos": ("Cursos", ["Curso", "Modalidad", "Inicio", "Fin", "Estatus"]),
+}
+
+
+def headers_of(html):
+    """The column headers of the grid table, in order."""
+    import re
+    head = html.split("<thead>", 1)[1].split("</thead>", 1)[0]
+    return [re.sub(r"<[^>]+>|[▲▼]", "", cell).strip() for cell in re.findall(r"<th scope=\"col\"[^>]*>(.*?)</th>", head)
+            if "Acciones" not in cell]
+
+
+@pytest.fixture
+def signed_in(client, world, login):
+    login(world.a.user)
+    return world
+
+
+@pytest.mark.parametrize("category", list(PAGES))
+def test_each_page_shows_its_title_columns_and_the_desks_rows(client, signed_in, category):
+    title, columns = PAGES[category]
+    extra = {"name": "Servicio de prueba", "plan": "Plan Plus", "capacity": "50 GB",
+             "valid_from": date(2026, 1, 1), "valid_until": date(2026, 12, 31)}
+    factories.service(signed_in.a.desk, category=category, serial=f"MIO-{category}", **extra)
+    factories.service(signed_in.b.desk, category=category, serial=f"AJENO-{category}", name="Servicio ajeno")
+    html = client.get(f"/servicios/{category}").get_data(as_text=True)
+    assert f"<h1>{title}</h1>" in html
+    assert headers_of(html) == columns
+    assert "Buscar..." in html and "Filtro" in html and "Columnas" in html and "Aplicar" in html
+    assert "Arrastra una columna aquí para agrupar por ella" in html and "Agrupar por" in html
+    assert "Página 1 de 1 (1 elemento)" in html and "Exportar CSV" in html
+    assert 'href="https://tienda.example/aspel"' in html  # Seguir comprando
+    assert "Servicio ajeno" not in html and f"AJENO-{category}" not in html
+    if category in ("suscripciones", "licenciamiento"):
+        assert f"MIO-{category}" in html and "14/03/2025" in html
+    else:
+        assert "Servicio de prueba" in html and "31/12/2026" in html
+
+
+def test_an_empty_desk_gets_a_friendly_empty_state(client, signed_in):
+    html = client.get("/servicios/suscripciones").get_data(as_text=True)
+    assert "Aún no tienes sistemas en suscripción en este escritorio." in html
+    assert "<table" not in html and "Buscar..." not in html
+    assert html.count('href="https://tienda.example/aspel"') >= 2
+
+
+def test_a_search_without_results_says_so_and_offers_to_clear(client, signed_in):
+    factories.service(signed_in.a.desk, serial="SAE000000001")
+    html = client.get("/servicios/suscripciones?q=inexistente").get_data(as_text=True)
+    assert "Ningún elemento coincide con la búsqueda o los filtros." in html
+    assert 'href="/servicios/suscripciones">Limpiar filtros' in html
+
+
+def test_htmx_gets_only_the_grid_and_the_short_url_to_push(client, signed_in, hx):
+    for n in range(3):
+        factories.service(signed_in.a.desk, product_code=("SAE", "COI", "SAE")[n], serial=f"S-{n}")
+    url = "/servicios/suscripciones?q=sae&cols=&cols=sistema&cols=serie&group=&estatus=&desde=&per_page=25&sort=serie"
+    full = client.get(url)
+    fragment = client.get(url, headers=hx)
+    for response in (full, fragment):
+        assert response.status_code == 200
+        assert "HX-Request" in response.headers["Vary"]
+    page_html, part = full.get_data(as_text=True), fragment.get_data(as_text=True)
+    assert "<html" in page_html and "<html" not in part
+    assert part.lstrip().startswith('<div id="grid-servicios-suscripciones" class="grid"')
+    assert "Buscar..." not in part  # the toolbar stays in the page, untouched
+    assert headers_of(part) == ["Sistema", "No. Serie"]
+    assert "S-0" in part and "S-2" in part and "S-1" not in part
+    assert fragment.headers["HX-Push-Url"] == "/servicios/suscripciones?q=sae&sort=serie&cols=sistema,serie"
+    assert "HX-Push-Url" not in full.headers
+
+
+def test_sorting_headers_carry_aria_sort_and_toggle(client, signed_in):
+    factories.service(signed_in.a.desk)
+    html = client.get("/servicios/suscripciones?sort=serie").get_data(as_text=True)
+    assert '<th scope="col" aria-sort="ascending"><a id="grid-servicios-suscripciones-sort-serie" ' \
+           'href="/servicios/suscripciones?sort=-serie"' in html
+    assert html.count("aria-sort=") == 1
+    assert 'href="/servicios/suscripciones?sort=version"' in html
+
+
+def test_bad_parameters_give_the_page_with_notices_never_an_error(client, signed_in, hx):
+    factories.service(signed_in.a.desk, serial="SAE-BIEN")
+    url = ("/servicios/suscripciones?cols=desconocida&page=-3&per_page=1000000&desde=31/02/2020"
+           "&sort=;drop&group=cda&q=" + "x" * 5000)
+    for headers in ({}, hx):
+        response = client.get(url, headers=headers)
+        assert response.status_code == 200
+        html = response.get_data(as_text=True)
+        for notice in ("Se ignoraron columnas desconocidas: «desconocida».",
+                       "La página «-3» no es válida; se muestra la página 1.",
+                       "Se muestran como máximo 100 filas por página.",
+                       "La fecha «31/02/2020» de Fecha Activación no es válida (usa AAAA-MM-DD); se ignoró.",
+                       "No se puede ordenar por «;drop»; se usa el orden predeterminado.",
+                       "No se puede agrupar por «cda»; se muestra la lista sin agrupar.",
+                       "La búsqueda se recortó a 100 caracteres."):
+            assert notice in html
+    for odd in ("?page=1e9", "?per_page=0", "?sort=-", "?cols=,,,", "?usuarios_min=99999999999999",
+                "?desde=2020-13-01", "?producto=%00", "?q=%25%5F%5C", "?page=99999999999999999999"):
+        assert client.get("/servicios/suscripciones" + odd).status_code == 200, odd
+
+
+def test_unknown_category_is_404(client, signed_in):
+    assert client.get("/servicios/contabilidad").status_code == 404
+
+
+def test_csv_is_the_current_filter_sort_and_columns_streamed_with_bom(client, signed_in):
+    factories.service(signed_in.a.desk, product_code="SAE", serial="SAE-1", activated_on=date(2024, 2, 29))
+    factories.service(signed_in.a.desk, product_code="SAE", serial="SAE-2", activated_on=date(2025, 7, 1))
+    factories.service(signed_in.a.desk, product_code="COI", serial="COI-1")
+    factories.service(signed_in.b.desk, product_code="SAE", serial="SAE-AJENO")
+    response = client.get("/servicios/suscripciones?formato=csv&producto=SAE&sort=activacion&cols=serie,activacion")
+    assert response.status_code == 200
+    assert response.is_streamed
+    assert response.content_type == "text/csv; charset=utf-8"
+    assert response.headers["Content-Disposition"].startswith('attachment; filename="servicios-suscripciones-')
+    assert response.headers["Cache-Control"] == "no-store"
+    body = response.get_data()
+    assert body.startswith("\ufeff".encode())
+    rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
+    assert rows == [["No. Serie", "Fecha Activación"], ["SAE-1", "29/02/2024"], ["SAE-2", "01/07/2025"]]
+    # The link on the page exports what the page shows.
+    html = client.get("/servicios/suscripciones?producto=SAE&sort=activacion").get_data(as_text=True)
+    assert 'href="/servicios/suscripciones?producto=SAE&amp;sort=activacion&amp;formato=csv" download>Exportar CSV' in html
+
+
+def test_another_desk_sees_none_of_the_first_desks_rows_exports_included(client, world, login):
+    factories.service(world.a.desk, serial="SAE-DE-A", product_code="SAE")
+    login(world.b.user)
+    html = client.get("/servicios/suscripciones?q=sae").get_data(as_text=True)
+    assert "SAE-DE-A" not in html
+    export = client.get("/servicios/suscripciones?formato=csv").get_data(as_text=True)
+    assert "SAE-DE-A" not in export
+    assert export.splitlines() == ["\ufeffSistema,Versión,Usuarios,No. Serie,Fecha Activación,Próximo Pago"]
+
+
+def test_the_column_choice_is_remembered_per_user_and_grid_and_the_url_wins(client, world, login):
+    factories.service(world.a.desk, serial="SAE-1")
+    factories.service(world.b.desk, serial="SAE-2")
+    login(world.a.user)
+    client.get("/servicios/suscripciones?cols=&cols=serie&cols=estatus")
+    assert headers_of(client.get("/servicios/suscripciones").get_data(as_text=True)) == ["No. Serie", "Estatus"]
+    assert headers_of(client.get("/servicios/suscripciones?cols=sistema").get_data(as_text=True)) == ["Sistema"]
+    assert headers_of(client.get("/servicios/suscripciones").get_data(as_text=True)) == ["Sistema"]
+    licenciamiento = factories.service(world.a.desk, category="licenciamiento", serial="LIC-1")
+    assert licenciamiento and headers_of(client.get("/servicios/licenciamiento").get_data(as_text=True))[0] == "Sistema"
+    client.post("/cuenta/salir")
+    login(world.b.user)
+    assert headers_of(client.get("/servicios/suscripciones").get_data(as_text=True))[:2] == ["Sistema", "Versión"]
+
+
+def test_columns_panel_reflects_the_choice_and_hidden_fields_reach_the_row_action(app, client, signed_in):
+    app.jinja_env.loader = ChoiceLoader([
+        DictLoader({"cda/_row_action.html": "[{{ row.id }}|{{ row.serial }}|{{ row.acquisition }}]"}),
+        app.jinja_env.loader,
+    ])
+    service = factories.service(signed_in.a.desk, serial="SAE-77", acquisition="fisica")
+    html = client.get("/servicios/suscripciones?cols=sistema").get_data(as_text=True)
+    assert f"[{service.id}|SAE-77|fisica]" in html
+    assert '<input type="checkbox" name="cols" value="sistema" checked> Sistema' in html
+    assert '<input type="checkbox" name="cols" value="serie"> No. Serie' in html
+    assert "<td>SAE-77</td>" not in html  # hidden column, still carried by the row
+
+
+def test_grouping_shows_group_rows_with_counts(client, signed_in):
+    for code in ("SAE", "SAE", "COI"):
+        factories.service(signed_in.a.desk, product_code=code)
+    html = client.get("/servicios/suscripciones?group=sistema").get_data(as_text=True)
+    assert '<th scope="rowgroup" colspan="7">Sistema: COI (1)</th>' in html
+    assert '<th scope="rowgroup" colspan="7">Sistema: SAE (2)</th>' in html
+    assert '<option value="sistema" selected>Sistema</option>' in html
+
+
+def test_sellado_cfdi_shows_the_stamp_balance(client, signed_in, hx):
+    desk = signed_in.a.desk
+    credit_stamps(desk.id, 1500, "prueba:1")
+    record_stamp_use(desk.id, 320, "prueba:2")
+    db.session.commit()
+    factories.service(desk, category="sellado-cfdi", name="Sellado CFDI 4.0", plan="1000 timbres", acquisition=None)
+    html = client.get("/servicios/sellado-cfdi").get_data(as_text=True)
+    assert "Saldo de timbres" in html
+    assert "<dt>Recibidos</dt><dd>1,500</dd>" in html
+    assert "<dt>Utilizados</dt><dd>320</dd>" in html
+    assert "<dt>Disponibles</dt><dd>1,180</dd>" in html
+    assert "Saldo de timbres" not in client.get("/servicios/sellado-cfdi", headers=hx).get_data(as_text=True)
+
+
+def test_paging_links_keep_the_state(client, signed_in):
+    for n in range(12):
+        factories.service(signed_in.a.desk, serial=f"SAE-{n:02d}")
+    html = client.get("/servicios/suscripciones?sort=serie&per_page=5&q=sae").get_data(as_text=True)
+    assert "Página 1 de 3 (12 elementos)" in html
+    assert 'href="/servicios/suscripciones?q=sae&amp;sort=serie&amp;per_page=5&amp;page=2"' in html
+    second = client.get("/servicios/suscripciones?sort=serie&per_page=5&q=sae&page=2").get_data(as_text=True)
+    assert "Página 2 de 3 (12 elementos)" in second
+    assert "SAE-05" in second and "SAE-04" not in second and "SAE-10" not in second
