@@ -85,7 +85,7 @@ def test_the_license_is_a_page_and_for_htmx_a_modal(client, world, login, hx):
     page = _text(client.get("/claves-prepago/licencia"))
     modal = _text(client.get("/claves-prepago/licencia", headers=hx))
     assert "<html" in page and "Licencia de Uso</h1>" in page and "LICENCIA DE USO" in page
-    assert "<html" not in modal and "<dialog" in modal and "data-modal" in modal and "Cerrar" in modal
+    assert "<html" not in modal and "<dialog" in modal and "data-modal" in modal and ">Aceptar<" in modal
     assert "serán válidos solo para ese Escritorio" in modal
 
 
