@@ -192,6 +192,17 @@ def test_distribuidor_from_a_customer_desk_is_refused(client, world, login):
     assert _fresh(key).status == "nueva" and _outbox_count() == 0
 
 
+def test_a_destination_that_does_not_exist_is_refused(client, world, login):
+    key = factories.prepaid_key()
+    login(world.a.user)
+    token = step_token(_text(validate(client, key.code)))
+    response = confirm(client, token, destination="<b>otro</b>")
+    assert response.status_code == 422
+    assert "Elige el destino de la clave: Mi Negocio o Distribuidor." in _text(response)
+    assert "<b>otro</b>" not in _text(response)
+    assert _fresh(key).status == "nueva"
+
+
 def test_an_unverified_email_cannot_have_a_key_emailed(client, world, login):
     key = factories.prepaid_key()
     unverified = factories.user(world.b.desk, verified=False)
