@@ -10,10 +10,8 @@ Declaring a grid (e.g. in `portal/prepaid/grids.py`)::
 
     KEYS = Grid(
         "claves-prepago",                      # name: "Columnas" is remembered per user and name
-        source=lambda desk_id: (               # FROM + joins + the desk scope; columns are replaced
-            select(PrepaidKey.id).select_from(PrepaidKey)
-            .outerjoin(Client, Client.id == PrepaidKey.client_id)
-            .where(PrepaidKey.desk_id == desk_id)),
+        tables=outerjoin(PrepaidKey, Client, Client.id == PrepaidKey.client_id),  # FROM and joins
+        scope=lambda desk_id: [PrepaidKey.desk_id == desk_id],   # the conditions of one desk
         key=PrepaidKey.id,                     # unique: ends every ORDER BY, pages by it
         search=PrepaidKey.search_text,         # a column kept as portal.folding.fold(...) of the
                                                # searchable fields (accent/case-insensitive LIKE)
@@ -53,6 +51,11 @@ and in the template (the toolbar is a GET form that stays; only the block is swa
     {{ g.toolbar(grid) }}
     {% block keys_grid %}{{ g.results(grid) }}{% endblock %}
 
+The template gets `grid` (a GridPage): `grid.state.filters[column_key]` holds the parsed filter
+values (a DateRange gives (start, end) dates, for a "desde … al …" line), `grid.empty_desk` is true
+when the scope has no rows at all (results() then shows `empty` and "Seguir comprando"; test it
+first to show your own empty state), `grid.lines` are the body lines.
+
 Query string: q, sort (-key), page, per_page (≤ 100), group, cols (comma list or repeated), each
 filter's parameters (dates AAAA-MM-DD, DD/MM/AAAA accepted), and `formato=csv` for the CSV export
 of the current filter, sort and visible columns (streamed, UTF-8 with BOM, dates DD/MM/AAAA).
@@ -71,7 +74,7 @@ from typing import Any, Callable
 
 from markupsafe import Markup
 from sqlalchemy import func, literal_column, or_, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import SQLAlchemyError
 
 from portal.extensions import db
 from portal.folding import fold
@@ -149,12 +152,10 @@ class Choice:
         return list(self.options() if callable(self.options) else self.options)
 
     def parse(self, args, column, state):
-        allowed = {value for value, _label in state.options[column.key]}
+        asked = [v.strip() for v in _values(args, self.param) if isinstance(v, str) and v.strip()]
+        allowed = {value for value, _label in state.choices(column)} if asked else set()
         picked = []
-        for value in _values(args, self.param):
-            value = (value or "").strip()
-            if not value:
-                continue
+        for value in asked:
             if value in allowed:
                 picked.append(value)
             else:
@@ -341,9 +342,15 @@ class GridState:
     columns_explicit: bool = False
     filters: dict = field(default_factory=dict)   # column key -> parsed value
     form: dict = field(default_factory=dict)      # filter param -> value to show in the form
-    options: dict = field(default_factory=dict)   # column key -> [(value, label)] of Choice filters
+    options: dict = field(default_factory=dict)   # column key -> [(value, label)], read when needed
     notices: list = field(default_factory=list)
     export: bool = False
+
+    def choices(self, column):
+        """The options of a Choice filter, read once per request and only when needed."""
+        if column.key not in self.options:
+            self.options[column.key] = column.filter.choices(column)
+        return self.options[column.key]
 
     @property
     def sort_param(self):
@@ -417,7 +424,9 @@ class GridPage:
         """"Página N de M (T elementos)"."""
         p = self.state.page
         if not self.exact:
-            return f"Página {number(p)} de más de {number(self.pages)} (más de {number(self.total)} elementos)"
+            # More than `total` rows: more than total // per_page pages, and at least this one.
+            more_than = max(self.total // self.state.per_page, p)
+            return f"Página {number(p)} de más de {number(more_than)} (más de {number(self.total)} elementos)"
         noun = "elemento" if self.total == 1 else "elementos"
         return f"Página {number(p)} de {number(self.pages)} ({number(self.total)} {noun})"
 
@@ -425,7 +434,7 @@ class GridPage:
     def page_numbers(self):
         """A window of page numbers around the current one."""
         p = self.state.page
-        last = self.pages if self.exact else p + (2 if self.has_next else 0)
+        last = self.pages if self.exact else p + (1 if self.has_next else 0)
         return list(range(max(1, p - 2), min(last, p + 2) + 1))
 
     @property
@@ -434,7 +443,9 @@ class GridPage:
 
     @property
     def filters(self):
-        return [(c, c.filter, self.state.options.get(c.key)) for c in self.grid.columns if c.filter]
+        state = self.state
+        return [(c, c.filter, state.choices(c) if c.filter.kind == "choice" else None)
+                for c in self.grid.columns if c.filter]
 
     @property
     def cleared(self):
@@ -457,13 +468,14 @@ class GridPage:
 # --- the grid --------------------------------------------------------------------------------
 
 class Grid:
-    def __init__(self, name, *, columns, source, key, default_sort, search=None, row=None,
+    def __init__(self, name, *, columns, tables, scope, key, default_sort, search=None, row=None,
                  per_page=25, row_actions=None, empty="No hay elementos que mostrar."):
         self.name = name
         self.dom_id = "grid-" + name
         self.columns = list(columns)
         self.by_key = {c.key: c for c in self.columns}
-        self.source = source
+        self.tables = tables
+        self.scope = scope
         self.key = key
         self.search = search
         self.default_sort = default_sort
@@ -491,8 +503,6 @@ class Grid:
         for column in self.columns:
             if column.filter is None:
                 continue
-            if column.filter.kind == "choice":
-                state.options[column.key] = column.filter.choices(column)
             value = column.filter.parse(args, column, state)
             if value is not None:
                 state.filters[column.key] = value
@@ -599,7 +609,7 @@ class Grid:
 
     def filtered(self, state, **scope):
         """The scoped query with the search and filters applied (columns still to be chosen)."""
-        return self.source(**scope).where(*self._conditions(state))
+        return select(self.key).select_from(self.tables).where(*self.scope(**scope), *self._conditions(state))
 
     def count(self, state, bound=COUNT_BOUND, **scope):
         """How many rows match, counting no further than bound + 1 (bound=None: exact)."""
@@ -644,16 +654,24 @@ class Grid:
             rows = self._rows(state, filtered, scope)
         has_next = len(rows) > state.per_page
         rows = rows[:state.per_page]
+        offset = (state.page - 1) * state.per_page
+        if not exact:
+            if has_next:
+                total = max(COUNT_BOUND, offset + state.per_page)  # "más de" this many
+            else:
+                total, exact = offset + len(rows), True  # the last page tells the exact total
         shown = [self.by_key[k] for k in state.columns]
         lines = self._lines(state, rows, shown, scope)
-        return GridPage(self, state, shown, lines, min(total, COUNT_BOUND), exact, has_next)
+        return GridPage(self, state, shown, lines, total, exact, has_next)
 
     def _rows(self, state, filtered, scope):
         order = self._order(state)
         # Deferred join: ORDER BY + OFFSET walk only the key (an index), then fetch the page's rows.
         keys = (filtered.with_only_columns(self.key).order_by(*order)
                 .limit(state.per_page + 1).offset((state.page - 1) * state.per_page))
-        page = (self.source(**scope).with_only_columns(*self._selected(state))
+        # Same FROM and joins, but no scope condition: the keys are already the desk's, and a
+        # repeated scope would tempt the planner to walk the whole scope index again.
+        page = (select(*self._selected(state)).select_from(self.tables)
                 .where(self.key.in_(keys.scalar_subquery())).order_by(*order))
         return db.session.execute(page).all()
 
@@ -720,12 +738,7 @@ def remember_columns(user_id, grid_name, keys):
             return False
         preference.columns = value
         return True
-    try:
-        # Two tabs saving at once: the second insert loses the race, and that is fine.
-        with db.session.begin_nested():
-            db.session.add(GridPreference(user_id=user_id, grid=grid_name, columns=value))
-    except IntegrityError:
-        return False
+    db.session.add(GridPreference(user_id=user_id, grid=grid_name, columns=value))
     return True
 
 
@@ -739,8 +752,13 @@ def grid_response(grid, template, block, scope, **context):
     from portal.htmx import is_htmx, render
 
     state = grid.parse(request.args, saved_columns=saved_columns(current_user.id, grid.name))
-    if state.columns_explicit and remember_columns(current_user.id, grid.name, state.columns):
-        db.session.commit()
+    if state.columns_explicit:
+        try:
+            if remember_columns(current_user.id, grid.name, state.columns):
+                db.session.commit()
+        except SQLAlchemyError:
+            # Another tab saved first, or SQLite was busy: the choice still shows, and is kept next time.
+            db.session.rollback()
     endpoint, view_args = request.endpoint, dict(request.view_args or {})
 
     def link(**changes):

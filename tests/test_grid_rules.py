@@ -177,10 +177,15 @@ def test_deep_pages_are_capped(desk):
 
 def test_the_count_is_bounded_for_wide_lists(desk, monkeypatch):
     monkeypatch.setattr(grid_module, "COUNT_BOUND", 5)
-    page = run(SUBS, desk, per_page="4", page="2")
-    assert (page.total, page.exact, page.has_next) == (5, False, True)
-    assert page.info == "Página 2 de más de 2 (más de 5 elementos)"
-    assert len(serials(page)) == 4
+    first = run(SUBS, desk, per_page="2")
+    assert (first.total, first.exact, first.has_next) == (5, False, True)
+    assert first.info == "Página 1 de más de 2 (más de 5 elementos)"
+    deeper = run(SUBS, desk, per_page="4", page="2")
+    assert (deeper.total, deeper.exact, deeper.has_next) == (8, False, True)
+    assert deeper.info == "Página 2 de más de 2 (más de 8 elementos)"
+    assert len(serials(deeper)) == 4
+    last = run(SUBS, desk, per_page="5", page="3")  # the last page knows the exact total
+    assert (last.total, last.exact, last.has_next, last.info) == (12, True, False, "Página 3 de 3 (12 elementos)")
     assert SUBS.count(SUBS.parse(args()), bound=None, desk_id=desk.id) == 12
     assert SUBS.count(SUBS.parse(args()), bound=5, desk_id=desk.id) == 6
 

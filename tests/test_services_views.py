@@ -213,3 +213,26 @@ def test_paging_links_keep_the_state(client, signed_in):
     second = client.get("/servicios/suscripciones?sort=serie&per_page=5&q=sae&page=2").get_data(as_text=True)
     assert "Página 2 de 3 (12 elementos)" in second
     assert "SAE-05" in second and "SAE-04" not in second and "SAE-10" not in second
+
+
+def test_a_column_choice_saved_meanwhile_in_another_tab_is_no_error(client, signed_in):
+    from sqlalchemy import event, insert
+    from sqlalchemy.orm import Session
+
+    from portal.models import GridPreference
+
+    factories.service(signed_in.a.desk, serial="SAE-1")
+
+    def other_tab_saves_first(_session, _context, _instances):
+        with db.engine.begin() as connection:
+            connection.execute(insert(GridPreference).values(
+                user_id=signed_in.a.user.id, grid="servicios-suscripciones", columns="sistema"))
+
+    event.listen(Session, "before_flush", other_tab_saves_first, once=True)
+    try:
+        response = client.get("/servicios/suscripciones?cols=serie")
+    finally:
+        if event.contains(Session, "before_flush", other_tab_saves_first):
+            event.remove(Session, "before_flush", other_tab_saves_first)
+    assert response.status_code == 200
+    assert headers_of(response.get_data(as_text=True)) == ["No. Serie"]

@@ -4,7 +4,7 @@ from typing import Any
 
 from flask import g
 from markupsafe import Markup
-from sqlalchemy import String, cast, func, select
+from sqlalchemy import String, cast, func, outerjoin
 
 from portal.grid import Choice, Column, DateRange, Grid, Text
 from portal.models import Client, PrepaidKey
@@ -40,16 +40,15 @@ def _status_badge(value):
     return Markup('<span class="badge badge-{}">{}</span>').format(value, STATUS_LABELS.get(value, value))
 
 
-def _source(desk_id):
+def _scope(desk_id):
     # Only this desk's keys: a key of another desk never enters the query.
-    return (select(PrepaidKey.id).select_from(PrepaidKey)
-            .outerjoin(Client, Client.id == PrepaidKey.client_id)
-            .where(PrepaidKey.desk_id == desk_id))
+    return [PrepaidKey.desk_id == desk_id]
 
 
 KEYS = Grid(
     "claves-prepago",
-    source=_source,
+    tables=outerjoin(PrepaidKey, Client, Client.id == PrepaidKey.client_id),
+    scope=_scope,
     key=PrepaidKey.id,
     search=func.lower(PrepaidKey.code + " " + _grouped_sql(PrepaidKey.code) + " " + func.coalesce(Client.razon_social, "")),
     default_sort="-fecha",

@@ -1,6 +1,7 @@
 """The seven Mis Servicios grids: one per category, over the desk's services of that category."""
 from markupsafe import Markup
 from sqlalchemy import select
+from sqlalchemy.orm import outerjoin
 
 from portal.extensions import db
 from portal.grid import Choice, Column, DateRange, Grid, NumberRange, Text
@@ -23,11 +24,10 @@ def _status_badge(value):
     return Markup('<span class="badge badge-{}">{}</span>').format(value, STATUS_LABELS.get(value, value))
 
 
-def _source(category):
-    def source(desk_id):
-        return (select(Service.id).select_from(Service).outerjoin(Product, Product.id == Service.product_id)
-                .where(Service.desk_id == desk_id, Service.category == category))
-    return source
+def _scope(category):
+    def scope(desk_id):
+        return [Service.desk_id == desk_id, Service.category == category]
+    return scope
 
 
 SYSTEM = Column("sistema", "Sistema", Product.code, groupable=True,
@@ -81,7 +81,8 @@ def _grid(category):
     return Grid(
         f"servicios-{category}",
         columns=COLUMNS[category],
-        source=_source(category),
+        tables=outerjoin(Service, Product, Product.id == Service.product_id),
+        scope=_scope(category),
         key=Service.id,
         search=Service.search_text,
         default_sort="-activacion" if system else "-vigencia_hasta",
