@@ -534,3 +534,10 @@ def test_the_list_needs_a_signed_in_user(client):
 def test_the_default_period_starts_two_months_back(day, expected):
     from portal.prepaid.views import months_before
     assert months_before(day, 2) == expected
+
+
+def test_a_desk_without_keys_gets_a_friendly_empty_list(client, world, login):
+    login(world.b.user)
+    html = _text(client.get(LIST))
+    assert "Aún no hay claves de prepago en este escritorio." in html
+    assert ">Activar claves<" in html and "<tbody>" not in html

@@ -53,7 +53,7 @@ KEYS = Grid(
     search=func.lower(PrepaidKey.code + " " + _grouped_sql(PrepaidKey.code) + " " + func.coalesce(Client.razon_social, "")),
     default_sort="-fecha",
     row={"code": PrepaidKey.code},
-    empty="Aún no hay claves de prepago en este escritorio. Actívalas en «Activar claves de producto prepago».",
+    empty="Aún no hay claves de prepago en este escritorio.",
     columns=[
         Column("clave", "Clave", PrepaidKey.code, html=_grouped_cell),
         AmountColumn("cantidad", "Cantidad", cast(PrepaidKey.quantity, String) + " " + PrepaidKey.unit,
