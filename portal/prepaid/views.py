@@ -193,9 +193,9 @@ def confirm():
         db.session.rollback()
         return _confirmation(form, _validated_lines(key_codes), REQUEST_ERRORS[type(refusal)],
                              error=refusal.message, verify_email=isinstance(refusal, EmailNotVerified))
+    ours = [line.key.id for line in lines if line.key is not None]
     db.session.commit()
 
-    ours = [line.key.id for line in lines if line.key is not None]
     if not ours:
         return _done(lines, 409)
     if is_htmx():
