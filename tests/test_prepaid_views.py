@@ -182,25 +182,18 @@ def test_confirm_without_accepting_the_license_is_refused(client, world, login, 
     assert confirm(client, token).status_code == 303
 
 
-def test_distribuidor_from_a_customer_desk_is_refused(client, world, login):
+@pytest.mark.parametrize("party, destination, message", [
+    ("b", "distribuidor", "El destino «Distribuidor» solo está disponible para escritorios de distribuidor."),
+    ("a", "<b>otro</b>", "Elige el destino de la clave: Mi Negocio o Distribuidor."),
+])
+def test_a_destination_the_desk_cannot_choose_is_refused(client, world, login, party, destination, message):
     key = factories.prepaid_key()
-    login(world.b.user)
+    login(getattr(world, party).user)
     token = step_token(_text(validate(client, key.code)))
-    response = confirm(client, token, destination="distribuidor")
+    response = confirm(client, token, destination=destination)
     assert response.status_code == 422
-    assert "solo está disponible para escritorios de distribuidor" in _text(response)
+    assert message in _text(response) and "<b>otro</b>" not in _text(response)
     assert _fresh(key).status == "nueva" and _outbox_count() == 0
-
-
-def test_a_destination_that_does_not_exist_is_refused(client, world, login):
-    key = factories.prepaid_key()
-    login(world.a.user)
-    token = step_token(_text(validate(client, key.code)))
-    response = confirm(client, token, destination="<b>otro</b>")
-    assert response.status_code == 422
-    assert "Elige el destino de la clave: Mi Negocio o Distribuidor." in _text(response)
-    assert "<b>otro</b>" not in _text(response)
-    assert _fresh(key).status == "nueva"
 
 
 def test_an_unverified_email_cannot_have_a_key_emailed(client, world, login):
