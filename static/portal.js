@@ -5,7 +5,8 @@
   function show(root) {
     (root || document).querySelectorAll("dialog[data-modal]").forEach(function (dialog) {
       if (dialog.matches(":modal")) return;
-      if (dialog.open) dialog.close();
+      // Not close(): its "close" event would arrive after the listener below and remove the dialog.
+      if (dialog.open) dialog.removeAttribute("open");
       dialog.addEventListener("close", function () {
         var back = dialog.getAttribute("data-return-focus");
         dialog.remove();

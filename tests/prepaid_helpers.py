@@ -1,5 +1,18 @@
-"""Helpers shared by the prepaid tests: walking the activation steps over HTTP."""
+"""Helpers shared by the prepaid tests: walking the activation steps over HTTP, several processes."""
+import contextlib
+import json
+import multiprocessing
+import os
 import re
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
 
 TOKEN = re.compile(r'name="token" type="hidden" value="([^"]+)"')
 
@@ -24,3 +37,128 @@ def confirm(client, token, destination="mi_negocio", accept=True, headers=None):
     if accept:
         data["accept_license"] = "y"
     return client.post("/claves-prepago/activar/confirmar", data=data, headers=headers or {})
+
+
+# --- several processes: gunicorn, and rules called from separate interpreters --------------------
+
+@contextlib.contextmanager
+def gunicorn(config, workers=4):
+    """The portal under gunicorn (sync workers) on a free loopback port; yields its base URL."""
+    port = _free_port()
+    env = {**os.environ, "PORTAL_TEST_APP_CONFIG": json.dumps(config)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--bind", f"127.0.0.1:{port}",
+         "--chdir", str(ROOT), "--log-level", "warning", "--timeout", "60", "tests.prepaid_wsgi:app"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if requests.get(base + "/healthz", timeout=10).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass  # not listening yet, or the workers are still booting
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("gunicorn no arrancó: " + process.stderr.read().decode()[-2000:])
+            time.sleep(0.2)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def race(prepare, fire, jobs):
+    """Run one spawned process per job: each prepare(job), all wait at a barrier, then each fire(state).
+
+    Returns the outcomes of every job, in order. spawn, not fork: the test process runs threads.
+    """
+    context = multiprocessing.get_context("spawn")
+    barrier, results = context.Barrier(len(jobs)), context.Queue()
+    processes = [context.Process(target=_racer, args=(prepare, fire, barrier, results, n, job), daemon=True)
+                 for n, job in enumerate(jobs)]
+    for process in processes:
+        process.start()
+    try:
+        collected = dict(results.get(timeout=600) for _ in processes)
+    finally:
+        for process in processes:
+            process.join(timeout=30)
+            if process.is_alive():
+                process.kill()
+    return [collected[n] for n in range(len(jobs))]
+
+
+def _racer(prepare, fire, barrier, results, n, job):
+    try:
+        state = prepare(job)
+        barrier.wait(timeout=300)
+        results.put((n, fire(state)))
+    except BaseException as error:  # noqa: BLE001 - the test reads it as an outcome and fails
+        barrier.abort()
+        results.put((n, [f"error: {type(error).__name__}: {error}"[:300]]))
+
+
+def http_attempts(job):
+    """prepare for race(): nothing to load; job is (base URL, [(cookies, step token, destination)])."""
+    return job
+
+
+def post_confirmations(job):
+    """fire for race(): POST Confirmar for each attempt, each with its own session cookie."""
+    base, attempts = job
+    outcomes = []
+    for cookies, token, destination in attempts:
+        response = requests.post(base + "/claves-prepago/activar/confirmar", cookies=cookies, allow_redirects=False,
+                                 data={"token": token, "destination": destination, "accept_license": "y"},
+                                 timeout=120)
+        outcomes.append((response.status_code, response.headers.get("Location", ""), response.text))
+    return outcomes
+
+
+def direct_attempts(job):
+    """prepare for race(): the portal in this interpreter, inside a POST request as a view would be."""
+    config, code, attempts = job
+    from portal import create_app
+    from portal.extensions import db
+    from portal.models import Desk, User
+
+    app = create_app(config)
+    # As inside a POST: on SQLite that is BEGIN IMMEDIATE (portal/sqlite.py), as in production.
+    context = app.test_request_context("/claves-prepago/activar/confirmar", method="POST")
+    context.push()
+    pairs = [(db.session.get(Desk, d), db.session.get(User, u), dest) for d, u, dest in attempts]
+    db.session.rollback()  # each confirmation runs in its own transaction, as each request would
+    return code, pairs
+
+
+def call_confirm_key(state):
+    """fire for race(): confirm_key for each (desk, user, destination); outcome "ok" or the error code."""
+    from portal.extensions import db
+    from portal.prepaid.redemption import RedemptionError, confirm_key
+
+    code, pairs = state
+    outcomes = []
+    for desk, user, destination in pairs:
+        try:
+            confirm_key(desk, user, code, destination, True)
+            db.session.commit()
+            outcomes.append("ok")
+        except RedemptionError as refusal:
+            db.session.rollback()
+            outcomes.append(refusal.code)
+        except Exception as error:  # noqa: BLE001 - reported to the test, which fails on it
+            db.session.rollback()
+            outcomes.append(f"error: {type(error).__name__}: {error}"[:300])
+    return outcomes

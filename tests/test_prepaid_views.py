@@ -85,7 +85,7 @@ def test_the_license_is_a_page_and_for_htmx_a_modal(client, world, login, hx):
     page = _text(client.get("/claves-prepago/licencia"))
     modal = _text(client.get("/claves-prepago/licencia", headers=hx))
     assert "<html" in page and "Licencia de Uso</h1>" in page and "LICENCIA DE USO" in page
-    assert "<html" not in modal and "<dialog" in modal and "data-modal" in modal and "Cerrar" in modal
+    assert "<html" not in modal and "<dialog" in modal and "data-modal" in modal and ">Aceptar<" in modal
     assert "serán válidos solo para ese Escritorio" in modal
 
 
@@ -182,13 +182,17 @@ def test_confirm_without_accepting_the_license_is_refused(client, world, login, 
     assert confirm(client, token).status_code == 303
 
 
-def test_distribuidor_from_a_customer_desk_is_refused(client, world, login):
+@pytest.mark.parametrize("party, destination, message", [
+    ("b", "distribuidor", "El destino «Distribuidor» solo está disponible para escritorios de distribuidor."),
+    ("a", "<b>otro</b>", "Elige el destino de la clave: Mi Negocio o Distribuidor."),
+])
+def test_a_destination_the_desk_cannot_choose_is_refused(client, world, login, party, destination, message):
     key = factories.prepaid_key()
-    login(world.b.user)
+    login(getattr(world, party).user)
     token = step_token(_text(validate(client, key.code)))
-    response = confirm(client, token, destination="distribuidor")
+    response = confirm(client, token, destination=destination)
     assert response.status_code == 422
-    assert "solo está disponible para escritorios de distribuidor" in _text(response)
+    assert message in _text(response) and "<b>otro</b>" not in _text(response)
     assert _fresh(key).status == "nueva" and _outbox_count() == 0
 
 
@@ -392,3 +396,141 @@ def test_a_token_made_in_one_desk_cannot_confirm_in_another(client, app, login):
     response = confirm(client, token)
     assert response.status_code == 422 and "no es válida" in _text(response)
     assert _fresh(key).status == "nueva"
+
+
+# --- "Claves prepago" (figure 5) ------------------------------------------------------------------
+
+LIST = "/claves-prepago"
+
+
+def _period_text(since, until):
+    return f"Fecha de contratación desde {since:%d/%m/%Y} al {until:%d/%m/%Y}"
+
+
+def _rows(html):
+    body = html.split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+    return [re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", row)).strip() for row in re.findall(r"<tr>(.*?)</tr>", body)]
+
+
+@pytest.fixture
+def keys_of_a(world):
+    """Figure 5's keys in desk A, and one key of desk B that A must never see."""
+    today = date.today()
+    empresa = factories.client(world.a.desk, "Empresa 1")
+    available = factories.prepaid_key(world.a.desk, quantity=200, confirmed_on=today)
+    used = factories.prepaid_key(world.a.desk, status="utilizada", client=empresa, quantity=50,
+                                 confirmed_on=today - timedelta(days=1), activated_on=today)
+    old = factories.prepaid_key(world.a.desk, confirmed_on=today - timedelta(days=200))
+    foreign = factories.prepaid_key(world.b.desk, confirmed_on=today)
+    return {"available": available, "used": used, "old": old, "foreign": foreign}
+
+
+def test_the_list_shows_figure_5(client, world, login, keys_of_a):
+    login(world.a.user)
+    response = client.get(LIST)
+    html = _text(response)
+    today = date.today()
+    assert response.status_code == 200 and "<html" in html and "<h1>Claves prepago</h1>" in html
+    from portal.prepaid.views import months_before
+    assert f"Claves de prepago con:\n  <strong>{_period_text(months_before(today, 2), today)}</strong>" in html
+    for text in ("Filtro", "Columnas", "Arrastra una columna aquí para agrupar por ella", "Exportar CSV",
+                 ">Activar claves<", ">Comprar ahora<", 'href="https://tienda.example/aspel"',
+                 "La asignación de cliente se realiza al momento que tú cliente comienza hacer uso del servicio o producto."):
+        assert text in html, text
+    assert re.findall(r'id="grid-claves-prepago-sort-\w+"[^>]*>([^<]+)<', html) == [
+        "Clave", "Cantidad", "Fecha", "F. Activación", "Estatus", "Cliente"]
+    available, used = keys_of_a["available"], keys_of_a["used"]
+    assert _rows(html) == [
+        f"{codes.grouped(available.code)} 200 Timbres {today:%d/%m/%Y} Inactiva Disponible Sin asignar",
+        f"{codes.grouped(used.code)} 50 Timbres {today - timedelta(days=1):%d/%m/%Y} {today:%d/%m/%Y} Utilizada Empresa 1",
+    ]
+    assert codes.grouped(keys_of_a["old"].code) not in html  # contracted before the default period
+    assert codes.grouped(keys_of_a["foreign"].code) not in html
+
+
+def test_the_period_is_editable_and_the_fragment_updates_it(client, world, login, hx, keys_of_a):
+    login(world.a.user)
+    since, until = date.today() - timedelta(days=365), date.today()
+    query = f"{LIST}?desde={since.isoformat()}&hasta={until:%d/%m/%Y}"
+    page, fragment = client.get(query), client.get(query, headers=hx)
+    for response in (page, fragment):
+        html = _text(response)
+        assert response.status_code == 200 and "HX-Request" in response.headers["Vary"]
+        assert _period_text(since, until) in html
+        assert codes.grouped(keys_of_a["old"].code) in html
+        assert codes.grouped(keys_of_a["foreign"].code) not in html
+    html = _text(fragment)
+    assert "<html" not in html and 'id="prepaid-period" class="prepaid-period" hx-swap-oob="true"' in html
+    assert 'id="grid-claves-prepago"' in html and "grid-toolbar" not in html
+    assert "desde=" in fragment.headers["HX-Push-Url"]
+
+
+def test_filter_sort_group_and_search(client, world, login, keys_of_a):
+    login(world.a.user)
+    available, used = keys_of_a["available"], keys_of_a["used"]
+    only_used = _rows(_text(client.get(f"{LIST}?estatus=utilizada")))
+    assert len(only_used) == 1 and "Empresa 1" in only_used[0]
+    by_amount = _rows(_text(client.get(f"{LIST}?sort=cantidad")))
+    assert [row.split()[1] for row in by_amount] == ["50", "200"]  # by number, not by text
+    grouped = _text(client.get(f"{LIST}?group=cliente"))
+    assert "Cliente: Empresa 1 (1)" in grouped and "Cliente: Sin asignar (1)" in grouped
+    found = _rows(_text(client.get(f"{LIST}?q={codes.grouped(used.code).lower()}")))
+    assert len(found) == 1 and codes.grouped(used.code) in found[0]
+    assert len(_rows(_text(client.get(f"{LIST}?q=empresa")))) == 1
+    assert codes.grouped(available.code) in _text(client.get(f"{LIST}?cliente="))
+
+
+@pytest.mark.parametrize("query, notice", [
+    ("estatus=robada", "no es un valor válido de Estatus"),
+    ("desde=ayer", "La fecha «ayer» de Fecha no es válida"),
+    ("sort=codigo", "No se puede ordenar por «codigo»"),
+    ("group=clave", "No se puede agrupar por «clave»"),
+    ("page=-1", "La página «-1» no es válida"),
+])
+def test_bad_list_parameters_give_a_notice_not_an_error(client, world, login, keys_of_a, query, notice):
+    login(world.a.user)
+    response = client.get(f"{LIST}?{query}")
+    assert response.status_code == 200 and notice in _text(response)
+
+
+def test_csv_export_is_this_desks_keys_only(client, world, login, keys_of_a):
+    login(world.a.user)
+    response = client.get(f"{LIST}?formato=csv")
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    lines = response.get_data(as_text=True).lstrip("\ufeff").splitlines()
+    assert lines[0] == "Clave,Cantidad,Fecha,F. Activación,Estatus,Cliente"
+    assert len(lines) == 3
+    assert any("Inactiva,Disponible,Sin asignar" in line for line in lines)
+    assert not any(keys_of_a["foreign"].code in line for line in lines)
+
+
+def test_the_new_key_is_highlighted_only_in_its_own_desk(client, world, login, keys_of_a):
+    login(world.a.user)
+    mine = keys_of_a["available"]
+    html = _text(client.get(f"{LIST}?resaltar={mine.id}"))
+    assert f'<mark class="key-code key-new">{codes.grouped(mine.code)}</mark>' in html and "Nueva" in html
+    client.post("/cuenta/salir")
+    login(world.b.user)
+    html = _text(client.get(f"{LIST}?resaltar={mine.id}"))
+    assert "key-new" not in html and codes.grouped(mine.code) not in html
+    assert codes.grouped(keys_of_a["foreign"].code) in html
+
+
+def test_the_list_needs_a_signed_in_user(client):
+    assert client.get(LIST).status_code == 302
+
+
+@pytest.mark.parametrize("day, expected", [
+    (date(2020, 7, 14), date(2020, 5, 14)), (date(2026, 1, 15), date(2025, 11, 15)),
+    (date(2026, 4, 30), date(2026, 2, 28)), (date(2028, 4, 30), date(2028, 2, 29)),
+])
+def test_the_default_period_starts_two_months_back(day, expected):
+    from portal.prepaid.views import months_before
+    assert months_before(day, 2) == expected
+
+
+def test_a_desk_without_keys_gets_a_friendly_empty_list(client, world, login):
+    login(world.b.user)
+    html = _text(client.get(LIST))
+    assert "Aún no hay claves de prepago en este escritorio." in html
+    assert ">Activar claves<" in html and "<tbody>" not in html

@@ -1,7 +1,7 @@
 """Prepaid key codes: 16 Crockford base32 characters, the last a Luhn mod 32 check character.
 
-Luhn mod N catches every single mistyped character and every swap of two neighbours, so a
-capture error is reported before the database is asked.
+Luhn mod N catches every single mistyped character and every swap of two neighbours but one
+(0 and Z, as Luhn's 09/90), so a capture error is reported before the database is asked.
 """
 import secrets
 

@@ -198,7 +198,9 @@ def confirm_key(desk, user, code, destination, accepted_license, *, ip=None, tod
     """Claim the key for `desk` atomically, then credit, e-mail and audit it (see the module doc)."""
     if not user.email_verified:
         raise EmailNotVerified()
-    if destination not in DESTINATIONS or (destination == "distribuidor" and not desk.is_distributor):
+    if destination not in DESTINATIONS:
+        raise DestinationNotAllowed("Elige el destino de la clave: Mi Negocio o Distribuidor.")
+    if destination == "distribuidor" and not desk.is_distributor:
         raise DestinationNotAllowed()
     if not accepted_license:
         raise LicenseNotAccepted()

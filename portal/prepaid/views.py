@@ -5,20 +5,24 @@ Confirmación" panel) carries a signed step token; step 3 (POST /activar/confirm
 and shows the "Aviso". With htmx each step swaps #prepaid-panel; without JS each is a full page and
 a successful confirmation redirects (303) to the Aviso page.
 """
+import calendar
 from dataclasses import dataclass
+from datetime import date
 from functools import cache
 from pathlib import Path
 
-from flask import abort, current_app, flash, redirect, request, url_for
+from flask import abort, current_app, flash, g, redirect, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
 from portal import audit, limits
 from portal.desks import current_desk, desk_required
 from portal.extensions import db
+from portal.grid import grid_response
 from portal.htmx import is_htmx, render
 from portal.models import PrepaidKey
 from portal.prepaid import bp, codes
+from portal.prepaid.grids import KEYS
 from portal.prepaid.forms import MAX_KEYS_PER_REQUEST, ConfirmForm, ValidateForm
 from portal.prepaid.redemption import (
     DestinationNotAllowed, EmailNotVerified, KeyAlreadyInThisDesk, LicenseNotAccepted, RedemptionError, amount,
@@ -189,9 +193,9 @@ def confirm():
         db.session.rollback()
         return _confirmation(form, _validated_lines(key_codes), REQUEST_ERRORS[type(refusal)],
                              error=refusal.message, verify_email=isinstance(refusal, EmailNotVerified))
+    ours = [line.key.id for line in lines if line.key is not None]
     db.session.commit()
 
-    ours = [line.key.id for line in lines if line.key is not None]
     if not ours:
         return _done(lines, 409)
     if is_htmx():
@@ -258,5 +262,38 @@ def _parse_ids(raw, limit=MAX_KEYS_PER_REQUEST):
 @bp.get("")
 @desk_required
 def keys():
-    """"Claves prepago"."""
-    return render("prepaid/keys.html")
+    """"Claves prepago": the desk's keys by contract date (the last two months unless chosen), a grid."""
+    desk = current_desk()
+    # The grid reads request.args; a missing or blank date means the default period.
+    request.args = _with_default_period(request.args, date.today())
+    g.highlighted_keys = _codes_of(desk, _parse_ids(request.args.get("resaltar", "")))
+    # The date filter is always on, so the grid cannot tell an empty desk from an empty period.
+    has_keys = db.session.scalar(select(PrepaidKey.id).where(PrepaidKey.desk_id == desk.id).limit(1)) is not None
+    return grid_response(KEYS, "prepaid/keys.html", "keys_grid", {"desk_id": desk.id},
+                         fragment=is_htmx(), has_keys=has_keys)
+
+
+def _with_default_period(args, today):
+    """`args` with desde/hasta filled in where missing or blank: two months ago to today."""
+    args = args.copy()
+    defaults = {"desde": months_before(today, 2), "hasta": today}
+    for name, default in defaults.items():
+        if not (args.get(name) or "").strip():
+            args.setlist(name, [default.isoformat()])
+    return args
+
+
+def months_before(day, months):
+    """The same day `months` months earlier (the month's last day when it is shorter)."""
+    month_index = day.year * 12 + day.month - 1 - months
+    year, month = divmod(month_index, 12)
+    last_day = calendar.monthrange(year, month + 1)[1]
+    return date(year, month + 1, min(day.day, last_day))
+
+
+def _codes_of(desk, ids):
+    """The codes of this desk's keys among `ids` (another desk's ids give nothing)."""
+    if not ids:
+        return frozenset()
+    return frozenset(db.session.scalars(
+        select(PrepaidKey.code).where(PrepaidKey.desk_id == desk.id, PrepaidKey.id.in_(ids))))

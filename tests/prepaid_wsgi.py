@@ -1,0 +1,7 @@
+"""WSGI entry for tests that start gunicorn: the portal built from PORTAL_TEST_APP_CONFIG (JSON)."""
+import json
+import os
+
+from portal import create_app
+
+app = create_app(json.loads(os.environ["PORTAL_TEST_APP_CONFIG"]))

@@ -1,0 +1,108 @@
+"""Figures 2–5 in Chromium, with JS and without: capture, confirmation panel, Aviso, the list."""
+import os
+import re
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from portal.prepaid import codes
+from tests import factories
+from tests.conftest import browser_sign_in
+
+pytestmark = pytest.mark.browser
+SHOTS = os.environ.get("PORTAL_SCREENSHOTS")  # a folder: save each figure's screen there
+
+
+def shot(page, name, js):
+    if SHOTS:
+        Path(SHOTS).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=f"{SHOTS}/{name}-{'js' if js else 'nojs'}.png", full_page=True)
+
+
+@pytest.mark.parametrize("js", [True, False], ids=["js", "nojs"])
+def test_activate_a_key_through_figures_2_to_5(app, live_server, browser_page, world, js):
+    key = factories.prepaid_key(quantity=50)
+    page = browser_page(js=js, viewport={"width": 1100, "height": 800})
+    browser_sign_in(page, live_server, world.a.user)
+
+    # Figure 2: the menu entry and the capture.
+    page.get_by_role("link", name="Activar claves de producto- Prepago").click()
+    expect(page.get_by_role("heading", name="Activar claves de producto prepago")).to_be_visible()
+    if js:
+        page.evaluate("window.sameDocument = true")
+    page.get_by_label("Clave Prepago").fill(" " + codes.grouped(key.code).lower().replace("-", " "))
+    shot(page, "figura-2", js)
+    page.get_by_role("button", name="Validar").click()
+
+    # Figure 3: "Solicitar Clave de Confirmación".
+    panel = page.locator("#prepaid-panel")
+    expect(panel.get_by_role("heading", name="Solicitar Clave de Confirmación")).to_be_visible()
+    expect(panel).to_contain_text(f"Clave {codes.grouped(key.code)} válida (incluye 50 Timbres)")
+    expect(panel.get_by_label("Mi Negocio")).to_be_checked()
+    expect(panel).to_contain_text(world.a.desk.razon_social)
+
+    if js:
+        panel.get_by_role("link", name="Ver Licencia").click()
+        license_dialog = page.get_by_role("dialog", name="Licencia de Uso")
+        expect(license_dialog).to_be_visible()
+        expect(page.locator("#prepaid-license:modal")).to_have_count(1)  # portal.js shows it after the swap
+        license_dialog.get_by_role("button", name="Aceptar").click()
+        expect(license_dialog).to_have_count(0)
+        expect(panel.get_by_role("link", name="Ver Licencia")).to_be_focused()
+    else:
+        with page.expect_popup() as popup:
+            panel.get_by_role("link", name="Ver Licencia").click()
+        expect(popup.value.get_by_role("heading", name="Licencia de Uso", exact=True)).to_be_visible()
+        popup.value.close()
+
+    panel.get_by_role("button", name="Confirmar").click()
+    expect(page.locator("#prepaid-panel")).to_contain_text("Para confirmar debes aceptar la Licencia de Uso.")
+    panel = page.locator("#prepaid-panel")
+    panel.get_by_label("Distribuidor").check()
+    panel.get_by_label("Acepto la Licencia de Uso.").check()
+    shot(page, "figura-3", js)
+    panel.get_by_role("button", name="Confirmar").click()
+
+    # Figure 4: the "Aviso".
+    notice = page.get_by_role("dialog", name="Aviso")
+    expect(notice).to_contain_text("Los servicios liberados por este medio serán válidos solo para este Escritorio.")
+    expect(page.locator("#prepaid-notice:modal")).to_have_count(1 if js else 0)
+    shot(page, "figura-4", js)
+    notice.get_by_role("link", name="Aceptar").click()
+
+    # Figure 5: the list, the new key highlighted.
+    page.wait_for_url(re.compile(rf".*/claves-prepago\?resaltar={key.id}$"))
+    expect(page.get_by_role("heading", name="Claves prepago")).to_be_visible()
+    expect(page.locator("#prepaid-period")).to_contain_text("Claves de prepago con: Fecha de contratación desde")
+    row = page.locator("#grid-claves-prepago tbody tr").filter(has=page.locator("mark.key-new"))
+    expect(row).to_have_count(1)
+    expect(row).to_contain_text(codes.grouped(key.code))
+    for text in ("50 Timbres", "Inactiva", "Disponible", "Sin asignar"):
+        expect(row).to_contain_text(text)
+    if js:
+        assert page.evaluate("window.sameDocument") is None  # Aceptar is a real navigation to the list
+    shot(page, "figura-5", js)
+
+
+@pytest.mark.parametrize("js", [True, False], ids=["js", "nojs"])
+def test_the_list_filters_by_status_in_place(app, live_server, browser_page, world, js):
+    factories.prepaid_key(world.a.desk)
+    used = factories.prepaid_key(world.a.desk, status="utilizada", client=factories.client(world.a.desk, "Empresa 3"))
+    page = browser_page(js=js)
+    browser_sign_in(page, live_server, world.a.user)
+    page.goto(live_server.url("/claves-prepago?desde=2026-01-01&hasta=2026-12-31"))
+    if js:
+        page.evaluate("window.sameDocument = true")
+    page.locator("#grid-claves-prepago-filters summary").click()
+    page.locator("#grid-claves-prepago-filters select[name=estatus]").select_option("utilizada")
+    if not js:
+        page.get_by_role("button", name="Aplicar").click()
+    rows = page.locator("#grid-claves-prepago tbody tr")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text(codes.grouped(used.code))
+    expect(rows.first).to_contain_text("Empresa 3")
+    expect(page).to_have_url(re.compile(r".*estatus=utilizada.*"))
+    expect(page.locator("#prepaid-period")).to_contain_text("desde 01/01/2026 al 31/12/2026")
+    if js:
+        assert page.evaluate("window.sameDocument") is True

@@ -1,0 +1,135 @@
+"""Exactly once under concurrency: many processes confirm the same key from different desks.
+
+Two ways, on both databases: 200 Confirmar requests (8 client processes × 25) against gunicorn with
+4 sync workers, and confirm_key() called directly from 8 interpreters × 25. Exactly one wins; every
+other answer is the clear refusal; no error. Also: the brute-force limit is shared by two portal
+processes through Redis.
+"""
+import os
+import uuid
+
+import pytest
+import requests
+from sqlalchemy import func, select
+
+from portal.extensions import db
+from portal.models import AuditEvent, OutboxMessage, PrepaidKey, StampMovement
+from portal.prepaid import codes
+from portal.prepaid.steps import make_step_token
+from tests import factories
+from tests.prepaid_helpers import call_confirm_key, direct_attempts, gunicorn, http_attempts, post_confirmations, race
+
+PROCESSES, EACH = 8, 25
+REFUSAL = "La clave ya fue activada en otro escritorio."
+
+
+def _server_config(app, **extra):
+    """What a gunicorn process needs to be the same portal as the test's app."""
+    keep = ("SQLALCHEMY_DATABASE_URI", "SECRET_KEY", "MAIL_SERVER", "MAIL_PORT", "MAIL_DIR", "PASSWORD_HASH_METHOD",
+            "RATELIMIT_STORAGE_URI", "RATELIMIT_KEY_PREFIX", "STORE_URL")
+    config = {name: app.config[name] for name in keep}
+    config.update(TESTING=True, WTF_CSRF_ENABLED=False, INSTANCE_PATH=app.instance_path, **extra)
+    return config
+
+
+def _desks(count):
+    """`count` desks with their owners, alternately customer (Mi Negocio) and distributor (Distribuidor)."""
+    parties = []
+    for n in range(count):
+        kind = "cliente" if n % 2 == 0 else "distribuidor"
+        desk = factories.desk(kind)
+        parties.append((desk, factories.user(desk), "mi_negocio" if kind == "cliente" else "distribuidor"))
+    return parties
+
+
+def _claimed_once(key, winner_desk_id):
+    db.session.rollback()
+    key = db.session.get(PrepaidKey, key.id)
+    db.session.refresh(key)
+    assert key.desk_id == winner_desk_id
+    assert db.session.scalar(select(func.count()).select_from(OutboxMessage)) == 1
+    assert db.session.scalar(select(func.count()).select_from(AuditEvent)
+                             .where(AuditEvent.event == "prepaid_key_confirmed")) == 1
+    assert db.session.scalar(select(func.count()).select_from(StampMovement)) == (
+        1 if key.destination == "mi_negocio" else 0)
+
+
+def _signed_in(app, user, desk):
+    """The session cookie a sign-in would give `user` in `desk` (sign-in itself is tested elsewhere)."""
+    serializer = app.session_interface.get_signing_serializer(app)
+    return {app.config["SESSION_COOKIE_NAME"]: serializer.dumps({"_user_id": user.get_id(), "_fresh": True,
+                                                                 "desk_id": desk.id})}
+
+
+def test_many_processes_confirm_one_key_over_http_and_exactly_one_wins(app):
+    key = factories.prepaid_key()
+    parties = _desks(PROCESSES * EACH)
+    # Each desk has passed step 1: a session and the step token for this key.
+    attempts = [(_signed_in(app, user, desk), make_step_token(desk, user, [key.code]), destination)
+                for desk, user, destination in parties]
+    with gunicorn(_server_config(app), workers=4) as base:
+        jobs = [(base, attempts[n * EACH:(n + 1) * EACH]) for n in range(PROCESSES)]
+        outcomes = [outcome for batch in race(http_attempts, post_confirmations, jobs) for outcome in batch]
+
+    statuses = [status for status, _, _ in outcomes]
+    assert len(outcomes) == PROCESSES * EACH
+    assert statuses.count(303) == 1, sorted(set(statuses))
+    assert statuses.count(409) == PROCESSES * EACH - 1, sorted(set(statuses))
+    assert all(REFUSAL in body for status, _, body in outcomes if status == 409)
+    assert not any(status >= 500 for status in statuses)
+    winner = statuses.index(303)
+    assert outcomes[winner][1].endswith(f"/claves-prepago/activar/aviso?claves={key.id}")
+    _claimed_once(key, parties[winner][0].id)
+
+
+def test_many_processes_call_confirm_key_and_exactly_one_wins(app):
+    key = factories.prepaid_key()
+    parties = _desks(PROCESSES * EACH)
+    attempts = [(desk.id, user.id, destination) for desk, user, destination in parties]
+    config = _server_config(app)
+    jobs = [(config, key.code, attempts[n * EACH:(n + 1) * EACH]) for n in range(PROCESSES)]
+    batches = race(direct_attempts, call_confirm_key, jobs)
+    outcomes = [outcome for batch in batches for outcome in batch]
+    assert len(outcomes) == PROCESSES * EACH
+    assert [o for o in outcomes if o.startswith("error")] == []
+    assert outcomes.count("ok") == 1
+    assert outcomes.count("key_used_elsewhere") == PROCESSES * EACH - 1
+    _claimed_once(key, parties[outcomes.index("ok")][0].id)
+
+
+# --- the brute-force limit, shared through Redis -------------------------------------------------
+
+REDIS_URL = os.environ.get("PORTAL_TEST_REDIS", "redis://127.0.0.1:6379/0")
+
+
+def _redis_or_skip():
+    import redis
+
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
+    except redis.RedisError as error:
+        pytest.skip(f"Redis no disponible en {REDIS_URL} (define PORTAL_TEST_REDIS): {error}")
+
+
+def test_failed_validations_are_counted_across_processes_through_redis(app):
+    _redis_or_skip()
+    key = factories.prepaid_key()
+    desk = factories.desk("distribuidor")
+    user = factories.user(desk)
+    config = _server_config(app, RATELIMIT_STORAGE_URI=REDIS_URL, RATELIMIT_KEY_PREFIX="prepaid-" + uuid.uuid4().hex)
+    with gunicorn(config, workers=1) as first, gunicorn(config, workers=1) as second:
+        session = requests.Session()
+        signed_in = session.post(first + "/cuenta/ingresar", data={"email": user.email, "password": factories.PASSWORD},
+                                 allow_redirects=False, timeout=30)
+        assert signed_in.status_code == 303
+        for n in range(10):
+            # Alternate processes: neither alone has seen ten failures.
+            base = first if n % 2 == 0 else second
+            failed = session.post(base + "/claves-prepago/activar", data={"keys": codes.generate()}, timeout=30)
+            assert failed.status_code == 422 and "La clave no existe." in failed.text
+        for base in (first, second):
+            blocked = session.post(base + "/claves-prepago/activar", data={"keys": key.code}, timeout=30)
+            assert blocked.status_code == 429
+            assert "Demasiados intentos fallidos de validar claves." in blocked.text
+    db.session.rollback()
+    assert db.session.get(PrepaidKey, key.id).status == "nueva"
