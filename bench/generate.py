@@ -153,6 +153,10 @@ class Writer:
     def convert(self, kind):
         return None  # PostgreSQL takes Python dates as they are
 
+    def say(self, text):
+        if not self.quiet:
+            print(text, file=sys.stderr)
+
 
 class SqliteWriter(Writer):
     backend = "sqlite"
@@ -197,27 +201,19 @@ class SqliteWriter(Writer):
 
     def convert(self, kind):
         # SQLAlchemy's SQLite types store text: 'YYYY-MM-DD' and 'YYYY-MM-DD HH:MM:SS.ffffff' (UTC, naive).
-        cache = {}
-        if kind == "date":
-            def to_text(value):
-                if value is None:
-                    return None
-                text = cache.get(value)
-                if text is None:
-                    text = cache[value] = value.isoformat()
-                return text
-            return to_text
-        if kind == "datetime":
-            def to_text(value):
-                if value is None:
-                    return None
-                text = cache.get(value)
-                if text is None:
-                    utc = value.astimezone(timezone.utc).replace(tzinfo=None) if value.tzinfo else value
-                    text = cache[value] = utc.strftime("%Y-%m-%d %H:%M:%S.%f")
-                return text
-            return to_text
-        return None
+        to_text = {"date": date.isoformat, "datetime": _sqlite_datetime}.get(kind)
+        if to_text is None:
+            return None
+        cache = {}  # a million rows share a few thousand dates
+
+        def memo(value):
+            if value is None:
+                return None
+            text = cache.get(value)
+            if text is None:
+                text = cache[value] = to_text(value)
+            return text
+        return memo
 
     def finish(self):
         started = time.monotonic()
@@ -225,10 +221,6 @@ class SqliteWriter(Writer):
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.close()
         self.say(f"  ANALYZE en {time.monotonic() - started:.1f} s")
-
-    def say(self, text):
-        if not self.quiet:
-            print(text, file=sys.stderr)
 
 
 class PostgresWriter(Writer):
@@ -307,12 +299,15 @@ class PostgresWriter(Writer):
         self.conn.close()
         self.say(f"  VACUUM ANALYZE en {time.monotonic() - started:.1f} s")
 
-    say = SqliteWriter.say
+
+def _sqlite_datetime(value):
+    utc = value.astimezone(timezone.utc).replace(tzinfo=None) if value.tzinfo else value
+    return utc.strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
 def _kind(sqltype):
     name = type(sqltype).__name__.upper()
-    if name in {"DATE"}:
+    if name == "DATE":
         return "date"
     if "DATETIME" in name or "TIMESTAMP" in name:
         return "datetime"
@@ -387,7 +382,7 @@ def _model_default(table, column):
 
 @dataclass
 class Loaded:
-    """What was loaded, written beside the database for the driver."""
+    """What was loaded; bench/data/<backend>.json keeps it for the driver."""
 
     backend: str
     url: str

@@ -6,7 +6,8 @@ For each database: start gunicorn with deploy/gunicorn.conf.py (PORTAL_ENV=produ
 bench users in through the real form, then for each route of ROUTES: one probe (status, bytes raw
 and gzipped, whether the feature is there at all), wrk at 1, 8 and 32 connections for
 BENCH_SECONDS each, the workers' peak RSS (VmHWM, reset before each route), and the budgets.
-/healthz is measured before and after the routes as the hello-world reference. Writes
+/healthz, the hello-world reference, runs at the same level just before each route's run, and the
+route's ratio divides by that neighbour (the machine's speed drifts within minutes). Writes
 bench/results/<backend>.json and .md, and bench/results/summary.md with both.
 """
 import gzip
@@ -26,9 +27,11 @@ import urllib.parse
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from bench.common import DATA, PASSWORD, POOL_BATCH, RESULTS, ROOT, USERS, database_url, selected_backends
+from bench.common import BACKENDS, DATA, PASSWORD, POOL_BATCH, RESULTS, ROOT, USERS, database_url, selected_backends
+from bench.generate import Sizes
 
 SECONDS = float(os.environ.get("BENCH_SECONDS", "5"))
+REFERENCE_SECONDS = float(os.environ.get("BENCH_REFERENCE_SECONDS", "2"))  # /healthz before each route
 CONNECTIONS = [int(c) for c in os.environ.get("BENCH_CONNECTIONS", "1 8 32").split()]
 RACE_KEYS = 4000      # offered to both users in the confirmation race (used up: make bench-data renews them)
 VALIDATE_KEYS = 2000  # validated again and again (validation changes nothing)
@@ -38,6 +41,7 @@ CLIENT_NAME = r"(?:Abarrotes|Ferretería|Farmacia|Refaccionaria|Hotel)[^<]* \d+ 
 RANGE_ALL = {"desde": "{first_day}", "hasta": "{today}"}
 RANGE_YEAR = {"desde": "{year_ago}", "hasta": "{today}"}
 HX = {"HX-Request": "true"}
+USER_AGENT = "portal-bench"  # the same for the sign-in and for wrk: session protection sees one client
 
 
 @dataclass
@@ -129,7 +133,7 @@ class Browser:
 
     def request(self, method, path, headers=None, form=None, stream=None):
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=600)
-        headers = dict(headers or {})
+        headers = {"User-Agent": USER_AGENT, **(headers or {})}
         body = None
         if form is not None:
             body = urllib.parse.urlencode(form)
@@ -190,7 +194,8 @@ class Server:
                    RATELIMIT_STORAGE_URI="memory://")
         gunicorn = shutil.which("gunicorn", path=os.path.dirname(sys.executable)) or "gunicorn"
         self.log = open(self.log_path, "w")
-        self.process = subprocess.Popen([gunicorn, "-c", "deploy/gunicorn.conf.py", "bench.wsgi:app"],
+        entry = os.environ.get("BENCH_WSGI", "bench.wsgi:app")  # "app:app" measures the production limits too
+        self.process = subprocess.Popen([gunicorn, "-c", "deploy/gunicorn.conf.py", entry],
                                         cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
                                         start_new_session=True)
         deadline = time.monotonic() + 60
@@ -225,6 +230,27 @@ class Server:
         except OSError:
             return []
         return [int(pid) for pid in children]
+
+    def cpu_ticks(self):
+        total = 0
+        for pid in self.workers():
+            try:
+                fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += int(fields[11]) + int(fields[12])  # utime + stime
+        return total
+
+    def wait_idle(self, limit=90):
+        """Until the workers have finished what wrk left queued (slow routes leave a backlog behind)."""
+        deadline = time.monotonic() + limit
+        quiet = 0
+        last = self.cpu_ticks()
+        while time.monotonic() < deadline and quiet < 2:
+            time.sleep(0.25)
+            now = self.cpu_ticks()
+            quiet = quiet + 1 if now - last <= 2 else 0  # at most 2 ticks (20 ms) of CPU in 250 ms
+            last = now
 
     def reset_peak_rss(self):
         for pid in self.workers():
@@ -323,13 +349,18 @@ def lua_script(method, items, headers, marker=None):
             .replace("MARKER", _lua_string(marker) if marker else "nil"))
 
 
-def wrk(port, script, connections, seconds, background=False):
+def wrk(port, script, connections, seconds, background=False, server=None):
     """wrk at `connections` for `seconds`; returns its figures (ms) or a Popen when in background."""
     threads = min(2, connections)
     command = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{max(1, round(seconds))}s", "--timeout", "30s",
                "-s", script, f"http://127.0.0.1:{port}/", "--", str(threads)]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    return process if background else wrk_result(process)
+    if background:
+        return process
+    result = wrk_result(process)
+    if server is not None:
+        server.wait_idle()
+    return result
 
 
 def wrk_result(process):
@@ -339,6 +370,10 @@ def wrk_result(process):
         raise RuntimeError(f"wrk no dio resultados:\n{output}")
     raw = json.loads(line[len("BENCHJSON "):])
     seconds = raw["duration_us"] / 1e6
+    if raw["requests"] == 0:  # nothing finished in time: no latency to report, not a latency of 0
+        raw.update(p50=None, p95=None, p99=None, max=None, mean=None)
+        return {"requests": 0, "seconds": round(seconds, 2), "rps": 0.0, "p50": None, "p95": None, "p99": None,
+                "max": None, "mean": None, "statuses": {}, "errors": raw["errors"], "marks": 0}
     return {
         "requests": raw["requests"], "seconds": round(seconds, 2), "rps": round(raw["requests"] / seconds, 1),
         "p50": raw["p50"] / 1000, "p95": raw["p95"] / 1000, "p99": raw["p99"] / 1000, "max": raw["max"] / 1000,
@@ -399,6 +434,9 @@ def bench_backend(backend):
     if not meta_path.exists():
         raise SystemExit(f"Faltan los datos de {backend}: corre `make bench-data` primero.")
     meta = json.loads(meta_path.read_text())
+    if meta["url"] != url or meta["sizes"]["keys"] != Sizes().keys:
+        raise SystemExit(f"{meta_path} describe otra carga ({meta['url']}, {meta['sizes']['keys']:,} claves): "
+                         f"corre `make bench-data`.")
     values = placeholders(meta)
     pools = Pools(url, meta)
     results = {"backend": backend, "database": meta["url"], "started": datetime.now().isoformat(timespec="seconds"),
@@ -412,12 +450,12 @@ def bench_backend(backend):
         sessions = {who: Browser(server.port) for who in ("big", "second")}
         tokens = {who: sessions[who].sign_in(USERS[who], PASSWORD) for who in sessions}
         context = Context(server, sessions, tokens, pools, values, scratch)
+        context.reference_script = write_script(context, REFERENCE, None, request_items(context, REFERENCE, None, [{}]))
         warm_up(context)
-        before = measure_route(context, REFERENCE)
+        reference = measure_route(context, REFERENCE)
         for route in ROUTES:
             results["routes"].append(measure_route(context, route))
-        after = measure_route(context, REFERENCE)
-        results["reference"] = reference_of(before, after)
+        results["reference"] = reference_of(reference, results["routes"])
         results["peak_rss_mb"] = max([r.get("rss_mb") or 0 for r in results["routes"]] + [server.peak_rss_mb()])
     for route_result, route in zip(results["routes"], ROUTES):
         judge(route_result, route, results["reference"], backend)
@@ -436,6 +474,7 @@ class Context:
     pools: Pools
     values: dict
     scratch: str
+    reference_script: str = ""
 
 
 def warm_up(ctx):
@@ -443,18 +482,23 @@ def warm_up(ctx):
     for route in (REFERENCE, ROUTES[0]):
         session = session_for(ctx, route)
         script = write_script(ctx, route, session, request_items(ctx, route, session, [{}]))
-        wrk(ctx.server.port, script, 8, 2)
+        wrk(ctx.server.port, script, 8, 2, server=ctx.server)
 
 
-def reference_of(before, after):
-    """/healthz before and after the routes; the ratio uses their mean, the drift shows the noise."""
+def reference_of(first, routes):
+    """/healthz at each level: measured first, then again just before every route's own run.
+
+    Each route's ratio divides by the /healthz run next to it (the machine's speed drifts within
+    minutes); the table's reference is the median of all of them, with their spread.
+    """
     levels = {}
-    for conns in CONNECTIONS:
-        a, b = before["levels"].get(str(conns)), after["levels"].get(str(conns))
-        if a and b:
-            levels[str(conns)] = {"rps": round((a["rps"] + b["rps"]) / 2, 1), "before": a, "after": b,
-                                  "drift": round(b["rps"] / a["rps"] - 1, 3) if a["rps"] else None}
-    return {"levels": levels, "bytes": before.get("bytes"), "gz": before.get("gz")}
+    for conns in map(str, CONNECTIONS):
+        runs = [first["levels"][conns]["rps"]] if conns in first.get("levels", {}) else []
+        runs += [r["levels"][conns]["reference_rps"] for r in routes if conns in (r.get("levels") or {})]
+        if runs:
+            runs.sort()
+            levels[conns] = {"rps": runs[len(runs) // 2], "min": runs[0], "max": runs[-1], "runs": len(runs)}
+    return {"levels": levels, "bytes": first.get("bytes"), "gz": first.get("gz")}
 
 
 def measure_route(ctx, route):
@@ -466,22 +510,31 @@ def measure_route(ctx, route):
     if not probe["available"]:
         print(f"    no disponible: {probe['note']}", file=sys.stderr)
         return result
+    ctx.server.wait_idle()
     ctx.server.reset_peak_rss()
     if route.kind == "csv":
         result.update(download_csv(ctx, route, session_for(ctx, route)))
+        print(f"    {result['csv']['rows']:,} filas en {result['csv']['seconds']} s: {result['rows_per_s']:,.0f} "
+              f"filas/s", file=sys.stderr)
     elif route.kind == "race":
         result.update(race(ctx, route))
     else:
         result["levels"] = {}
         for conns in CONNECTIONS:
+            reference = None
+            if route is not REFERENCE:
+                reference = wrk(ctx.server.port, ctx.reference_script, conns, REFERENCE_SECONDS,
+                                server=ctx.server)["rps"]
             session = session_for(ctx, route)
             items = request_items(ctx, route, session, ctx.pools.values(route.pool))
             script = write_script(ctx, route, session, items)
-            figures = wrk(ctx.server.port, script, conns, SECONDS)
+            figures = wrk(ctx.server.port, script, conns, SECONDS, server=ctx.server)
             figures["done"] = sum(v for k, v in figures["statuses"].items() if k in route.ok)
+            figures["reference_rps"] = reference
             result["levels"][str(conns)] = figures
-            print(f"    {conns:>3} conexiones: {figures['rps']:8.1f} req/s  p50 {figures['p50']:7.1f} ms  "
-                  f"p99 {figures['p99']:7.1f} ms  {figures['statuses']}", file=sys.stderr)
+            print(f"    {conns:>3} conexiones: {figures['rps']:8.1f} req/s  p50 {_ms(figures['p50']):>7} ms  "
+                  f"p99 {_ms(figures['p99']):>7} ms  {figures['statuses']}  (/healthz {reference} req/s)",
+                  file=sys.stderr)
     result["rss_mb"] = ctx.server.peak_rss_mb()
     return result
 
@@ -563,7 +616,7 @@ def request_items(ctx, route, session, values):
 
 
 def write_script(ctx, route, session, items, marker=None):
-    headers = resolve_headers(route, ctx, session)
+    headers = {"User-Agent": USER_AGENT, **resolve_headers(route, ctx, session)}
     if session is not None and session.cookies:
         headers["Cookie"] = session.cookie_header()
     if route.form is not None:
@@ -606,7 +659,8 @@ def race(ctx, route):
     before = _tally(ctx.pools.url, codes)
     runs = [wrk(ctx.server.port, script, 8, SECONDS, background=True) for script in scripts]
     figures = [wrk_result(run) for run in runs]
-    after = _tally(ctx.pools.url, codes)
+    ctx.server.wait_idle()
+    after = _settled_tally(ctx.pools.url, codes)
     seconds = max(f["seconds"] for f in figures)
     confirmed = after["confirmed"] - before["confirmed"]
     successes = sum(f["marks"] for f in figures)
@@ -622,18 +676,32 @@ def race(ctx, route):
             "doubles": max(0, successes - confirmed, mails - confirmed)}
 
 
+def _settled_tally(url, codes):
+    """The tally once the requests wrk left in flight have finished (two equal readings in a row)."""
+    previous = None
+    for _ in range(30):
+        time.sleep(0.5)
+        current = _tally(url, codes)
+        if current == previous:
+            return current
+        previous = current
+    return previous
+
+
 def _tally(url, codes):
-    """How many of `codes` left `nueva` (by desk), and how much mail the bench desks have queued."""
+    """How many of `codes` left `nueva` (by desk), and how much mail is queued: one statement, one snapshot."""
     from sqlalchemy import bindparam, create_engine, text
 
     engine = create_engine(url)
     with engine.connect() as conn:
-        rows = conn.execute(text("SELECT desk_id, count(*) FROM prepaid_keys WHERE code IN :codes "
-                                 "AND status <> 'nueva' GROUP BY desk_id").bindparams(
+        rows = conn.execute(text(
+            "SELECT desk_id, count(*), (SELECT count(*) FROM outbox_messages) FROM prepaid_keys "
+            "WHERE code IN :codes AND status <> 'nueva' GROUP BY desk_id "
+            "UNION ALL SELECT NULL, 0, (SELECT count(*) FROM outbox_messages)").bindparams(
             bindparam("codes", expanding=True)), {"codes": codes}).all()
-        mails = conn.execute(text("SELECT count(*) FROM outbox_messages")).scalar()
     engine.dispose()
-    return {"confirmed": sum(n for _d, n in rows), "per_desk": {str(d): n for d, n in rows}, "mails": mails}
+    return {"confirmed": sum(n for _d, n, _m in rows), "mails": rows[0][2],
+            "per_desk": {str(d): n for d, n, _m in rows if d is not None}}
 
 
 # OWASP's Password Storage Cheat Sheet (ASVS V2.4) lists scrypt N=2^17,r=8,p=1 as a minimum, or the same
@@ -667,10 +735,11 @@ def metrics_of(route_result, reference):
                                                 "confirmed_per_s", "doubles")}
     for conns, figures in (route_result.get("levels") or {}).items():
         for name in ("p50", "p95", "p99", "rps"):
-            metrics[f"{name}@{conns}"] = figures[name]
-        ref = reference["levels"].get(conns)
-        if ref and ref["rps"]:
-            figures["ratio"] = round(figures["rps"] / ref["rps"], 4)
+            # No request finished in time: slower than anything measurable, a miss rather than a blank.
+            metrics[f"{name}@{conns}"] = figures[name] if figures[name] is not None else float("inf")
+        ref = figures.get("reference_rps") or (reference["levels"].get(conns) or {}).get("rps")
+        if ref:
+            figures["ratio"] = round(figures["rps"] / ref, 4)
             metrics[f"ratio@{conns}"] = figures["ratio"]
     return metrics
 
@@ -700,6 +769,8 @@ def _size(value):
 def _figure(value, unit):
     if value is None:
         return "—"
+    if value == float("inf"):
+        return "none finished"
     if unit == "B":
         return _size(value)
     if unit == "×":
@@ -714,9 +785,10 @@ def markdown(results):
              f"{results['data']['prepaid_keys']:,} keys, {results['data']['services']:,} services, "
              f"{results['data']['desks']:,} desks; gunicorn {results['workers']} sync workers on "
              f"{results['cores']} cores; {results['seconds_per_point']:g} s per point; load average at start "
-             f"{results['load_average_at_start'][0]:.1f}. Reference /healthz: "
-             + ", ".join(f"{c} conn {v['rps']:,.0f} req/s (drift {v['drift']:+.0%})" for c, v in ref.items()) + ".",
-             ""]
+             f"{results['load_average_at_start'][0]:.1f}. Reference /healthz, median of its runs "
+             "(one before each route; each route's % divides by the run next to it): "
+             + ", ".join(f"{c} conn {v['rps']:,.0f} req/s ({v['min']:,.0f}–{v['max']:,.0f})" for c, v in ref.items())
+             + ".", ""]
     if results.get("password_hash"):
         cost = results["password_hash"]
         others = ", ".join(f"`{name}` {ms} ms" for name, ms in cost.get("candidates", {}).items())
@@ -731,6 +803,8 @@ def markdown(results):
         if r.get("levels"):
             for conns, f in r["levels"].items():
                 statuses = ", ".join(f"{k}: {v:,}" for k, v in sorted(f["statuses"].items()))
+                if not f["requests"]:
+                    statuses = f"none finished in {f['seconds']:g} s"
                 ratio = f.get("ratio")
                 lines.append(f"| {r['name']} | {conns} | {f['rps']:,.1f} | "
                              f"{'' if ratio is None else f'{ratio:.1%}'} | {_ms(f['p50'])} | {_ms(f['p95'])} | "
@@ -766,6 +840,64 @@ def markdown(results):
     return "\n".join(lines) + "\n"
 
 
+README_START, README_END = "<!-- bench-results:start -->", "<!-- bench-results:end -->"
+
+
+def readme_block(all_results):
+    """The README's condensed results: the key figures per route and every budget, per database."""
+    lines = []
+    for results in all_results:
+        ref = results["reference"]["levels"]
+        lines += [f"**{results['backend']}** ({results['started'][:16].replace('T', ' ')}, load average "
+                  f"{results['load_average_at_start'][0]:.1f} at start; /healthz "
+                  + " / ".join(f"{v['rps']:,.0f}" for v in ref.values()) + " req/s at "
+                  + " / ".join(ref) + " connections)", "",
+                  "| route | p50 @1 | p95 @8 | p99 @32 | req/s @8 | % of /healthz @8 | gzip |",
+                  "|---|---:|---:|---:|---:|---:|---:|"]
+        missing = []
+        for r in results["routes"]:
+            if not r.get("available"):
+                missing.append(f"{r['name']} ({r.get('note', '').removeprefix('not available ').strip('()')})")
+                continue
+            levels = r.get("levels") or {}
+            if levels:
+                at = lambda conns, name: (levels.get(conns) or {}).get(name)  # noqa: E731
+                ratio = at("8", "ratio")
+                lines.append(f"| {r['name']} | {_ms(at('1', 'p50'))} | {_ms(at('8', 'p95'))} | {_ms(at('32', 'p99'))} "
+                             f"| {_ms(at('8', 'rps'))} | {'' if ratio is None else f'{ratio:.1%}'} | "
+                             f"{_size(r.get('gz'))} |")
+            elif r.get("csv"):
+                lines.append(f"| {r['name']} | {r['rows_per_s']:,.0f} rows/s, first byte "
+                             f"{r['csv']['first_byte_ms']} ms | | | | | |")
+            elif r.get("race"):
+                lines.append(f"| {r['name']} | {r['confirmed_per_s']:,.1f} confirmed/s, {r['doubles']} doubles "
+                             f"| | | | | |")
+        lines.append("")
+        if missing:
+            lines += ["Not measured, the feature is not in this build: " + "; ".join(missing) + ".", ""]
+        verdicts = []
+        for r in results["routes"]:
+            for b in r.get("budgets", []):
+                if r.get("available"):
+                    mark = {True: "met", False: "**missed**", None: "—"}[b["pass"]]
+                    verdicts.append(f"- {r['name']}: {b['budget']} {b['op']} {_figure(b['limit'], b['unit'])} → "
+                                    f"{_figure(b['measured'], b['unit'])}, {mark}")
+        if verdicts:
+            lines += ["Budgets:", "", *verdicts, ""]
+    return "\n".join(lines)
+
+
+def update_readme(all_results):
+    """Put the latest results between the README's markers (nothing happens without them)."""
+    readme = ROOT / "README.md"
+    text = readme.read_text()
+    if README_START not in text or README_END not in text:
+        return
+    head, rest = text.split(README_START, 1)
+    _old, tail = rest.split(README_END, 1)
+    readme.write_text(f"{head}{README_START}\n{readme_block(all_results)}\n{README_END}{tail}")
+
+
 def main():
     from bench.explain import explain_backend
 
@@ -773,13 +905,14 @@ def main():
     if missing:
         raise SystemExit(f"Faltan {', '.join(missing)} (apt-get install {' '.join(missing)})")
     RESULTS.mkdir(parents=True, exist_ok=True)
-    parts = []
     for backend in selected_backends():
-        results = bench_backend(backend)
+        bench_backend(backend)
         explain_backend(backend)
-        parts.append(markdown(results))
-    (RESULTS / "summary.md").write_text("\n".join(parts))
-    print("\n".join(parts))
+    # Every database's latest results, also those not run this time.
+    latest = [json.loads((RESULTS / f"{b}.json").read_text()) for b in BACKENDS if (RESULTS / f"{b}.json").exists()]
+    (RESULTS / "summary.md").write_text("\n".join(markdown(r) for r in latest))
+    update_readme(latest)
+    print((RESULTS / "summary.md").read_text())
 
 
 if __name__ == "__main__":
