@@ -533,8 +533,8 @@ def measure_route(ctx, route):
             figures["reference_rps"] = reference
             result["levels"][str(conns)] = figures
             print(f"    {conns:>3} conexiones: {figures['rps']:8.1f} req/s  p50 {_ms(figures['p50']):>7} ms  "
-                  f"p99 {_ms(figures['p99']):>7} ms  {figures['statuses']}  (/healthz {reference} req/s)",
-                  file=sys.stderr)
+                  f"p99 {_ms(figures['p99']):>7} ms  {figures['statuses']}"
+                  + (f"  (/healthz {reference:,.0f} req/s)" if reference is not None else ""), file=sys.stderr)
     result["rss_mb"] = ctx.server.peak_rss_mb()
     return result
 
