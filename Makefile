@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 FLASK := $(VENV)/bin/flask --app app
 export FLASK_APP := app
 
-.PHONY: run test install install-dev db demo serve clean
+.PHONY: run test install install-dev db demo serve clean bench bench-data bench-tools
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,25 @@ run: demo
 ## make test: venv with the dev requirements, then the whole suite
 test: install-dev
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+## make bench-data: the bench databases, made afresh (1,000,000 keys; well under a minute each here)
+BENCH_DBS ?= sqlite postgresql
+export BENCH_DBS
+bench-data: install
+	$(PY) -m bench.generate
+
+# Made once, again when the generator or the migration changes.
+bench/data/%.json: bench/generate.py bench/common.py $(wildcard migrations/versions/*.py) | $(VENV)/.installed
+	$(PY) -m bench.generate --db $*
+
+bench-tools:
+	@command -v wrk >/dev/null || { echo "== Instalando wrk (apt-get)"; apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }
+	@command -v curl >/dev/null || { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq curl; }
+
+## make bench: gunicorn + wrk on loopback against each database -> bench/results/ (BENCH_DBS=sqlite for one)
+bench: install bench-tools $(foreach db,$(BENCH_DBS),bench/data/$(db).json)
+	$(PY) -m bench.run
 
 clean:
 	rm -rf $(VENV) instance/portal.db* instance/mail

@@ -1,0 +1,1 @@
+"""The benchmark: a generator of a million keys (`make bench-data`) and a driver (`make bench`)."""
