@@ -49,7 +49,7 @@ def test_nojs_the_post_redirects_back_and_the_notice_is_in_the_page(app, live_se
     physical = factories.service(world.a.desk, "licenciamiento", product_code="COI", acquisition="fisica")
     page = browser_page(js=False)
     browser_sign_in(page, live_server, world.a.user)
-    grid = live_server.url("/servicios/licenciamiento?q=SAE")
+    grid = live_server.url("/servicios/licenciamiento?per_page=50")
     page.goto(grid)
     assert page.get_by_text("Consulta el CDA en tu Certificado de Autenticidad").is_visible()
     assert page.get_by_role("button", name=f"Reenviar CDA del número de serie {physical.serial}").count() == 0
