@@ -2,7 +2,7 @@
 from datetime import date, datetime, timezone
 from zoneinfo import ZoneInfo
 
-from flask import current_app
+from flask import current_app, has_request_context
 from flask_login import current_user
 
 from portal.models.services import CATEGORIES
@@ -68,7 +68,8 @@ def init_app(app):
             "here": here,
             "url_rules": current_app.view_functions,
         }
-        if current_user.is_authenticated:
+        # E-mails are also rendered by the CLI and the outbox worker, where there is no request.
+        if has_request_context() and current_user.is_authenticated:
             context["desk"] = current_desk()
             # Called by the layout only, so a fragment costs no query for it.
             context["user_desks"] = lambda: desks_of(current_user)

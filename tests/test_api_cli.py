@@ -102,7 +102,7 @@ def test_import_desks_creates_users_and_is_idempotent(flask, tmp_path):
     assert db.session.query(Membership).count() == 3
     welcome = db.session.scalars(select(OutboxMessage).order_by(OutboxMessage.recipient)).all()
     assert [m.recipient for m in welcome] == ["jorge@sin.mx", "laura@bajio.com.mx", "pedro@bajio.com.mx"]
-    assert "http://127.0.0.1:5000/cuenta/ingresar" in welcome[0].body_text  # PORTAL_URL, outside any request
+    assert "http://127.0.0.1:5000/cuenta/definir/" in welcome[0].body_text  # PORTAL_URL, outside any request
     second = flask("portal", "import", path)
     assert "importado (3 filas: 0 nuevas, 0 actualizadas, 3 sin cambios)" in second.output
     assert db.session.query(OutboxMessage).count() == 3

@@ -6,30 +6,11 @@ from sqlalchemy import select
 
 from portal.backoffice import operations
 from portal.backoffice.importer import kind_of
-from portal.backoffice.rfc import normalise_rfc
 from portal.backoffice.schemas import InvalidInput, validate
 from portal.backoffice.tokens import create_token, digest, find_token, revoke_token
 from portal.extensions import db
 from portal.models import Desk, PrepaidKey, Service, StampMovement
 from tests import factories
-
-
-@pytest.mark.parametrize("raw, rfc", [
-    ("CBA950612K21", "CBA950612K21"), ("cba-950612-k21", "CBA950612K21"), (" GOMA 800229 AB1 ", "GOMA800229AB1"),
-    ("ÑAN000229AAA", "ÑAN000229AAA"), ("A&B991231XY0", "A&B991231XY0"),
-])
-def test_rfcs_are_normalised(raw, rfc):
-    assert normalise_rfc(raw) == rfc
-
-
-@pytest.mark.parametrize("raw, message", [
-    ("", "Captura el RFC."), (None, "Captura el RFC."),
-    ("CB950612K21", "formato"), ("CBA950612K2B", "formato"), ("CBA950612K21" + " " * 40, "formato"),
-    ("CBA951332K21", "fecha"), ("CBA010229K21", "fecha"), ("CBA950631K21", "fecha"),
-])
-def test_bad_rfcs_say_why(raw, message):
-    with pytest.raises(ValueError, match=message):
-        normalise_rfc(raw)
 
 
 def test_schema_errors_are_spanish_and_name_their_field():

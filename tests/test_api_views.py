@@ -146,7 +146,7 @@ def test_put_desk_updates_name_kind_and_roles(api):
     assert response.json["updated_at"] > before["updated_at"]
 
 
-def test_new_owner_gets_the_set_password_email(api, deliver):
+def test_new_owner_gets_the_set_password_email(api, client, deliver):
     api.put("/desks/CBA950612K21", desk_body())
     received = deliver()
     assert len(received) == 1
@@ -156,11 +156,19 @@ def test_new_owner_gets_the_set_password_email(api, deliver):
     text = body_of(message)
     assert "Hola Laura Méndez:" in text
     assert "Comercializadora del Bajío S.A. de C.V. (RFC CBA950612K21)" in text
-    assert "http://localhost/cuenta/ingresar" in text
-    assert "¿Olvidaste tu contraseña?" in text
-    assert 'href="http://localhost/cuenta/ingresar"' in body_of(message, "html")
+    assert "vence en 7 días" in text
+    link = re.search(r"http://localhost(/cuenta/definir/\S+)", text).group(1)
+    assert f'href="http://localhost{link}"' in body_of(message, "html")
     user = db.session.scalar(select(User).where(User.email == "laura.mendez@bajio.com.mx"))
     assert user.password_hash is None  # nobody can sign in as her until she chooses one
+
+    # She follows the link, chooses a password once, and signs in with it.
+    assert client.get(link).status_code == 200
+    chosen = {"password": "Nopal-de-marzo-77", "password_confirm": "Nopal-de-marzo-77"}
+    assert client.post(link, data=chosen).status_code == 303
+    assert client.post(link, data=chosen).status_code == 400  # single use
+    signed_in = client.post("/cuenta/ingresar", data={"email": "laura.mendez@bajio.com.mx", "password": chosen["password"]})
+    assert signed_in.status_code == 303
 
 
 def test_an_existing_user_joins_a_new_desk_without_an_email(api, world):
@@ -328,7 +336,7 @@ def test_service_list_filters_by_desk_and_category(api, world):
     assert [s["serial"] for s in licences] == ["A-LIC"]
     assert api.get("/services?desk_rfc=PES120301Q45").json["items"] == []
     assert api.get("/services?desk_rfc=no-es-rfc").json["error"]["fields"] == {
-        "desk_rfc": "El RFC no tiene el formato correcto: 3 o 4 letras, fecha AAMMDD y homoclave."}
+        "desk_rfc": "El RFC debe tener 12 caracteres (persona moral) o 13 (persona física)."}
     assert "category" in api.get("/services?category=otra").json["error"]["fields"]
 
 

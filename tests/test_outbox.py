@@ -86,3 +86,35 @@ def test_the_cli_delivers_the_outbox(app, smtp):
     assert result.exit_code == 0, result.output
     assert "Enviados: 1" in result.output
     assert len(smtp.messages) == 1
+
+
+def test_long_accented_subjects_arrive_exactly_as_written(app, smtp):
+    subject = ("Código de Activación (CDA) de Aspel FACTURE — No. Serie FACTURE369516155: "
+               "define tu contraseña más segura")
+    enqueue("ana@empresa.mx", subject, "test_message", nombre="Ana")
+    db.session.commit()
+    assert deliver_pending() == (1, 0)
+    received = smtp.messages[0]
+    assert received["message"]["Subject"] == subject
+    assert max(len(line) for line in received["raw"].splitlines()) <= 78
+
+
+def test_mail_can_be_written_outside_any_request(app, smtp):
+    """The CLI import and the worker enqueue mail with no request: the layout context must not need one."""
+    import threading
+
+    from flask import render_template
+    result = {}
+
+    def outside_request():  # a new thread starts with no context at all, as `flask portal import` does
+        with app.app_context():
+            try:
+                result["text"] = render_template("mail/test_message.txt", nombre="Ana")
+            except Exception as error:  # noqa: BLE001 - reported below
+                result["error"] = repr(error)
+
+    thread = threading.Thread(target=outside_request)
+    thread.start()
+    thread.join()
+    assert result.get("error") is None
+    assert "Hola Ana" in result["text"]

@@ -8,7 +8,7 @@ from portal.api.http import caller, day, endpoint, json_body, list_args, note, p
 from portal.api.openapi import document
 from portal.api.representations import balance_json, desk_json, desks_json, key_json, service_json, services_json
 from portal.backoffice import operations
-from portal.backoffice.rfc import normalise_rfc
+from portal.rfc import normalise_rfc
 from portal.models import Desk, Service
 from portal.models.services import CATEGORIES
 from portal.prepaid.codes import masked

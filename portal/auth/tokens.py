@@ -19,11 +19,15 @@ from portal.models import User
 VERIFY_EMAIL = "verify-email"
 RESET_PASSWORD = "reset-password"
 CHANGE_EMAIL = "change-email"
+# A user the back office created chooses a first password: a reset link that lives a week.
+SET_PASSWORD = "set-password"
 
-SALTS = {purpose: f"portal.accounts.{purpose}" for purpose in (VERIFY_EMAIL, RESET_PASSWORD, CHANGE_EMAIL)}
+SALTS = {purpose: f"portal.accounts.{purpose}"
+         for purpose in (VERIFY_EMAIL, RESET_PASSWORD, CHANGE_EMAIL, SET_PASSWORD)}
 MAX_AGE = {
     VERIFY_EMAIL: 3 * 24 * 3600,
     RESET_PASSWORD: 3600,
+    SET_PASSWORD: 7 * 24 * 3600,
     CHANGE_EMAIL: 24 * 3600,
 }
 HOURS = {purpose: seconds // 3600 for purpose, seconds in MAX_AGE.items()}
@@ -85,7 +89,7 @@ def fingerprint(purpose, user, data):
     """A keyed digest of the state the token's use will change (so it cannot be used twice)."""
     if purpose == VERIFY_EMAIL:
         state = [user.email, "verified" if user.email_verified else "pending"]
-    elif purpose == RESET_PASSWORD:
+    elif purpose in (RESET_PASSWORD, SET_PASSWORD):
         state = [user.email, user.password_hash or ""]
     else:  # CHANGE_EMAIL: dies when the address changes, or the password does (account recovered)
         state = [user.email, user.password_hash or "", data.get("email", "")]

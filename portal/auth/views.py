@@ -206,11 +206,13 @@ def forgot_sent():
     return render("auth/notice.html", title="Revisa tu correo", kind="forgot_sent")
 
 
-@bp.route("/restablecer/<token>", methods=["GET", "POST"])
-def reset(token):
-    """Choose a new password from the e-mailed link (1 hour, single use); every session ends."""
+@bp.route("/restablecer/<token>", methods=["GET", "POST"], defaults={"purpose": tokens.RESET_PASSWORD})
+@bp.route("/definir/<token>", methods=["GET", "POST"], endpoint="set_password",
+          defaults={"purpose": tokens.SET_PASSWORD})
+def reset(token, purpose):
+    """Choose a password from the e-mailed link (reset: 1 hour; first password: 1 week; single use)."""
     try:
-        claim = tokens.read(tokens.RESET_PASSWORD, token)
+        claim = tokens.read(purpose, token)
     except tokens.TokenError as error:
         return _link_error(error, retry=("auth.forgot", "Solicitar un nuevo enlace"))
     user = claim.user

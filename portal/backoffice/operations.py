@@ -14,7 +14,7 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, select
 
 from portal.backoffice import welcome
-from portal.backoffice.rfc import normalise_rfc
+from portal.rfc import normalise_rfc
 from portal.backoffice.schemas import InvalidInput, validate
 from portal.extensions import db
 from portal.models import Desk, Membership, PrepaidKey, Product, Service, StampMovement, User

@@ -5,6 +5,7 @@ committed one cannot lose its mail. deliver_pending() claims due rows (FOR UPDAT
 PostgreSQL, so workers on several hosts never take the same row), sends them with Flask-Mail over
 SMTP — or writes .eml files when no SMTP server is configured — and retries failures with backoff.
 """
+import base64
 import logging
 import smtplib
 from datetime import timedelta
@@ -24,6 +25,8 @@ log = logging.getLogger("portal.outbox")
 # A claimed message is left alone by other workers this long, even if its worker dies.
 LEASE = timedelta(minutes=5)
 BACKOFF_BASE_SECONDS = 30
+# 36 bytes of UTF-8 make a 60-character encoded-word: with "Subject: " a line of 69.
+SUBJECT_WORD_BYTES = 36
 
 
 def enqueue(recipient, subject, template, *, kind=None, desk=None, user=None, service=None, **context):
@@ -111,9 +114,30 @@ def _schedule_retry(message, error):
     log.warning("Correo %s no entregado (intento %s): %s", message.id, message.attempts, message.last_error)
 
 
+def encode_subject(subject):
+    """The subject as RFC 2047 encoded-words that every line keeps under 78 characters.
+
+    Flask-Mail (and Python's SMTP policy) fold a long non-ASCII subject between encoded-words at a
+    space, and a space between encoded-words is dropped when read: "contraseña más" came out as
+    "contraseñamás". Here every space travels inside a word, and the lines are short enough that
+    the policy leaves them as they are.
+    """
+    if subject.isascii():
+        return subject
+    words, chunk = [], ""
+    for char in subject:
+        if len((chunk + char).encode()) > SUBJECT_WORD_BYTES:
+            words.append(chunk)
+            chunk = char
+        else:
+            chunk += char
+    words.append(chunk)
+    return "\r\n ".join("=?utf-8?b?" + base64.b64encode(word.encode()).decode() + "?=" for word in words)
+
+
 def _build(message):
     mail = flask_mail.Message(
-        subject=message.subject,
+        subject=encode_subject(message.subject),
         recipients=[message.recipient],
         body=message.body_text,
         html=message.body_html,

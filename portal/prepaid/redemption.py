@@ -25,7 +25,6 @@ domain errors below into Spanish pages or JSON. The caller commits.
 Every error has `code` (stable, for the API) and `message` (Spanish, for people). Audit records
 and logs carry codes.masked(code), never the full code.
 """
-import re
 from dataclasses import dataclass
 from datetime import date
 
@@ -38,12 +37,12 @@ from portal.mail.outbox import enqueue
 from portal.models import Client, Desk, PrepaidKey
 from portal.models._types import utcnow
 from portal.prepaid import codes
+from portal.rfc import normalise_rfc
 from portal.services.stamps import credit_stamps
 
 DESTINATIONS = {"mi_negocio": "Mi Negocio", "distribuidor": "Distribuidor"}
 STAMP_UNIT = "Timbres"
 # A Mexican RFC: 3 letters for a company (4 for a person), the date, a 3-character homoclave.
-RFC_PATTERN = re.compile(r"[A-ZÑ&]{3,4}\d{6}[A-Z0-9]{3}")
 
 
 class RedemptionError(Exception):
@@ -267,10 +266,11 @@ def assign_key(key_code_or_key, client_rfc, client_name, on_date, *, actor=None,
         key = _key_by_code(canonical(key_code_or_key))
         if key is None:
             raise UnknownKey()
-    rfc = (client_rfc or "").strip().upper()
+    try:
+        rfc = normalise_rfc(client_rfc)
+    except ValueError as error:
+        raise InvalidClient(f"El RFC del cliente no es válido: {error}") from None
     name = " ".join((client_name or "").split())
-    if not RFC_PATTERN.fullmatch(rfc):
-        raise InvalidClient("El RFC del cliente no es válido.")
     if not 1 <= len(name) <= 200:
         raise InvalidClient("Indica la razón social del cliente (hasta 200 caracteres).")
     if not isinstance(on_date, date):

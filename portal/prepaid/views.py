@@ -11,7 +11,7 @@ from datetime import date
 from functools import cache
 from pathlib import Path
 
-from flask import abort, current_app, flash, g, redirect, request, url_for
+from flask import abort, flash, g, redirect, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -111,10 +111,8 @@ def _shown(raw):
 
 
 def _limit_keys():
-    # The app's key prefix keeps apps (and test runs) that share one Redis apart.
-    prefix = current_app.config.get("RATELIMIT_KEY_PREFIX", "")
-    return [(prefix, "prepaid-validate", "user", str(current_user.id)),
-            (prefix, "prepaid-validate", "ip", request.remote_addr or "desconocida")]
+    return [("prepaid-validate", "user", str(current_user.id)),
+            ("prepaid-validate", "ip", request.remote_addr or "desconocida")]
 
 
 def _validation_limit():
