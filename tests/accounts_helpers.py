@@ -2,7 +2,6 @@
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -49,14 +48,6 @@ def link_in(message, path_start):
         if parts.path.startswith(path_start):
             return parts.path + (f"?{parts.query}" if parts.query else "")
     raise AssertionError(f"sin enlace {path_start} en:\n{text}")
-
-
-def redis_available(host="127.0.0.1", port=6379):
-    try:
-        with socket.create_connection((host, port), timeout=0.5):
-            return True
-    except OSError:
-        return False
 
 
 def sign_in_from_another_process(config, email, password, attempts, ip):

@@ -24,6 +24,7 @@ from tests import factories
 PG_URL = os.environ.get("PORTAL_TEST_POSTGRES", "")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+REDIS_URL = os.environ.get("PORTAL_TEST_REDIS", "redis://127.0.0.1:6379/15")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 
 
@@ -150,6 +151,26 @@ def app(request, database_url, tmp_path, smtp_server):
     application.test_client_class = IsolatedClient
     yield application
     _empty_tables(application)
+
+
+def require_redis():
+    """The Redis that limits are shared through; missing in CI is a failure, locally a skip."""
+    import redis
+
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
+    except redis.RedisError as error:
+        message = f"Redis no disponible en {REDIS_URL} (define PORTAL_TEST_REDIS): {error}"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    return REDIS_URL
+
+
+@pytest.fixture
+def redis_url():
+    """A reachable Redis URL for limits shared between processes (each test uses its own key prefix)."""
+    return require_redis()
 
 
 # --- people ----------------------------------------------------------------------------------

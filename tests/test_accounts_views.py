@@ -13,9 +13,9 @@ from portal.extensions import db
 from portal.models import AuditEvent, Desk, Membership, OutboxMessage, User
 from tests import factories
 from tests.accounts_helpers import mailbox  # noqa: F401 (fixture)
-from tests.accounts_helpers import (NEW_PASSWORD, link_in, mail_to, redis_available, sign_in_from_another_process,
+from tests.accounts_helpers import (NEW_PASSWORD, link_in, mail_to, sign_in_from_another_process,
                                     sign_up_data)
-from tests.conftest import body_of
+from tests.conftest import REDIS_URL, body_of
 
 SIGN_UP_EMAIL = "ana.lopez@ferreteria-lopez.mx"
 
@@ -295,10 +295,8 @@ def test_sign_in_fails_closed_when_the_limits_storage_is_down(client, world):
     assert client.get("/perfil").status_code == 302
 
 
-@pytest.mark.skipif(not redis_available(), reason="Redis no responde en 127.0.0.1:6379")
-@pytest.mark.app_config(RATELIMIT_STORAGE_URI="redis://127.0.0.1:6379/15",
-                        RATELIMIT_KEY_PREFIX="cuentas-" + uuid.uuid4().hex)
-def test_two_processes_sharing_redis_count_failures_together(app, client, world, tmp_path):
+@pytest.mark.app_config(RATELIMIT_STORAGE_URI=REDIS_URL, RATELIMIT_KEY_PREFIX="cuentas-" + uuid.uuid4().hex)
+def test_two_processes_sharing_redis_count_failures_together(app, client, world, tmp_path, redis_url):
     email, ip = world.a.user.email, "192.0.2.44"
     second = {key: app.config[key] for key in ("SQLALCHEMY_DATABASE_URI", "RATELIMIT_STORAGE_URI",
                                                 "RATELIMIT_KEY_PREFIX", "PASSWORD_HASH_METHOD")}

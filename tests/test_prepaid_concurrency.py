@@ -5,10 +5,8 @@ Two ways, on both databases: 200 Confirmar requests (8 client processes × 25) a
 other answer is the clear refusal; no error. Also: the brute-force limit is shared by two portal
 processes through Redis.
 """
-import os
 import uuid
 
-import pytest
 import requests
 from sqlalchemy import func, select
 
@@ -99,24 +97,11 @@ def test_many_processes_call_confirm_key_and_exactly_one_wins(app):
 
 # --- the brute-force limit, shared through Redis -------------------------------------------------
 
-REDIS_URL = os.environ.get("PORTAL_TEST_REDIS", "redis://127.0.0.1:6379/0")
-
-
-def _redis_or_skip():
-    import redis
-
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
-    except redis.RedisError as error:
-        pytest.skip(f"Redis no disponible en {REDIS_URL} (define PORTAL_TEST_REDIS): {error}")
-
-
-def test_failed_validations_are_counted_across_processes_through_redis(app):
-    _redis_or_skip()
+def test_failed_validations_are_counted_across_processes_through_redis(app, redis_url):
     key = factories.prepaid_key()
     desk = factories.desk("distribuidor")
     user = factories.user(desk)
-    config = _server_config(app, RATELIMIT_STORAGE_URI=REDIS_URL, RATELIMIT_KEY_PREFIX="prepaid-" + uuid.uuid4().hex)
+    config = _server_config(app, RATELIMIT_STORAGE_URI=redis_url, RATELIMIT_KEY_PREFIX="prepaid-" + uuid.uuid4().hex)
     with gunicorn(config, workers=1) as first, gunicorn(config, workers=1) as second:
         session = requests.Session()
         signed_in = session.post(first + "/cuenta/ingresar", data={"email": user.email, "password": factories.PASSWORD},
