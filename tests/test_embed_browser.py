@@ -126,9 +126,9 @@ def test_first_load_of_suscripciones_and_a_grid_fragment_stay_within_budget(app,
     assert all(encoding in ("gzip", "deflate") for *_, encoding in first), first
     assert sum(size for _, _, size, _ in first) <= 40 * KB, first
 
-    seen.clear()
-    page.get_by_role("link", name="Página siguiente").click()
+    with page.expect_request_finished(lambda request: request.resource_type in ("fetch", "xhr")) as finished:
+        page.get_by_role("link", name="Página siguiente").click()
     expect(page.locator("#grid-servicios-suscripciones .grid-info")).to_have_text("Página 2 de 3 (60 elementos)")
-    fragment = [s for s in seen if s[0] in ("fetch", "xhr")]
-    assert len(fragment) == 1 and fragment[0][3] == "gzip", seen
-    assert fragment[0][2] <= 8 * KB, fragment
+    sizes = finished.value.sizes()
+    assert finished.value.response().headers["content-encoding"] == "gzip"
+    assert sizes["responseHeadersSize"] + sizes["responseBodySize"] <= 8 * KB, sizes
