@@ -43,6 +43,9 @@ SETTINGS = {
     "PROXY_COUNT": (0, int),
     "SESSION_COOKIE_SECURE": (False, _bool),
     "SESSION_COOKIE_SAMESITE": ("Lax", str),
+    # Under a prefix on a shared intranet host: the prefix, so the cookie is not sent to the host's other apps.
+    "SESSION_COOKIE_PATH": (None, str),
+    "SESSION_COOKIE_NAME": ("session", str),
     "PREFERRED_URL_SCHEME": ("http", str),
     "PASSWORD_HASH_METHOD": ("scrypt:32768:8:1", str),
     "MAX_CONTENT_LENGTH": (1024 * 1024, int),
@@ -84,9 +87,12 @@ def load_config(app, overrides=None):
     if not app.config.get("MAIL_DIR"):
         app.config["MAIL_DIR"] = str(instance / "mail")
     app.config["SESSION_COOKIE_HTTPONLY"] = True
+    app.config["SESSION_COOKIE_SAMESITE"] = _same_site(app.config["SESSION_COOKIE_SAMESITE"],
+                                                       app.config["SESSION_COOKIE_SECURE"])
     app.config["REMEMBER_COOKIE_HTTPONLY"] = True
     app.config["REMEMBER_COOKIE_SECURE"] = app.config["SESSION_COOKIE_SECURE"]
     app.config["REMEMBER_COOKIE_SAMESITE"] = app.config["SESSION_COOKIE_SAMESITE"]
+    app.config["REMEMBER_COOKIE_PATH"] = app.config["SESSION_COOKIE_PATH"] or "/"
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", 8 * 3600)
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", False)
     # gzip every client decodes (brotli gains little on pages this small); streams use deflate.
@@ -94,6 +100,19 @@ def load_config(app, overrides=None):
     app.config.setdefault("COMPRESS_ALGORITHM_STREAMING", ["deflate"])
     app.config["RATELIMIT_STORAGE_URI"] = app.config["RATELIMIT_STORAGE_URI"]
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", _engine_options(app.config["SQLALCHEMY_DATABASE_URI"]))
+
+
+def _same_site(value, secure):
+    """Lax, Strict or None; None only with Secure, since browsers drop a SameSite=None cookie without it."""
+    spelled = {"lax": "Lax", "strict": "Strict", "none": "None"}.get(str(value).strip().lower())
+    if spelled is None:
+        raise ConfigError(f"SESSION_COOKIE_SAMESITE={value!r} no es válido: usa Lax, Strict o None.")
+    if spelled == "None" and not secure:
+        raise ConfigError(
+            "SESSION_COOKIE_SAMESITE=None requiere SESSION_COOKIE_SECURE=1 (y el portal servido por HTTPS): "
+            "los navegadores descartan una cookie SameSite=None sin Secure y nadie podría iniciar sesión."
+        )
+    return spelled
 
 
 def _development_secret(instance):

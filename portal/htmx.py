@@ -20,6 +20,7 @@ def render(template, block=None, **context):
 
 
 def init_app(app):
+    app.jinja_env.globals["is_htmx"] = is_htmx
     @app.after_request
     def _vary_on_htmx(response):
         # The same URL answers a page or a fragment: caches must keep them apart.

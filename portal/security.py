@@ -1,9 +1,23 @@
 """Security headers: CSP with frame-ancestors, nosniff, referrer policy, HSTS on HTTPS."""
+import re
+
 from flask import request
+
+from portal.config import ConfigError
+
+# X-Frame-Options for browsers without CSP frame-ancestors; it can only say "nobody" or "this origin".
+OLD_FRAME_OPTIONS = {"'none'": "DENY", "'self'": "SAMEORIGIN"}
+
+
+def frame_ancestors(value):
+    """The CSP frame-ancestors sources of FRAME_ANCESTORS: origins separated by spaces (commas forgiven)."""
+    if ";" in value:
+        raise ConfigError(f"FRAME_ANCESTORS={value!r}: separa los orígenes con espacios, sin «;».")
+    return " ".join(source for source in re.split(r"[\s,]+", value) if source) or "'self'"
 
 
 def init_app(app):
-    ancestors = app.config["FRAME_ANCESTORS"].strip() or "'self'"
+    ancestors = frame_ancestors(app.config["FRAME_ANCESTORS"])
     csp = "; ".join([
         "default-src 'self'",
         "script-src 'self'",
@@ -14,15 +28,16 @@ def init_app(app):
         "object-src 'none'",
         f"frame-ancestors {ancestors}",
     ])
-    only_self = ancestors == "'self'"
+    # Only when no other origin may frame the portal: X-Frame-Options would forbid the intranet's frame.
+    frame_options = OLD_FRAME_OPTIONS.get(ancestors)
 
     @app.after_request
     def _headers(response):
         response.headers.setdefault("Content-Security-Policy", csp)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
-        if only_self:
-            response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+        if frame_options:
+            response.headers.setdefault("X-Frame-Options", frame_options)
         if request.is_secure:
             response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
         if response.mimetype == "text/html" and "Cache-Control" not in response.headers:

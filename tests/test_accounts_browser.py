@@ -1,8 +1,11 @@
-"""In Chromium, JS on and off: Crear cuenta → verification link → Iniciar sesión → change of e-mail."""
+"""In Chromium, JS on and off: Crear cuenta → verification link → Iniciar sesión → name and e-mail changes."""
 import re
 
 import pytest
+from playwright.sync_api import expect
 
+from portal.extensions import db
+from portal.models import User
 from tests.accounts_helpers import mail_to
 from tests.conftest import body_of
 
@@ -51,6 +54,16 @@ def test_sign_up_verify_sign_in_and_change_email(live_server, browser_page, deli
 
     page.locator("#user-menu summary").click()
     page.get_by_role("link", name="Mi perfil").click()
+    # The name: the same notice and the same top bar, whether the page reloads or htmx swaps the section.
+    details = page.locator("#profile-details")
+    details.get_by_label("Nombre").fill("Ana López Ruiz")
+    details.get_by_role("button", name="Guardar datos").click()
+    expect(page.get_by_text("Tus datos generales se guardaron.")).to_be_visible()
+    expect(page.locator("#user-menu summary")).to_have_text("Ana López Ruiz ▼")
+    expect(page.locator("#profile-details").get_by_label("Nombre")).to_have_value("Ana López Ruiz")
+    db.session.rollback()  # see the live server's commit
+    assert db.session.query(User).filter_by(email=email).one().name == "Ana López Ruiz"
+
     section = page.locator("#profile-email")
     section.get_by_label("Nuevo correo electrónico").fill(new_email)
     section.get_by_label("Contraseña actual").fill(PASSWORD)

@@ -1,5 +1,6 @@
-"""The demo user signs in in Chromium and sees the menu and the desk selector."""
+"""The demo user signs in in Chromium (after a wrong password) and sees the menu and the desk selector, JS on and off."""
 import pytest
+from playwright.sync_api import expect
 
 from tests.conftest import browser_sign_in
 
@@ -15,6 +16,13 @@ def test_demo_user_signs_in_and_sees_menu_and_desk_selector(app, live_server, br
     load_demo()
     page = browser_page(js=js)
     jorge = db.session.query(User).filter_by(email="distribuidor@demo.mx").one()
+    # A wrong password first: the same message next to the form, the e-mail kept.
+    page.goto(live_server.url("/cuenta/ingresar"))
+    page.get_by_label("Correo electrónico").fill(jorge.email)
+    page.get_by_label("Contraseña").fill("no-es-la-clave")
+    page.get_by_role("button", name="Iniciar sesión").click()
+    expect(page.get_by_role("alert")).to_have_text("Correo o contraseña incorrectos.")
+    expect(page.get_by_label("Correo electrónico")).to_have_value(jorge.email)
     browser_sign_in(page, live_server, jorge, password="demo12345")
     menu = page.get_by_role("navigation", name="Mis Servicios")
     for label in ("Servidor virtual", "Suscripciones", "Licenciamiento", "Espacio", "Mis Pólizas",

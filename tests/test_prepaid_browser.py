@@ -6,6 +6,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
+from portal.extensions import db
+from portal.models import OutboxMessage, PrepaidKey
 from portal.prepaid import codes
 from tests import factories
 from tests.conftest import browser_sign_in
@@ -83,6 +85,13 @@ def test_activate_a_key_through_figures_2_to_5(app, live_server, browser_page, w
     if js:
         assert page.evaluate("window.sameDocument") is None  # Aceptar is a real navigation to the list
     shot(page, "figura-5", js)
+
+    # What the database holds is the same either way: the key in this desk, one confirmation e-mail.
+    db.session.rollback()  # see the live server's commits
+    key = db.session.get(PrepaidKey, key.id)
+    assert (key.status, key.desk_id, key.destination) == ("disponible", world.a.desk.id, "distribuidor")
+    assert [(m.kind, m.recipient) for m in db.session.query(OutboxMessage)] == [
+        ("prepaid_key_confirmed", world.a.user.email)]
 
 
 @pytest.mark.parametrize("js", [True, False], ids=["js", "nojs"])

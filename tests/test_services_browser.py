@@ -1,4 +1,6 @@
-"""Suscripciones in Chromium: search, a column, grouping, sorting, page 2 and Back — with JS and without."""
+"""Suscripciones in Chromium: search, a column, grouping, sorting, page 2, Back and a filter — with JS and without.
+
+Both runs must end with the same rows on screen: the no-JS form and the htmx swaps are one feature."""
 import re
 
 import pytest
@@ -13,7 +15,7 @@ GRID = "#grid-servicios-suscripciones"
 
 def rows(page):
     """Each body line of the grid: a group header, or the row's cells joined by |."""
-    return ["|".join(cell.strip() for cell in text.split("\t") if cell.strip())
+    return ["|".join(" ".join(cell.split()) for cell in text.split("\t") if cell.strip())
             for text in page.locator(f"{GRID} tbody tr").all_inner_texts()]
 
 
@@ -75,18 +77,29 @@ def test_search_columns_group_sort_page_and_back(app, live_server, browser_page,
     apply(page, js)
     expect(info).to_have_text("Página 1 de 2 (12 elementos)")
     settled(page, js)
-    first = ["Versión: 8.0 (6)"] + [f"SAE|8.0|SAE-{n:02d}|14/03/2025|14/12/2026|Envíos" for n in (1, 3, 5, 7, 9, 11)] + \
-            ["Versión: 9.0 (6)"] + [f"SAE|9.0|SAE-{n:02d}|14/03/2025|14/12/2026|Envíos" for n in (0, 2, 4, 6)]
+    first = ["Versión: 8.0 (6)"] + [f"SAE|8.0|SAE-{n:02d}|14/03/2025|14/12/2026|Reenviar CDA Envíos" for n in (1, 3, 5, 7, 9, 11)] + \
+            ["Versión: 9.0 (6)"] + [f"SAE|9.0|SAE-{n:02d}|14/03/2025|14/12/2026|Reenviar CDA Envíos" for n in (0, 2, 4, 6)]
     assert rows(page) == first
 
     page.get_by_role("link", name="Página siguiente").click()
     expect(info).to_have_text("Página 2 de 2 (12 elementos)")
-    assert rows(page) == ["Versión: 9.0 (6)"] + [f"SAE|9.0|SAE-{n:02d}|14/03/2025|14/12/2026|Envíos" for n in (8, 10)]
+    assert rows(page) == ["Versión: 9.0 (6)"] + [f"SAE|9.0|SAE-{n:02d}|14/03/2025|14/12/2026|Reenviar CDA Envíos" for n in (8, 10)]
     assert re.search(r"[?&]page=2\b", page.url) and "q=s%C3%A1e" in page.url
 
     page.go_back()
     expect(info).to_have_text("Página 1 de 2 (12 elementos)")
     assert rows(page) == first
+    settled(page, js)
+
+    # A filter (Usuarios from 11) narrows what the search found, keeping grouping and order.
+    filters = page.locator("#grid-servicios-suscripciones-filters")
+    filters.locator("summary").click()
+    filters.get_by_role("group", name="Usuarios").get_by_label("Mínimo").fill("11")
+    filters.get_by_role("group", name="Usuarios").get_by_label("Mínimo").press("Enter")
+    expect(info).to_have_text("Página 1 de 1 (2 elementos)")
+    assert rows(page) == ["Versión: 8.0 (1)", "SAE|8.0|SAE-11|14/03/2025|14/12/2026|Reenviar CDA Envíos",
+                          "Versión: 9.0 (1)", "SAE|9.0|SAE-10|14/03/2025|14/12/2026|Reenviar CDA Envíos"]
+    expect(filters.locator("summary")).to_have_text("Filtro 1")
     if js:
         # Every step swapped the grid in place: the document never reloaded.
         assert page.evaluate("window.sameDocument") is True

@@ -87,6 +87,11 @@ def test_htmx_gets_only_the_grid_and_the_short_url_to_push(client, signed_in, hx
     assert "S-0" in part and "S-2" in part and "S-1" not in part
     assert fragment.headers["HX-Push-Url"] == "/servicios/suscripciones?q=sae&sort=serie&cols=sistema,serie"
     assert "HX-Push-Url" not in full.headers
+    # The toolbar's state-dependent parts come along out of band, as a reload would show them.
+    assert '<span class="grid-count" id="grid-servicios-suscripciones-filter-count" hx-swap-oob="true"></span>' in part
+    assert ('<p class="grid-menu-foot" id="grid-servicios-suscripciones-clear" hx-swap-oob="true">'
+            '<a href="/servicios/suscripciones?sort=serie&amp;cols=sistema,serie">Limpiar filtros</a>') in part
+    assert "hx-swap-oob" not in page_html
 
 
 def test_sorting_headers_carry_aria_sort_and_toggle(client, signed_in):
