@@ -4,6 +4,7 @@ Nothing is read at import time, so tests and the CLI can build apps with any set
 """
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 
@@ -43,6 +44,8 @@ SETTINGS = {
     "PROXY_COUNT": (0, int),
     "SESSION_COOKIE_SECURE": (False, _bool),
     "SESSION_COOKIE_SAMESITE": ("Lax", str),
+    # A session unused this long is over; "Mantener la sesión iniciada" keeps its cookie as long.
+    "SESSION_DAYS": (14, int),
     "PREFERRED_URL_SCHEME": ("http", str),
     "PASSWORD_HASH_METHOD": ("scrypt:32768:8:1", str),
     "MAX_CONTENT_LENGTH": (1024 * 1024, int),
@@ -87,6 +90,7 @@ def load_config(app, overrides=None):
     app.config["REMEMBER_COOKIE_HTTPONLY"] = True
     app.config["REMEMBER_COOKIE_SECURE"] = app.config["SESSION_COOKIE_SECURE"]
     app.config["REMEMBER_COOKIE_SAMESITE"] = app.config["SESSION_COOKIE_SAMESITE"]
+    app.config["REMEMBER_COOKIE_DURATION"] = timedelta(days=app.config["SESSION_DAYS"])
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", 8 * 3600)
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", False)
     # gzip every client decodes (brotli gains little on pages this small); streams use deflate.

@@ -25,6 +25,8 @@ PG_URL = os.environ.get("PORTAL_TEST_POSTGRES", "")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
+# The abuse suite's figures table (record_figure) at the end of every run.
+pytest_plugins = ["tests.abuse_helpers"]
 
 
 def pytest_report_header(config):

@@ -39,6 +39,18 @@ def confirm(client, token, destination="mi_negocio", accept=True, headers=None):
     return client.post("/claves-prepago/activar/confirmar", data=data, headers=headers or {})
 
 
+def signed_in_cookies(app, user, desk):
+    """The session cookie a sign-in would give `user` in `desk` (sign-in itself is tested elsewhere)."""
+    from portal.auth import sessions
+    from portal.extensions import db
+
+    sessions.start(user)
+    db.session.commit()
+    serializer = app.session_interface.get_signing_serializer(app)
+    return {app.config["SESSION_COOKIE_NAME"]: serializer.dumps({"_user_id": user.get_id(), "_fresh": True,
+                                                                 "desk_id": desk.id})}
+
+
 # --- several processes: gunicorn, and rules called from separate interpreters --------------------
 
 @contextlib.contextmanager

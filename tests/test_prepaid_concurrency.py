@@ -17,7 +17,8 @@ from portal.models import AuditEvent, OutboxMessage, PrepaidKey, StampMovement
 from portal.prepaid import codes
 from portal.prepaid.steps import make_step_token
 from tests import factories
-from tests.prepaid_helpers import call_confirm_key, direct_attempts, gunicorn, http_attempts, post_confirmations, race
+from tests.prepaid_helpers import (call_confirm_key, direct_attempts, gunicorn, http_attempts, post_confirmations, race,
+                                   signed_in_cookies)
 
 PROCESSES, EACH = 8, 25
 REFUSAL = "La clave ya fue activada en otro escritorio."
@@ -54,18 +55,11 @@ def _claimed_once(key, winner_desk_id):
         1 if key.destination == "mi_negocio" else 0)
 
 
-def _signed_in(app, user, desk):
-    """The session cookie a sign-in would give `user` in `desk` (sign-in itself is tested elsewhere)."""
-    serializer = app.session_interface.get_signing_serializer(app)
-    return {app.config["SESSION_COOKIE_NAME"]: serializer.dumps({"_user_id": user.get_id(), "_fresh": True,
-                                                                 "desk_id": desk.id})}
-
-
 def test_many_processes_confirm_one_key_over_http_and_exactly_one_wins(app):
     key = factories.prepaid_key()
     parties = _desks(PROCESSES * EACH)
     # Each desk has passed step 1: a session and the step token for this key.
-    attempts = [(_signed_in(app, user, desk), make_step_token(desk, user, [key.code]), destination)
+    attempts = [(signed_in_cookies(app, user, desk), make_step_token(desk, user, [key.code]), destination)
                 for desk, user, destination in parties]
     with gunicorn(_server_config(app), workers=4) as base:
         jobs = [(base, attempts[n * EACH:(n + 1) * EACH]) for n in range(PROCESSES)]
