@@ -24,10 +24,10 @@ def record_figure(name, value, bar):
     """Keep and print one figure: what was measured (`value`) and what it had to be (`bar`)."""
     if _current["backend"]:
         name = f"{name} [{_current['backend']}]"
-    line = (name, str(value), str(bar))
+    line = (name, " ".join(str(value).split()), str(bar))  # one line each, whatever an error message holds
     with _lock:
         _figures.append(line)
-    print(f"\n[figura] {name}: {value}  (meta: {bar})")
+    print(f"\n[figura] {line[0]}: {line[1]}  (meta: {bar})")
 
 
 def pytest_runtest_setup(item):

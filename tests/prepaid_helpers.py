@@ -39,6 +39,29 @@ def confirm(client, token, destination="mi_negocio", accept=True, headers=None):
     return client.post("/claves-prepago/activar/confirmar", data=data, headers=headers or {})
 
 
+REDIS_URL = os.environ.get("PORTAL_TEST_REDIS", "redis://127.0.0.1:6379/0")
+
+
+def redis_or_skip():
+    """Skip the test when no Redis answers at REDIS_URL (PORTAL_TEST_REDIS)."""
+    import pytest
+    import redis
+
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
+    except redis.RedisError as error:
+        pytest.skip(f"Redis no disponible en {REDIS_URL} (define PORTAL_TEST_REDIS): {error}")
+
+
+def server_config(app, **extra):
+    """What a gunicorn process needs to be the same portal as the test's app."""
+    keep = ("SQLALCHEMY_DATABASE_URI", "SECRET_KEY", "MAIL_SERVER", "MAIL_PORT", "MAIL_DIR", "PASSWORD_HASH_METHOD",
+            "RATELIMIT_STORAGE_URI", "RATELIMIT_KEY_PREFIX", "STORE_URL")
+    config = {name: app.config[name] for name in keep}
+    config.update(TESTING=True, WTF_CSRF_ENABLED=False, INSTANCE_PATH=app.instance_path, **extra)
+    return config
+
+
 def signed_in_cookies(app, user, desk):
     """The session cookie a sign-in would give `user` in `desk` (sign-in itself is tested elsewhere)."""
     from portal.auth import sessions
@@ -54,14 +77,20 @@ def signed_in_cookies(app, user, desk):
 # --- several processes: gunicorn, and rules called from separate interpreters --------------------
 
 @contextlib.contextmanager
-def gunicorn(config, workers=4):
-    """The portal under gunicorn (sync workers) on a free loopback port; yields its base URL."""
+def gunicorn(config, workers=4, log=None, args=(), env=None):
+    """The portal under gunicorn (sync workers) on a free loopback port; yields its base URL.
+
+    `log`: a path that receives gunicorn's stdout and stderr (its error and access logs, the app's
+    log lines); `args`: more gunicorn options (e.g. ["-c", "deploy/gunicorn.conf.py"]); `env`: more
+    environment variables.
+    """
     port = _free_port()
-    env = {**os.environ, "PORTAL_TEST_APP_CONFIG": json.dumps(config)}
+    env = {**os.environ, **(env or {}), "PORTAL_TEST_APP_CONFIG": json.dumps(config)}
+    output = open(log, "ab") if log else None  # noqa: SIM115 - closed in the finally below
     process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--bind", f"127.0.0.1:{port}",
+        [sys.executable, "-m", "gunicorn", *args, "--workers", str(workers), "--bind", f"127.0.0.1:{port}",
          "--chdir", str(ROOT), "--log-level", "warning", "--timeout", "60", "tests.prepaid_wsgi:app"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        env=env, stdout=output or subprocess.DEVNULL, stderr=output or subprocess.PIPE,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -73,7 +102,8 @@ def gunicorn(config, workers=4):
             except requests.RequestException:
                 pass  # not listening yet, or the workers are still booting
             if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("gunicorn no arrancó: " + process.stderr.read().decode()[-2000:])
+                output_so_far = Path(log).read_bytes() if log else process.stderr.read()
+                raise RuntimeError("gunicorn no arrancó: " + output_so_far.decode()[-2000:])
             time.sleep(0.2)
         yield base
     finally:
@@ -83,6 +113,8 @@ def gunicorn(config, workers=4):
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        if output:
+            output.close()
 
 
 def _free_port():

@@ -5,10 +5,8 @@ Two ways, on both databases: 200 Confirmar requests (8 client processes × 25) a
 other answer is the clear refusal; no error. Also: the brute-force limit is shared by two portal
 processes through Redis.
 """
-import os
 import uuid
 
-import pytest
 import requests
 from sqlalchemy import func, select
 
@@ -18,19 +16,10 @@ from portal.prepaid import codes
 from portal.prepaid.steps import make_step_token
 from tests import factories
 from tests.prepaid_helpers import (call_confirm_key, direct_attempts, gunicorn, http_attempts, post_confirmations, race,
-                                   signed_in_cookies)
+                                   REDIS_URL, redis_or_skip, server_config, signed_in_cookies)
 
 PROCESSES, EACH = 8, 25
 REFUSAL = "La clave ya fue activada en otro escritorio."
-
-
-def _server_config(app, **extra):
-    """What a gunicorn process needs to be the same portal as the test's app."""
-    keep = ("SQLALCHEMY_DATABASE_URI", "SECRET_KEY", "MAIL_SERVER", "MAIL_PORT", "MAIL_DIR", "PASSWORD_HASH_METHOD",
-            "RATELIMIT_STORAGE_URI", "RATELIMIT_KEY_PREFIX", "STORE_URL")
-    config = {name: app.config[name] for name in keep}
-    config.update(TESTING=True, WTF_CSRF_ENABLED=False, INSTANCE_PATH=app.instance_path, **extra)
-    return config
 
 
 def _desks(count):
@@ -61,7 +50,7 @@ def test_many_processes_confirm_one_key_over_http_and_exactly_one_wins(app):
     # Each desk has passed step 1: a session and the step token for this key.
     attempts = [(signed_in_cookies(app, user, desk), make_step_token(desk, user, [key.code]), destination)
                 for desk, user, destination in parties]
-    with gunicorn(_server_config(app), workers=4) as base:
+    with gunicorn(server_config(app), workers=4) as base:
         jobs = [(base, attempts[n * EACH:(n + 1) * EACH]) for n in range(PROCESSES)]
         outcomes = [outcome for batch in race(http_attempts, post_confirmations, jobs) for outcome in batch]
 
@@ -80,7 +69,7 @@ def test_many_processes_call_confirm_key_and_exactly_one_wins(app):
     key = factories.prepaid_key()
     parties = _desks(PROCESSES * EACH)
     attempts = [(desk.id, user.id, destination) for desk, user, destination in parties]
-    config = _server_config(app)
+    config = server_config(app)
     jobs = [(config, key.code, attempts[n * EACH:(n + 1) * EACH]) for n in range(PROCESSES)]
     batches = race(direct_attempts, call_confirm_key, jobs)
     outcomes = [outcome for batch in batches for outcome in batch]
@@ -93,24 +82,12 @@ def test_many_processes_call_confirm_key_and_exactly_one_wins(app):
 
 # --- the brute-force limit, shared through Redis -------------------------------------------------
 
-REDIS_URL = os.environ.get("PORTAL_TEST_REDIS", "redis://127.0.0.1:6379/0")
-
-
-def _redis_or_skip():
-    import redis
-
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
-    except redis.RedisError as error:
-        pytest.skip(f"Redis no disponible en {REDIS_URL} (define PORTAL_TEST_REDIS): {error}")
-
-
 def test_failed_validations_are_counted_across_processes_through_redis(app):
-    _redis_or_skip()
+    redis_or_skip()
     key = factories.prepaid_key()
     desk = factories.desk("distribuidor")
     user = factories.user(desk)
-    config = _server_config(app, RATELIMIT_STORAGE_URI=REDIS_URL, RATELIMIT_KEY_PREFIX="prepaid-" + uuid.uuid4().hex)
+    config = server_config(app, RATELIMIT_STORAGE_URI=REDIS_URL, RATELIMIT_KEY_PREFIX="prepaid-" + uuid.uuid4().hex)
     with gunicorn(config, workers=1) as first, gunicorn(config, workers=1) as second:
         session = requests.Session()
         signed_in = session.post(first + "/cuenta/ingresar", data={"email": user.email, "password": factories.PASSWORD},

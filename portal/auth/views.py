@@ -24,10 +24,9 @@ def _ip():
 
 
 def _throttled(error, template, block, **context):
-    """The page (or block) again, with the wait message and 429 (503 if the limits are down)."""
+    """The page (or block) again, with the wait message (or why the limits cannot be checked) and 429."""
     response = make_response(render(template, block=block, error=str(error), **context), error.status)
-    if error.status == 429:
-        response.headers["Retry-After"] = str(error.verdict.retry_after)
+    response.headers["Retry-After"] = str(error.verdict.retry_after)
     return response
 
 
