@@ -132,3 +132,26 @@ def fire_assignments(state):
             db.session.rollback()
             outcomes.append(f"error: {type(error).__name__}: {error}"[:300])
     return outcomes
+
+
+# --- outbox workers -------------------------------------------------------------------------------
+
+def outbox_worker(config):
+    """prepare: the portal in this interpreter, as `flask outbox deliver --loop` runs it."""
+    from portal import create_app
+
+    app = create_app(config)
+    app.app_context().push()
+    return app
+
+
+def deliver_until_empty(app):
+    """fire: deliver until nothing is due; how many messages this worker sent."""
+    from portal.mail.outbox import deliver_pending
+
+    total = 0
+    while True:
+        sent, failed = deliver_pending(limit=20)
+        total += sent
+        if not sent and not failed:
+            return total
