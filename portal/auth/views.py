@@ -198,7 +198,11 @@ def forgot():
     if user is not None:
         mails.password_reset(user)
         audit.record("password_reset_requested", user=user, ip=_ip())
-        db.session.commit()
+    else:
+        # Recorded too (who is probing for accounts?), and written the same way: an answer that
+        # skipped the database would come back measurably sooner for addresses without an account.
+        audit.record("password_reset_unknown_email", ip=_ip(), actor=form.email.data[:120])
+    db.session.commit()
     return hx_redirect(url_for("auth.forgot_sent"))
 
 
