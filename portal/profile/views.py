@@ -134,7 +134,7 @@ def _continue_in_a_new_session(user):
 def activity_log():
     """"Actividad": the account's sign-ins, failed sign-ins, e-mail and password changes."""
     page = request.args.get("page", "1")
-    if not page.isdigit() or not 1 <= int(page) <= 10_000:
+    if not (page.isascii() and page.isdigit()) or not 1 <= int(page) <= 10_000:
         abort(400, "La página solicitada no es válida.")
     events, older = activity.recent_events(current_user, int(page))
     return render("profile/activity.html", block="activity_table", events=events, labels=activity.LABELS,
