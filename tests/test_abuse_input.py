@@ -308,3 +308,37 @@ def test_fields_no_form_has_are_ignored(app, client, world, login):
                   f"{sum(ignored.values())}/{len(ignored)} casos ignorados", "todos ignorados")
     assert all(ignored.values()), ignored
     assert key.status == "utilizada" and key.confirmed_on == date.today()  # by the rules, not by "status"
+
+
+# --- what the fuzzing found, kept fixed -------------------------------------------------------------
+
+@pytest.mark.parametrize("method, path, body, status", [
+    ("GET", "/servicios/suscripciones?q=a%00b", None, 400),        # PostgreSQL stores no NUL: was a 500
+    ("GET", "/claves-prepago?cliente=%00", None, 400),
+    ("GET", "/servicios/%00/envios-cda", None, 400),
+    ("POST", "/perfil/datos", b"details-name=%00&details-phone=1", 400),
+    ("POST", "/escritorio", b"desk_id=99999999999999999999", 400),  # beyond INTEGER: was a 500
+    ("GET", "/claves-prepago/activar/aviso?claves=999999999999", None, 404),
+    ("GET", "/claves-prepago/activar/aviso?claves=%C2%B2", None, 404),  # "²" is a digit to isdigit()
+    ("GET", "/perfil/actividad?page=%C2%B2", None, 400),
+])
+def test_what_the_fuzzing_found_is_a_clear_refusal(client, world, login, hx, method, path, body, status):
+    login(world.b.user)
+    for headers in ({}, hx):
+        response = client.open(path, method=method, data=body, headers=headers,
+                               content_type="application/x-www-form-urlencoded")
+        assert response.status_code == status
+        if status == 400 and b"desk_id" not in (body or b"") and "page=" not in path:
+            assert "La solicitud contiene caracteres no válidos." in response.get_data(as_text=True)
+
+
+def test_the_api_refuses_nul_and_lone_surrogates_in_its_documented_way(client):
+    from tests.api_support import token
+
+    auth = {"Authorization": f"Bearer {token()}"}
+    assert client.get("/api/v1/desks?cursor=%00", headers=auth).status_code == 422
+    assert client.get("/api/v1/services/A%00B", headers=auth).status_code == 404
+    for text in ('"\\u0000"', '"\\ud800"'):
+        response = client.put("/api/v1/desks/CBA950612K21", headers=auth, content_type="application/json",
+                              data=f'{{"razon_social": {text}, "kind": "cliente", "users": []}}')
+        assert response.status_code == 400 and response.json["error"]["code"] == "invalid_json"
