@@ -77,19 +77,19 @@ def signed_in_cookies(app, user, desk):
 # --- several processes: gunicorn, and rules called from separate interpreters --------------------
 
 @contextlib.contextmanager
-def gunicorn(config, workers=4, log=None, args=(), env=None):
+def gunicorn(config, workers=4, log=None, args=(), env=None, app="tests.prepaid_wsgi:app"):
     """The portal under gunicorn (sync workers) on a free loopback port; yields its base URL.
 
     `log`: a path that receives gunicorn's stdout and stderr (its error and access logs, the app's
     log lines); `args`: more gunicorn options (e.g. ["-c", "deploy/gunicorn.conf.py"]); `env`: more
-    environment variables.
+    environment variables; `app`: the WSGI entry.
     """
     port = _free_port()
     env = {**os.environ, **(env or {}), "PORTAL_TEST_APP_CONFIG": json.dumps(config)}
     output = open(log, "ab") if log else None  # noqa: SIM115 - closed in the finally below
     process = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", *args, "--workers", str(workers), "--bind", f"127.0.0.1:{port}",
-         "--chdir", str(ROOT), "--log-level", "warning", "--timeout", "60", "tests.prepaid_wsgi:app"],
+         "--chdir", str(ROOT), "--log-level", "warning", "--timeout", "60", app],
         env=env, stdout=output or subprocess.DEVNULL, stderr=output or subprocess.PIPE,
     )
     base = f"http://127.0.0.1:{port}"
