@@ -202,7 +202,7 @@ def test_generated_posts_and_query_strings_never_get_a_5xx(requester):
     routes, fields = requester.routes, requester.fields
     every_name = sorted({name for names in fields.values() for name in names})
 
-    @settings(max_examples=scale(1000, 10_000), deadline=None, database=None, derandomize=not STRESS,
+    @settings(max_examples=scale(1500, 10_000), deadline=None, database=None, derandomize=not STRESS,
               suppress_health_check=list(HealthCheck))
     @given(data=st.data(), route=st.sampled_from(routes), signed_in=st.booleans(), htmx=st.booleans(),
            in_query=st.booleans(),
