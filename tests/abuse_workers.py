@@ -63,24 +63,11 @@ def claim_attempts(job):
 
 def fire_claims(state):
     """fire: claim the key once per (desk, user, destination); "ok", a refusal code, or "error: …"."""
-    from portal.extensions import db
-    from portal.prepaid.redemption import RedemptionError, confirm_key
+    from portal.prepaid.redemption import confirm_key
+    from tests.prepaid_helpers import claim_each
 
     code, pairs, naive = state
-    claim = naive_claim if naive else confirm_key
-    outcomes = []
-    for desk, user, destination in pairs:
-        try:
-            claim(desk, user, code, destination, True)
-            db.session.commit()
-            outcomes.append("ok")
-        except RedemptionError as refusal:
-            db.session.rollback()
-            outcomes.append(refusal.code)
-        except Exception as error:  # noqa: BLE001 - the test counts it
-            db.session.rollback()
-            outcomes.append(f"error: {type(error).__name__}: {error}"[:300])
-    return outcomes
+    return claim_each(naive_claim if naive else confirm_key, code, pairs)
 
 
 def naive_claim(desk, user, code, destination, accepted_license):

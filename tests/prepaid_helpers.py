@@ -189,14 +189,22 @@ def direct_attempts(job):
 
 def call_confirm_key(state):
     """fire for race(): confirm_key for each (desk, user, destination); outcome "ok" or the error code."""
-    from portal.extensions import db
-    from portal.prepaid.redemption import RedemptionError, confirm_key
+    from portal.prepaid.redemption import confirm_key
 
     code, pairs = state
+    return claim_each(confirm_key, code, pairs)
+
+
+def claim_each(claim, code, pairs):
+    """claim(desk, user, code, destination, True) for each pair, each in its own transaction; the
+    outcomes: "ok", the refusal's code, or "error: …"."""
+    from portal.extensions import db
+    from portal.prepaid.redemption import RedemptionError
+
     outcomes = []
     for desk, user, destination in pairs:
         try:
-            confirm_key(desk, user, code, destination, True)
+            claim(desk, user, code, destination, True)
             db.session.commit()
             outcomes.append("ok")
         except RedemptionError as refusal:
