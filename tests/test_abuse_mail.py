@@ -214,7 +214,10 @@ def test_three_outbox_workers_deliver_each_message_once(app, smtp, backend):
                   f"{count} distintos, 0 duplicados")
     assert sorted(ids) == sorted(expected) and len(ids) == count
     assert sum(sent) == count
-    assert all(s > 0 for s in sent), sent  # the three really shared the work
+    if backend == "postgresql":
+        # SKIP LOCKED lets the three work side by side; SQLite hands its write lock to one at a time
+        # and may starve one worker for the whole run, which is slower but loses and repeats nothing.
+        assert all(s > 0 for s in sent), sent
 
 
 def test_a_rolled_back_change_sends_nothing(app, client, smtp, login, world, monkeypatch):
