@@ -23,8 +23,10 @@ def create_app(config=None):
     _init_extensions(app)
     _register_blueprints(app)
 
-    from portal import assets, errors, htmx, security, templating
+    from portal import assets, errors, htmx, logs, sanity, security, templating
     assets.init_app(app)
+    logs.init_app(app)
+    sanity.init_app(app)
     templating.init_app(app)
     htmx.init_app(app)
     security.init_app(app)

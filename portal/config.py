@@ -4,6 +4,7 @@ Nothing is read at import time, so tests and the CLI can build apps with any set
 """
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 
@@ -46,6 +47,8 @@ SETTINGS = {
     # Under a prefix on a shared intranet host: the prefix, so the cookie is not sent to the host's other apps.
     "SESSION_COOKIE_PATH": (None, str),
     "SESSION_COOKIE_NAME": ("session", str),
+    # A session unused this long is over; "Mantener la sesión iniciada" keeps its cookie as long.
+    "SESSION_DAYS": (14, int),
     "PREFERRED_URL_SCHEME": ("http", str),
     "PASSWORD_HASH_METHOD": ("scrypt:32768:8:1", str),
     "MAX_CONTENT_LENGTH": (1024 * 1024, int),
@@ -93,6 +96,7 @@ def load_config(app, overrides=None):
     app.config["REMEMBER_COOKIE_SECURE"] = app.config["SESSION_COOKIE_SECURE"]
     app.config["REMEMBER_COOKIE_SAMESITE"] = app.config["SESSION_COOKIE_SAMESITE"]
     app.config["REMEMBER_COOKIE_PATH"] = app.config["SESSION_COOKIE_PATH"] or "/"
+    app.config["REMEMBER_COOKIE_DURATION"] = timedelta(days=app.config["SESSION_DAYS"])
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", 8 * 3600)
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", False)
     # gzip every client decodes (brotli gains little on pages this small); streams use deflate.

@@ -1,24 +1,21 @@
 """The active desk: every query a signed-in user makes goes through it."""
 from functools import wraps
 
-from flask import abort, request, session
+from flask import abort, current_app, request, session
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
+from portal.auth import sessions
 from portal.extensions import db
-from portal.models import Desk, Membership, User
+from portal.models import Desk, Membership
 
 
 def load_user(user_id):
-    """Flask-Login loader: the id carries the session token, so a changed token signs out."""
-    try:
-        pk, token = user_id.split(":", 1)
-        user = db.session.get(User, int(pk))
-    except (ValueError, AttributeError):
-        return None
-    if user is None or user.session_token != token:
-        return None
-    return user
+    """Flask-Login loader: the id names a server-side session, so a session ended there is over
+    even for a browser that kept its cookie (portal.auth.sessions)."""
+    return sessions.load(user_id, idle_limit=current_app.config["REMEMBER_COOKIE_DURATION"],
+                         # A POST holds SQLite's write lock in its own transaction: pages keep the clock.
+                         touch=request.method in ("GET", "HEAD"))
 
 
 def desks_of(user):

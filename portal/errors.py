@@ -5,6 +5,7 @@ from flask import jsonify, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from portal.extensions import db
 from portal.htmx import is_htmx, render
 
 log = logging.getLogger("portal.errors")
@@ -74,7 +75,12 @@ def init_app(app):
     @app.errorhandler(Exception)
     def _unexpected(error):
         # The trace goes to the log, never to the page.
-        log.exception("Error no controlado en %s %s", request.method, request.path)
+        # The route, not the path: a path can carry an e-mailed link's token (/cuenta/restablecer/<token>).
+        log.exception("Error no controlado en %s %s", request.method,
+                      request.url_rule.rule if request.url_rule else "(sin ruta)")
+        # A failed statement leaves PostgreSQL's transaction aborted; the page's layout still reads
+        # (the desk selector), so start clean or the error page itself would fail.
+        db.session.rollback()
         return error_response(500)
 
 

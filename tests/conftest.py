@@ -26,6 +26,8 @@ IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 REDIS_URL = os.environ.get("PORTAL_TEST_REDIS", "redis://127.0.0.1:6379/15")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
+# The abuse suite's figures table (record_figure) at the end of every run.
+pytest_plugins = ["tests.abuse_helpers"]
 
 
 def pytest_report_header(config):

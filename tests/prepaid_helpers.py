@@ -39,17 +39,53 @@ def confirm(client, token, destination="mi_negocio", accept=True, headers=None):
     return client.post("/claves-prepago/activar/confirmar", data=data, headers=headers or {})
 
 
+from tests.conftest import REDIS_URL  # noqa: E402,F401 (the one Redis the suite shares)
+
+
+def redis_or_skip():
+    """The shared Redis, or a skip locally (a failure in CI): see tests.conftest.require_redis."""
+    from tests.conftest import require_redis
+    return require_redis()
+
+
+def server_config(app, **extra):
+    """What a gunicorn process needs to be the same portal as the test's app."""
+    keep = ("SQLALCHEMY_DATABASE_URI", "SECRET_KEY", "MAIL_SERVER", "MAIL_PORT", "MAIL_DIR", "PASSWORD_HASH_METHOD",
+            "RATELIMIT_STORAGE_URI", "RATELIMIT_KEY_PREFIX", "STORE_URL")
+    config = {name: app.config[name] for name in keep}
+    config.update(TESTING=True, WTF_CSRF_ENABLED=False, INSTANCE_PATH=app.instance_path, **extra)
+    return config
+
+
+def signed_in_cookies(app, user, desk):
+    """The session cookie a sign-in would give `user` in `desk` (sign-in itself is tested elsewhere)."""
+    from portal.auth import sessions
+    from portal.extensions import db
+
+    sessions.start(user)
+    db.session.commit()
+    serializer = app.session_interface.get_signing_serializer(app)
+    return {app.config["SESSION_COOKIE_NAME"]: serializer.dumps({"_user_id": user.get_id(), "_fresh": True,
+                                                                 "desk_id": desk.id})}
+
+
 # --- several processes: gunicorn, and rules called from separate interpreters --------------------
 
 @contextlib.contextmanager
-def gunicorn(config, workers=4):
-    """The portal under gunicorn (sync workers) on a free loopback port; yields its base URL."""
+def gunicorn(config, workers=4, log=None, args=(), env=None, app="tests.prepaid_wsgi:app"):
+    """The portal under gunicorn (sync workers) on a free loopback port; yields its base URL.
+
+    `log`: a path that receives gunicorn's stdout and stderr (its error and access logs, the app's
+    log lines); `args`: more gunicorn options (e.g. ["-c", "deploy/gunicorn.conf.py"]); `env`: more
+    environment variables; `app`: the WSGI entry.
+    """
     port = _free_port()
-    env = {**os.environ, "PORTAL_TEST_APP_CONFIG": json.dumps(config)}
+    env = {**os.environ, **(env or {}), "PORTAL_TEST_APP_CONFIG": json.dumps(config)}
+    output = open(log, "ab") if log else None  # noqa: SIM115 - closed in the finally below
     process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--bind", f"127.0.0.1:{port}",
-         "--chdir", str(ROOT), "--log-level", "warning", "--timeout", "60", "tests.prepaid_wsgi:app"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        [sys.executable, "-m", "gunicorn", *args, "--workers", str(workers), "--bind", f"127.0.0.1:{port}",
+         "--chdir", str(ROOT), "--log-level", "warning", "--timeout", "60", app],
+        env=env, stdout=output or subprocess.DEVNULL, stderr=output or subprocess.PIPE,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -61,7 +97,8 @@ def gunicorn(config, workers=4):
             except requests.RequestException:
                 pass  # not listening yet, or the workers are still booting
             if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("gunicorn no arrancó: " + process.stderr.read().decode()[-2000:])
+                output_so_far = Path(log).read_bytes() if log else process.stderr.read()
+                raise RuntimeError("gunicorn no arrancó: " + output_so_far.decode()[-2000:])
             time.sleep(0.2)
         yield base
     finally:
@@ -71,6 +108,8 @@ def gunicorn(config, workers=4):
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        if output:
+            output.close()
 
 
 def _free_port():
@@ -145,14 +184,22 @@ def direct_attempts(job):
 
 def call_confirm_key(state):
     """fire for race(): confirm_key for each (desk, user, destination); outcome "ok" or the error code."""
-    from portal.extensions import db
-    from portal.prepaid.redemption import RedemptionError, confirm_key
+    from portal.prepaid.redemption import confirm_key
 
     code, pairs = state
+    return claim_each(confirm_key, code, pairs)
+
+
+def claim_each(claim, code, pairs):
+    """claim(desk, user, code, destination, True) for each pair, each in its own transaction; the
+    outcomes: "ok", the refusal's code, or "error: …"."""
+    from portal.extensions import db
+    from portal.prepaid.redemption import RedemptionError
+
     outcomes = []
     for desk, user, destination in pairs:
         try:
-            confirm_key(desk, user, code, destination, True)
+            claim(desk, user, code, destination, True)
             db.session.commit()
             outcomes.append("ok")
         except RedemptionError as refusal:

@@ -290,7 +290,7 @@ def test_twenty_failures_from_one_address_lock_that_address(client, world):
 @pytest.mark.app_config(RATELIMIT_STORAGE_URI="redis://127.0.0.1:1/0")
 def test_sign_in_fails_closed_when_the_limits_storage_is_down(client, world):
     response = _sign_in(client, world.a.user.email, factories.PASSWORD)
-    assert response.status_code == 503
+    assert response.status_code == 429
     assert "No podemos procesar tu solicitud en este momento" in response.get_data(as_text=True)
     assert client.get("/perfil").status_code == 302
 

@@ -15,19 +15,11 @@ from portal.models import AuditEvent, OutboxMessage, PrepaidKey, StampMovement
 from portal.prepaid import codes
 from portal.prepaid.steps import make_step_token
 from tests import factories
-from tests.prepaid_helpers import call_confirm_key, direct_attempts, gunicorn, http_attempts, post_confirmations, race
+from tests.prepaid_helpers import (call_confirm_key, direct_attempts, gunicorn, http_attempts, post_confirmations, race,
+                                   server_config, signed_in_cookies)
 
 PROCESSES, EACH = 8, 25
 REFUSAL = "La clave ya fue activada en otro escritorio."
-
-
-def _server_config(app, **extra):
-    """What a gunicorn process needs to be the same portal as the test's app."""
-    keep = ("SQLALCHEMY_DATABASE_URI", "SECRET_KEY", "MAIL_SERVER", "MAIL_PORT", "MAIL_DIR", "PASSWORD_HASH_METHOD",
-            "RATELIMIT_STORAGE_URI", "RATELIMIT_KEY_PREFIX", "STORE_URL")
-    config = {name: app.config[name] for name in keep}
-    config.update(TESTING=True, WTF_CSRF_ENABLED=False, INSTANCE_PATH=app.instance_path, **extra)
-    return config
 
 
 def _desks(count):
@@ -52,20 +44,13 @@ def _claimed_once(key, winner_desk_id):
         1 if key.destination == "mi_negocio" else 0)
 
 
-def _signed_in(app, user, desk):
-    """The session cookie a sign-in would give `user` in `desk` (sign-in itself is tested elsewhere)."""
-    serializer = app.session_interface.get_signing_serializer(app)
-    return {app.config["SESSION_COOKIE_NAME"]: serializer.dumps({"_user_id": user.get_id(), "_fresh": True,
-                                                                 "desk_id": desk.id})}
-
-
 def test_many_processes_confirm_one_key_over_http_and_exactly_one_wins(app):
     key = factories.prepaid_key()
     parties = _desks(PROCESSES * EACH)
     # Each desk has passed step 1: a session and the step token for this key.
-    attempts = [(_signed_in(app, user, desk), make_step_token(desk, user, [key.code]), destination)
+    attempts = [(signed_in_cookies(app, user, desk), make_step_token(desk, user, [key.code]), destination)
                 for desk, user, destination in parties]
-    with gunicorn(_server_config(app), workers=4) as base:
+    with gunicorn(server_config(app), workers=4) as base:
         jobs = [(base, attempts[n * EACH:(n + 1) * EACH]) for n in range(PROCESSES)]
         outcomes = [outcome for batch in race(http_attempts, post_confirmations, jobs) for outcome in batch]
 
@@ -84,7 +69,7 @@ def test_many_processes_call_confirm_key_and_exactly_one_wins(app):
     key = factories.prepaid_key()
     parties = _desks(PROCESSES * EACH)
     attempts = [(desk.id, user.id, destination) for desk, user, destination in parties]
-    config = _server_config(app)
+    config = server_config(app)
     jobs = [(config, key.code, attempts[n * EACH:(n + 1) * EACH]) for n in range(PROCESSES)]
     batches = race(direct_attempts, call_confirm_key, jobs)
     outcomes = [outcome for batch in batches for outcome in batch]
@@ -101,7 +86,7 @@ def test_failed_validations_are_counted_across_processes_through_redis(app, redi
     key = factories.prepaid_key()
     desk = factories.desk("distribuidor")
     user = factories.user(desk)
-    config = _server_config(app, RATELIMIT_STORAGE_URI=redis_url, RATELIMIT_KEY_PREFIX="prepaid-" + uuid.uuid4().hex)
+    config = server_config(app, RATELIMIT_STORAGE_URI=redis_url, RATELIMIT_KEY_PREFIX="prepaid-" + uuid.uuid4().hex)
     with gunicorn(config, workers=1) as first, gunicorn(config, workers=1) as second:
         session = requests.Session()
         signed_in = session.post(first + "/cuenta/ingresar", data={"email": user.email, "password": factories.PASSWORD},

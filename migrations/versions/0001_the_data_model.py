@@ -100,6 +100,17 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_grid_preferences')),
     sa.UniqueConstraint('user_id', 'grid', name='uq_grid_preferences_user_grid')
     )
+    op.create_table('user_sessions',
+    sa.Column('id', sa.String(length=64), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('last_seen_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_user_sessions_user_id_users'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_user_sessions'))
+    )
+    with op.batch_alter_table('user_sessions', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_user_sessions_user_id'), ['user_id'], unique=False)
+
     op.create_table('memberships',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=False),
@@ -266,6 +277,10 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_memberships_desk_id'))
 
     op.drop_table('memberships')
+    with op.batch_alter_table('user_sessions', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_user_sessions_user_id'))
+
+    op.drop_table('user_sessions')
     op.drop_table('grid_preferences')
     op.drop_table('clients')
     with op.batch_alter_table('audit_events', schema=None) as batch_op:

@@ -24,6 +24,7 @@ from portal.errors import json_error
 from portal.extensions import db
 from portal.models import ApiToken
 from portal.models._types import utcnow
+from portal.sanity import bad_text
 
 READ_METHODS = {"GET", "HEAD"}
 CONCURRENT = "Otra solicitud cambió estos datos al mismo tiempo; vuelve a enviar la tuya."
@@ -158,9 +159,16 @@ def json_body():
     if not request.is_json:
         raise ApiError(400, "invalid_json", "Envía el cuerpo como JSON (Content-Type: application/json).")
     try:
-        return json.loads(request.get_data().decode("utf-8"))  # cached: a retried view reads it again
+        value = json.loads(request.get_data().decode("utf-8"))  # cached: a retried view reads it again
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise ApiError(400, "invalid_json", "El cuerpo no es JSON válido en UTF-8.") from None
+    try:
+        refused = bad_text(value)  # "\u0000" or a lone "\ud800": valid JSON, but no database stores it
+    except RecursionError:
+        refused = True
+    if refused:
+        raise ApiError(400, "invalid_json", "El cuerpo contiene caracteres no válidos (NUL o sustitutos sueltos).")
+    return value
 
 
 def respond(body, status=200):

@@ -5,6 +5,7 @@ from pathlib import Path
 from flask import current_app
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from portal.auth import sessions
 from portal.models.accounts import new_session_token
 
 MIN_LENGTH = 8
@@ -67,3 +68,4 @@ def set_password(user, password):
     check_new_password(password, user.email)
     user.password_hash = hash_password(password)
     user.session_token = new_session_token()
+    sessions.end_all(user)

@@ -3,7 +3,7 @@
 Sign-in counts failures only, per account and per address, and checks before trying the password:
 once over the limit even the right password waits, or the limit would not stop a guesser.
 Actions that send e-mail count every request, so nobody can flood a mailbox through the portal.
-When the storage is down every limit refuses (fail closed) and says the service is unavailable.
+When the storage is down every limit refuses (fail closed, 429) and says the service is unavailable.
 """
 from portal import limits
 
@@ -19,15 +19,19 @@ UNAVAILABLE = ("No podemos procesar tu solicitud en este momento por una falla t
 
 
 class Throttled(Exception):
-    """Over a limit (429) or the limits' storage is down (503); the message is for the user."""
+    """Over a limit, or the limits' storage is down; the message is for the user.
+
+    Both answer 429 with Retry-After, as every limit in the portal does: the refusal is designed,
+    not a server error, and a proxy that replaces 5xx pages would hide its message.
+    """
+
+    status = 429
 
     def __init__(self, verdict):
         self.verdict = verdict
         if verdict.storage_down:
-            self.status = 503
             message = UNAVAILABLE
         else:
-            self.status = 429
             unit = "minuto" if verdict.minutes == 1 else "minutos"
             message = f"Demasiados intentos. Inténtalo de nuevo en {verdict.minutes} {unit}."
         super().__init__(message)

@@ -1,11 +1,11 @@
 """Accounts: sign-in and out, Crear cuenta, e-mail verification, password reset."""
-from flask import flash, make_response, redirect, request, session, url_for
+from flask import current_app, flash, make_response, redirect, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import SecurityError
 
 from portal import audit
-from portal.auth import bp, mails, registration, throttle, tokens
+from portal.auth import bp, mails, registration, sessions, throttle, tokens
 from portal.auth.forms import ConfirmForm, ForgotForm, RegisterForm, ResetForm, SignInForm
 from portal.auth.recovery import reset_password
 from portal.auth.signin import BadCredentials, authenticate, find_user_by_email, mark_verified
@@ -24,10 +24,9 @@ def _ip():
 
 
 def _throttled(error, template, block, **context):
-    """The page (or block) again, with the wait message and 429 (503 if the limits are down)."""
+    """The page (or block) again, with the wait message (or why the limits cannot be checked) and 429."""
     response = make_response(render(template, block=block, error=str(error), **context), error.status)
-    if error.status == 429:
-        response.headers["Retry-After"] = str(error.verdict.retry_after)
+    response.headers["Retry-After"] = str(error.verdict.retry_after)
     return response
 
 
@@ -69,8 +68,9 @@ def sign_in():
             error, status = BAD_CREDENTIALS, 422
         else:
             throttle.forget_failed_sign_ins(email)
-            # A fresh session at sign-in: nothing planted before it survives.
+            # A fresh session at sign-in, with a new server-side id: nothing planted before it survives.
             session.clear()
+            sessions.start(user, idle_limit=current_app.config["REMEMBER_COOKIE_DURATION"])
             login_user(user, remember=form.remember.data)
             audit.record("sign_in", user=user, ip=_ip())
             db.session.commit()
@@ -91,6 +91,8 @@ def distributors():
 def sign_out():
     """Cerrar sesión (POST only, with CSRF, so a link elsewhere cannot sign a user out)."""
     if current_user.is_authenticated:
+        # The server forgets the session: a copy of this browser's cookies no longer signs in.
+        sessions.end(current_user)
         audit.record("sign_out", user=current_user.id, ip=_ip())
         db.session.commit()
     logout_user()
@@ -196,7 +198,11 @@ def forgot():
     if user is not None:
         mails.password_reset(user)
         audit.record("password_reset_requested", user=user, ip=_ip())
-        db.session.commit()
+    else:
+        # Recorded too (who is probing for accounts?), and written the same way: an answer that
+        # skipped the database would come back measurably sooner for addresses without an account.
+        audit.record("password_reset_unknown_email", ip=_ip(), actor=form.email.data[:120])
+    db.session.commit()
     return hx_redirect(url_for("auth.forgot_sent"))
 
 

@@ -9,6 +9,9 @@ from portal.extensions import db
 from portal.urls import safe_next
 
 
+MAX_ID = 2**31 - 1  # the largest id an INTEGER column holds
+
+
 @bp.get("/")
 def home():
     """The portal's front door: the services list when signed in, sign-in otherwise."""
@@ -23,6 +26,8 @@ def switch_desk():
     """Make another of the user's desks the active one; someone else's desk is a 404."""
     try:
         desk_id = int(request.form.get("desk_id", ""))
+        if not 0 < desk_id <= MAX_ID:
+            raise ValueError  # no desk has it, and the database could not even compare it
     except ValueError:
         abort(400, "Selecciona un escritorio válido.")
     desk = desk_of(current_user, desk_id)

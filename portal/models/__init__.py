@@ -1,5 +1,5 @@
 """The data model (PRODUCT.md §1 and §5): one module per aggregate."""
-from portal.models.accounts import Desk, GridPreference, Membership, User
+from portal.models.accounts import Desk, GridPreference, Membership, User, UserSession
 from portal.models.api_tokens import ApiToken
 from portal.models.audit import AuditEvent
 from portal.models.outbox import OutboxMessage
@@ -8,5 +8,5 @@ from portal.models.services import Product, Service, StampMovement
 
 __all__ = [
     "ApiToken", "AuditEvent", "Client", "Desk", "GridPreference", "Membership",
-    "OutboxMessage", "PrepaidKey", "Product", "Service", "StampMovement", "User",
+    "OutboxMessage", "PrepaidKey", "Product", "Service", "StampMovement", "User", "UserSession",
 ]

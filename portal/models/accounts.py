@@ -36,8 +36,14 @@ class User(UserMixin, db.Model):
     def _normalise_email(self, key, value):
         return value.strip().lower()
 
+    # The signed-in browser this object was loaded for (portal.auth.sessions); not a column.
+    session_secret = None
+
     def get_id(self):
-        return f"{self.id}:{self.session_token}"
+        """Flask-Login's id, kept in the session and the remember-me cookie: user, token, session."""
+        if not self.session_secret:
+            raise RuntimeError("get_id() needs a session: call portal.auth.sessions.start(user) first")
+        return f"{self.id}:{self.session_token}:{self.session_secret}"
 
     @property
     def email_verified(self):
@@ -46,6 +52,19 @@ class User(UserMixin, db.Model):
 
 # E-mail is unique however it is capitalised, even if a writer forgets to normalise it.
 Index("uq_users_email_lower", func.lower(User.email), unique=True)
+
+
+class UserSession(db.Model):
+    """A signed-in browser. Its row is the session: deleting it signs that browser out, even one
+    that kept a copy of its cookie (Flask's cookies are signed, not stored, so they cannot be revoked)."""
+
+    __tablename__ = "user_sessions"
+
+    # SHA-256 of the secret the cookie carries: a copy of this table opens no session.
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class Desk(db.Model):

@@ -31,6 +31,7 @@ from portal.prepaid.redemption import (
 from portal.prepaid.steps import StepTokenError, make_step_token, read_step_token
 
 FAILED_VALIDATIONS = "10/15 minutes"
+MAX_ID = 2**31 - 1  # the largest id an INTEGER column holds
 LICENSE_FILE = Path(__file__).with_name("licencia.txt")
 # Errors about the request as a whole (not one key): step 2 is shown again with the message.
 REQUEST_ERRORS = {EmailNotVerified: 403, DestinationNotAllowed: 422, LicenseNotAccepted: 422}
@@ -250,7 +251,8 @@ def _id_list(ids):
 def _parse_ids(raw, limit=MAX_KEYS_PER_REQUEST):
     """Key ids from "12,13" (at most `limit`); anything else is no id at all."""
     parts = [part for part in raw.split(",") if part][:limit]
-    if not all(part.isdigit() and len(part) <= 12 for part in parts):
+    # ASCII digits only ("²" is a digit to str.isdigit, not to int), and no larger than an id can be.
+    if not all(part.isascii() and part.isdigit() and int(part) <= MAX_ID for part in parts):
         return []
     return [int(part) for part in parts]
 

@@ -5,6 +5,7 @@ licences. Changing it takes the current password (a session left open on a share
 enough) and a link opened from the new address; the address only changes when that link is used.
 """
 from portal.auth.passwords import password_matches, set_password
+from portal.auth.sessions import end_all
 from portal.auth.signin import find_user_by_email, mark_verified
 
 
@@ -54,6 +55,8 @@ def confirm_email_change(user, new_email):
     user.email = new_email
     user.email_verified_at = None
     mark_verified(user)
+    # Whoever was signed in under the old address is signed out (the caller may start a new session).
+    end_all(user)
     return old
 
 

@@ -4,7 +4,7 @@ from flask import abort, current_app, flash, redirect, request, url_for
 from flask_login import current_user, login_required, login_user
 
 from portal import audit
-from portal.auth import mails, throttle, tokens
+from portal.auth import mails, sessions, throttle, tokens
 from portal.auth.forms import ConfirmForm
 from portal.auth.passwords import WeakPassword
 from portal.auth.throttle import Throttled
@@ -115,13 +115,18 @@ def change_password():
         return _answer("password", form)
     audit.record("password_changed", user=user, ip=request.remote_addr)
     mails.password_changed(user, utcnow())
+    _continue_in_a_new_session(user)
     db.session.commit()
-    # This session goes on under the new session token; every other one (and old remember-me
-    # cookies) carries the old token and is signed out.
-    remembered = current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token") in request.cookies
-    login_user(user, remember=remembered)
     return _answer("password", status=200,
                    message="Tu contraseña se cambió. Cerramos tu sesión en los demás equipos.")
+
+
+def _continue_in_a_new_session(user):
+    """After a change that ended every session of the account: this browser goes on in a new one
+    (and a new remember-me cookie if it had one); copies of its old cookies are dead."""
+    remembered = current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token") in request.cookies
+    sessions.start(user)
+    login_user(user, remember=remembered)
 
 
 @bp.get("/actividad")
@@ -129,7 +134,7 @@ def change_password():
 def activity_log():
     """"Actividad": the account's sign-ins, failed sign-ins, e-mail and password changes."""
     page = request.args.get("page", "1")
-    if not page.isdigit() or not 1 <= int(page) <= 10_000:
+    if not (page.isascii() and page.isdigit()) or not 1 <= int(page) <= 10_000:
         abort(400, "La página solicitada no es válida.")
     events, older = activity.recent_events(current_user, int(page))
     return render("profile/activity.html", block="activity_table", events=events, labels=activity.LABELS,
@@ -156,6 +161,8 @@ def confirm_email(token):
         abort(409, str(error))
     audit.record("email_changed", user=user, ip=request.remote_addr, **{"from": old_email, "to": new_email})
     mails.email_changed(user, old_email, utcnow())
+    if current_user.is_authenticated:
+        _continue_in_a_new_session(user)
     db.session.commit()
     flash(f"Listo: el correo de tu cuenta ahora es {new_email}.", "success")
     target = url_for("profile.general") if current_user.is_authenticated else url_for("auth.sign_in")

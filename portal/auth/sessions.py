@@ -1,0 +1,92 @@
+"""Server-side sessions: each signed-in browser is a row, so a session can be ended for good.
+
+Flask keeps its session in a signed cookie: signing out only tells the browser to forget it, and a
+copy taken before still works. Here the cookie's Flask-Login id names a row of `user_sessions`
+(by a random secret whose SHA-256 is the row's key); signing out deletes the row, and a password or
+e-mail change deletes every row of the account, so copied session and remember-me cookies die.
+
+Flask-free: the views call these with a user and the secret; the caller commits.
+"""
+import hashlib
+import logging
+import secrets
+from datetime import timedelta
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import SQLAlchemyError
+
+from portal.extensions import db
+from portal.models import User, UserSession
+from portal.models._types import utcnow
+
+log = logging.getLogger("portal.sessions")
+
+# last_seen_at is written at most this often per session: one primary-key read per request otherwise.
+TOUCH_EVERY = timedelta(minutes=1)
+
+
+def _digest(secret):
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def start(user, *, idle_limit=None):
+    """A new session for `user` (its secret is set on the object for get_id()); also drops the
+    account's sessions idle longer than `idle_limit`."""
+    if idle_limit is not None:
+        db.session.execute(delete(UserSession).where(UserSession.user_id == user.id,
+                                                     UserSession.last_seen_at < utcnow() - idle_limit))
+    secret = secrets.token_urlsafe(32)
+    db.session.add(UserSession(id=_digest(secret), user_id=user.id))
+    user.session_secret = secret
+    return secret
+
+
+def end(user):
+    """Sign out the session `user` was loaded for (the others go on)."""
+    if user.session_secret:
+        db.session.execute(delete(UserSession).where(UserSession.id == _digest(user.session_secret)))
+
+
+def end_all(user):
+    """Sign the account out everywhere (password or e-mail changed, password reset)."""
+    db.session.execute(delete(UserSession).where(UserSession.user_id == user.id))
+
+
+def load(user_id, *, idle_limit, touch=True):
+    """The user of a live session, from the Flask-Login id "<user>:<token>:<secret>", or None.
+
+    One primary-key lookup; `touch` records the visit (at most once a minute, outside the
+    request's transaction, and never failing the request).
+    """
+    try:
+        pk, token, secret = str(user_id).split(":", 2)
+        pk = int(pk)
+    except ValueError:
+        return None
+    key = _digest(secret)
+    row = db.session.execute(
+        select(User, UserSession.last_seen_at).join(UserSession, UserSession.user_id == User.id)
+        .where(UserSession.id == key, User.id == pk)
+    ).first()
+    if row is None:
+        return None
+    user, last_seen = row
+    now = utcnow()
+    if last_seen.tzinfo is None:  # SQLite returns naive UTC
+        last_seen = last_seen.replace(tzinfo=now.tzinfo)
+    if user.session_token != token or now - last_seen > idle_limit:
+        return None
+    if touch and now - last_seen >= TOUCH_EVERY:
+        _touch(key, now)
+    user.session_secret = secret
+    return user
+
+
+def _touch(key, now):
+    # Its own short transaction: a page view (GET) does not commit, and an idle session's clock
+    # must move anyway. Losing one touch only makes the session look a minute older.
+    try:
+        with db.engine.begin() as connection:
+            connection.execute(update(UserSession).where(UserSession.id == key).values(last_seen_at=now))
+    except SQLAlchemyError as error:
+        log.info("No se registró la actividad de una sesión: %s", type(error).__name__)
