@@ -14,7 +14,8 @@ Declaring a grid (e.g. in `portal/prepaid/grids.py`)::
         scope=lambda desk_id: [PrepaidKey.desk_id == desk_id],   # the conditions of one desk
         key=PrepaidKey.id,                     # unique: ends every ORDER BY, pages by it
         search=PrepaidKey.search_text,         # a column kept as portal.folding.fold(...) of the
-                                               # searchable fields (accent/case-insensitive LIKE)
+                                               # searchable fields (accent/case-insensitive LIKE),
+                                               # or a function (word, **scope) -> condition
         default_sort="-fecha",                 # a column key, "-" for descending
         row={"code": PrepaidKey.code},         # hidden fields a row template needs ("id" is always there)
         row_actions=None,                      # a template included in a last cell with `row`
@@ -113,7 +114,8 @@ def _first(args, name):
     return values[0].strip() if values and isinstance(values[0], str) else None
 
 
-def _like(word):
+def like_pattern(word):
+    """%word% with LIKE's own characters escaped (use escape="\\")."""
     escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
 
@@ -266,7 +268,7 @@ class Text:
         return value.lower() or None
 
     def condition(self, column, value):
-        return func.lower(column.expr).like(_like(value), escape="\\")
+        return func.lower(column.expr).like(like_pattern(value), escape="\\")
 
 
 # --- columns ---------------------------------------------------------------------------------
@@ -590,8 +592,12 @@ class Grid:
 
     # -- SQL ----------------------------------------------------------------------------------
 
-    def _conditions(self, state):
-        conditions = [self.search.like(_like(word), escape="\\") for word in state.words]
+    def _conditions(self, state, scope):
+        if callable(self.search) and not hasattr(self.search, "like"):
+            # The grid's own rule per folded word (e.g. one that an index can serve).
+            conditions = [self.search(word, **scope) for word in state.words]
+        else:
+            conditions = [self.search.like(like_pattern(word), escape="\\") for word in state.words]
         for key, value in state.filters.items():
             column = self.by_key[key]
             conditions.append(column.filter.condition(column, value))
@@ -609,7 +615,7 @@ class Grid:
 
     def filtered(self, state, **scope):
         """The scoped query with the search and filters applied (columns still to be chosen)."""
-        return select(self.key).select_from(self.tables).where(*self.scope(**scope), *self._conditions(state))
+        return select(self.key).select_from(self.tables).where(*self.scope(**scope), *self._conditions(state, scope))
 
     def count(self, state, bound=COUNT_BOUND, **scope):
         """How many rows match, counting no further than bound + 1 (bound=None: exact)."""

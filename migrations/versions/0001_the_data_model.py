@@ -86,6 +86,7 @@ def upgrade():
     sa.Column('desk_id', sa.Integer(), nullable=False),
     sa.Column('rfc', sa.String(length=13), nullable=False),
     sa.Column('razon_social', sa.String(length=200), nullable=False),
+    sa.Column('search_text', sa.String(length=200), server_default='', nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['desk_id'], ['desks.id'], name=op.f('fk_clients_desk_id_desks'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_clients')),
