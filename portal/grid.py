@@ -76,6 +76,7 @@ from typing import Any, Callable
 from markupsafe import Markup
 from sqlalchemy import func, literal_column, or_, select
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.sql.expression import ColumnClause, FromClause, ScalarSelect, SelectBase
 
 from portal.extensions import db
 from portal.folding import fold
@@ -292,6 +293,7 @@ class Column:
     empty: str = ""
     html: Callable | None = None
     nullable: bool = False
+    group_values: Callable | None = None  # (**scope) -> a select of the values to group by, if not the rows'
 
     @property
     def css(self):
@@ -467,6 +469,24 @@ class GridPage:
         return sorted(set(PER_PAGE_CHOICES) | {self.state.per_page})
 
 
+_END = object()
+
+
+def _tables_named(*clauses):
+    """The tables whose columns `clauses` use, not counting those inside subqueries (own FROM)."""
+    found, pending = set(), list(clauses)
+    while pending:
+        element = pending.pop()
+        if hasattr(element, "__clause_element__"):  # an ORM attribute: its column
+            element = element.__clause_element__()
+        if isinstance(element, (SelectBase, ScalarSelect, FromClause)):
+            continue
+        if isinstance(element, ColumnClause) and element.table is not None:
+            found.add(element.table)
+        pending.extend(element.get_children())
+    return found
+
+
 # --- the grid --------------------------------------------------------------------------------
 
 class Grid:
@@ -615,7 +635,22 @@ class Grid:
 
     def filtered(self, state, **scope):
         """The scoped query with the search and filters applied (columns still to be chosen)."""
-        return select(self.key).select_from(self.tables).where(*self.scope(**scope), *self._conditions(state, scope))
+        return self._filtered(state, scope)
+
+    def _filtered(self, state, scope, shown=()):
+        conditions = [*self.scope(**scope), *self._conditions(state, scope)]
+        used = [self.by_key[state.sort].expr, *shown] + ([self.by_key[state.group].expr] if state.group else [])
+        return select(self.key).select_from(self._from(*conditions, *used)).where(*conditions)
+
+    def _from(self, *clauses):
+        """The key's table alone when `clauses` name no other table, else the grid's joins.
+
+        Counting and paging the keys then never touch the outer-joined tables: PostgreSQL keeps
+        the join column as needed even when it removes the join, and so cannot count with an
+        index-only scan over an index without it (e.g. (desk_id, status, confirmed_on, id)).
+        """
+        base = self.key.table
+        return base if _tables_named(*clauses) <= {base} else self.tables
 
     def count(self, state, bound=COUNT_BOUND, **scope):
         """How many rows match, counting no further than bound + 1 (bound=None: exact)."""
@@ -651,13 +686,13 @@ class Grid:
         filtered = self.filtered(state, **scope)
         total = self._count(filtered, COUNT_BOUND)
         exact = total <= COUNT_BOUND
-        rows = self._rows(state, filtered, scope)
+        rows, counts = self._page_rows(state, filtered, scope)
         if not rows and state.page > 1:
             # Past the end: show the last page that exists (an exact count only on this rare path).
             last = max(1, -(-self._count(filtered, None) // state.per_page))
             state.notices.append(f"La página {number(state.page)} no existe; se muestra la última ({number(last)}).")
             state.page = last
-            rows = self._rows(state, filtered, scope)
+            rows, counts = self._page_rows(state, filtered, scope)
         has_next = len(rows) > state.per_page
         rows = rows[:state.per_page]
         offset = (state.page - 1) * state.per_page
@@ -667,34 +702,133 @@ class Grid:
             else:
                 total, exact = offset + len(rows), True  # the last page tells the exact total
         shown = [self.by_key[k] for k in state.columns]
-        lines = self._lines(state, rows, shown, scope)
+        lines = self._lines(state, rows, shown, counts, scope)
         return GridPage(self, state, shown, lines, total, exact, has_next)
+
+    def _page_rows(self, state, filtered, scope):
+        """(rows of the page and one more, {group value: (rows, exact)} or None when not walked)."""
+        if state.group and self._walkable(self.by_key[state.group]):
+            return self._grouped_rows(state, filtered, scope)
+        return self._rows(state, filtered, scope), None
 
     def _rows(self, state, filtered, scope):
         order = self._order(state)
         # Deferred join: ORDER BY + OFFSET walk only the key (an index), then fetch the page's rows.
         keys = (filtered.with_only_columns(self.key).order_by(*order)
                 .limit(state.per_page + 1).offset((state.page - 1) * state.per_page))
+        return self._rows_by_key(state, keys, order)
+
+    def _rows_by_key(self, state, keys, order):
         # Same FROM and joins, but no scope condition: the keys are already the desk's, and a
         # repeated scope would tempt the planner to walk the whole scope index again.
         page = (select(*self._selected(state)).select_from(self.tables)
                 .where(self.key.in_(keys.scalar_subquery())).order_by(*order))
         return db.session.execute(page).all()
 
-    def _lines(self, state, rows, shown, scope):
+    # -- grouped pages: one group at a time --------------------------------------------------
+
+    @staticmethod
+    def _walkable(column):
+        # Groups are walked value by value when the column sorts by its own value (not, e.g.,
+        # "50 Timbres" sorted by the number 50): then "the next group" is the next value.
+        return type(column).ordered is Column.ordered
+
+    @staticmethod
+    def _nulls_first(column, descending):
+        """Where the group of NULLs goes, as ORDER BY puts it (see Column.ordered)."""
+        if column.nullable:
+            return descending
+        # Undeclared NULLs (an outer join) sort as each database does: PostgreSQL takes NULL as
+        # the largest value, SQLite as the smallest.
+        largest = db.session.get_bind().dialect.name == "postgresql"
+        return descending if largest else not descending
+
+    def _grouped_rows(self, state, filtered, scope):
+        """The page of a grouped list, group by group, and each group's row count (bounded).
+
+        Ordering a million rows by group then date cannot use one index (the directions differ,
+        or the group's value lives in a joined table); each group alone can: WHERE group = value
+        ORDER BY date walks (scope, group, date, id). Groups wholly before the page are counted
+        (exactly: no further than the page's end) and skipped; the groups on the page are counted
+        up to COUNT_BOUND and shown as "más de N" beyond it, as the total is.
+        """
+        group = self.by_key[state.group]
+        expr = group.expr
+        descending = state.descending if state.sort == state.group else False
+        sort = self.by_key[state.sort]
+        within = [sort.ordered(state.descending), self.key.desc() if state.descending else self.key.asc()]
+        start = (state.page - 1) * state.per_page
+        want = state.per_page + 1
+        rows, counts, position = [], {}, 0
+        values = self._group_values(group, scope, filtered, descending)
+        while len(rows) < want:
+            value = next(values, _END)
+            if value is _END:
+                break
+            # A candidate with no row under the filters counts 0 and is passed over.
+            members = filtered.where(expr.is_(None) if value is None else expr == value)
+            bound = max(COUNT_BOUND, start + want - position)
+            n = self._count(members, bound)
+            exact = n <= bound
+            if exact and position + n <= start:
+                position += n
+                continue
+            keys = (members.with_only_columns(self.key).order_by(*within)
+                    .limit(want - len(rows)).offset(max(0, start - position)))
+            rows.extend(self._rows_by_key(state, keys, within))
+            counts[value] = (min(n, bound), exact)
+            position += n
+        return rows, counts
+
+    def _group_values(self, group, scope, filtered, descending):
+        """The candidate group values in order, read one at a time (the next after the last).
+
+        Candidates are the scope's values, without the search and filters (its index finds the
+        next one at once; a filter on another column would make the database sort to find it),
+        or the column's own `group_values(**scope)` query (e.g. the desk's client names, when the
+        value lives in a joined table). NULL comes first or last, if any row under the filters has it.
+        """
+        expr = group.expr
+        nulls_first = self._nulls_first(group, descending)
+
+        def has_nulls():
+            return db.session.scalar(filtered.with_only_columns(self.key).where(expr.is_(None)).limit(1)) is not None
+
+        if nulls_first and has_nulls():
+            yield None
+        if group.group_values is not None:
+            source = group.group_values(**scope).subquery()
+        else:
+            conditions = self.scope(**scope)
+            source = select(expr.label("value")).select_from(self._from(expr, *conditions)).where(*conditions).subquery()
+        candidate = source.c[0]
+        present = select(candidate).where(candidate.is_not(None))
+        order = candidate.desc() if descending else candidate.asc()
+        value = None
+        while True:
+            following = present if value is None else present.where(candidate < value if descending else candidate > value)
+            value = db.session.scalar(following.order_by(order).limit(1))
+            if value is None:
+                break
+            yield value
+        if not nulls_first and has_nulls():
+            yield None
+
+    def _lines(self, state, rows, shown, counts, scope):
         cells_of = [(c.key, c.cell, c.css) for c in shown]
         group = self.by_key[state.group] if state.group else None
-        counts = {}
-        if group is not None and rows:
+        if group is not None and rows and counts is None:
             seen = list(dict.fromkeys(row._mapping[group.key] for row in rows))
-            counts = self.group_counts(state, only=seen, **scope)
+            counts = {value: (n, True) for value, n in self.group_counts(state, only=seen, **scope).items()}
         lines, previous = [], object()
         for row in rows:
             values = row._mapping
             if group is not None and values[group.key] != previous:
                 previous = values[group.key]
                 label = group.text(previous) or "(sin valor)"
-                lines.append(Line(group=f"{group.label}: {label} ({number(counts.get(previous, 0))})"))
+                n, exact = counts.get(previous, (0, True))
+                shown_count = number(n) if exact else f"más de {number(n)}"
+                lines.append(Line(group=f"{group.label}: {label} ({shown_count})"))
             lines.append(Line(row=row, cells=[(css, cell(values[key])) for key, cell, css in cells_of]))
         return lines
 
@@ -705,7 +839,8 @@ class Grid:
         so it needs no application context while the response is being sent.
         """
         shown = [self.by_key[k] for k in state.columns]
-        query = (self.filtered(state, **scope).with_only_columns(*[c.expr.label(c.key) for c in shown])
+        query = (self._filtered(state, scope, [c.expr for c in shown])
+                 .with_only_columns(*[c.expr.label(c.key) for c in shown])
                  .order_by(*self._order(state)))
         buffer = io.StringIO()
         writer = csv.writer(buffer)

@@ -92,6 +92,9 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_clients')),
     sa.UniqueConstraint('desk_id', 'rfc', name='uq_clients_desk_rfc')
     )
+    with op.batch_alter_table('clients', schema=None) as batch_op:
+        batch_op.create_index('ix_clients_desk_razon_social', ['desk_id', 'razon_social'], unique=False)
+
     op.create_table('grid_preferences',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=False),
@@ -268,6 +271,9 @@ def downgrade():
 
     op.drop_table('memberships')
     op.drop_table('grid_preferences')
+    with op.batch_alter_table('clients', schema=None) as batch_op:
+        batch_op.drop_index('ix_clients_desk_razon_social')
+
     op.drop_table('clients')
     with op.batch_alter_table('audit_events', schema=None) as batch_op:
         batch_op.drop_index('ix_audit_events_user_at')

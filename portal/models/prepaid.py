@@ -16,7 +16,11 @@ class Client(db.Model):
     """A distributor's client, named when it starts using a key."""
 
     __tablename__ = "clients"
-    __table_args__ = (UniqueConstraint("desk_id", "rfc", name="uq_clients_desk_rfc"),)
+    __table_args__ = (
+        UniqueConstraint("desk_id", "rfc", name="uq_clients_desk_rfc"),
+        # "Agrupar por Cliente" in Claves prepago reads the desk's client names in order.
+        Index("ix_clients_desk_razon_social", "desk_id", "razon_social"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     desk_id: Mapped[int] = mapped_column(ForeignKey("desks.id", ondelete="CASCADE"))

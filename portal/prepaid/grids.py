@@ -61,6 +61,11 @@ def _search(word, desk_id):
     return in_client
 
 
+def _client_names(desk_id):
+    # "Agrupar por Cliente" walks the desk's client names (index (desk_id, razon_social)).
+    return select(Client.razon_social).where(Client.desk_id == desk_id)
+
+
 def _scope(desk_id):
     # Only this desk's keys: a key of another desk never enters the query.
     return [PrepaidKey.desk_id == desk_id]
@@ -85,6 +90,6 @@ KEYS = Grid(
         Column("estatus", "Estatus", PrepaidKey.status, labels=STATUS_LABELS, html=_status_badge,
                filter=Choice("estatus", options=list(STATUS_LABELS.items())[:2]), groupable=True),
         Column("cliente", "Cliente", Client.razon_social, empty="Sin asignar", nullable=True, groupable=True,
-               filter=Text("cliente")),
+               filter=Text("cliente"), group_values=_client_names),
     ],
 )
