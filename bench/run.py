@@ -33,6 +33,7 @@ from bench.generate import Sizes
 SECONDS = float(os.environ.get("BENCH_SECONDS", "5"))
 REFERENCE_SECONDS = float(os.environ.get("BENCH_REFERENCE_SECONDS", "2"))  # /healthz before each route
 CONNECTIONS = [int(c) for c in os.environ.get("BENCH_CONNECTIONS", "1 8 32").split()]
+PARTIAL = os.environ.get("BENCH_ROUTES", "")  # a comma list of words: only the routes whose names have one
 RACE_KEYS = 4000      # offered to both users in the confirmation race (used up: make bench-data renews them)
 PROBE_KEYS = 10       # confirmed by the race's probe through the real step 1 (never raced)
 VALIDATE_KEYS = 2000  # validated again and again (validation changes nothing)
@@ -463,17 +464,26 @@ def bench_backend(backend):
         context.reference_script = write_script(context, REFERENCE, None, request_items(context, REFERENCE, None, [{}]))
         warm_up(context)
         reference = measure_route(context, REFERENCE)
-        for route in ROUTES:
+        for route in chosen_routes():
             results["routes"].append(measure_route(context, route))
         results["reference"] = reference_of(reference, results["routes"])
         results["peak_rss_mb"] = max([r.get("rss_mb") or 0 for r in results["routes"]] + [server.peak_rss_mb()])
-    for route_result, route in zip(results["routes"], ROUTES):
+    for route_result, route in zip(results["routes"], chosen_routes()):
         judge(route_result, route, results["reference"], backend)
     results["finished"] = datetime.now().isoformat(timespec="seconds")
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"{backend}.json").write_text(json.dumps(results, indent=2, ensure_ascii=False))
-    (RESULTS / f"{backend}.md").write_text(markdown(results))
+    name = f"partial-{backend}" if PARTIAL else backend  # a partial run never replaces the latest results
+    (RESULTS / f"{name}.json").write_text(json.dumps(results, indent=2, ensure_ascii=False))
+    (RESULTS / f"{name}.md").write_text(markdown(results))
     return results
+
+
+def chosen_routes():
+    """ROUTES, or with BENCH_ROUTES="keys: date, sign" those whose name contains one of the words."""
+    if not PARTIAL:
+        return ROUTES
+    words = [w.strip().lower() for w in PARTIAL.split(",") if w.strip()]
+    return [route for route in ROUTES if any(w in route.name.lower() for w in words)]
 
 
 @dataclass
@@ -952,7 +962,12 @@ def main():
     RESULTS.mkdir(parents=True, exist_ok=True)
     for backend in selected_backends():
         bench_backend(backend)
+        if PARTIAL:
+            print((RESULTS / f"partial-{backend}.md").read_text())
+            continue
         explain_backend(backend)
+    if PARTIAL:
+        return
     # Every database's latest results, also those not run this time.
     latest = [json.loads((RESULTS / f"{b}.json").read_text()) for b in BACKENDS if (RESULTS / f"{b}.json").exists()]
     (RESULTS / "summary.md").write_text("\n".join(markdown(r) for r in latest))

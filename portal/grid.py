@@ -73,10 +73,13 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any, Callable
 
-from markupsafe import Markup
+from urllib.parse import urlencode
+
+from markupsafe import Markup, escape
 from sqlalchemy import func, literal_column, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.sql.expression import ColumnClause, FromClause, ScalarSelect, SelectBase
+from werkzeug.datastructures import iter_multi_items
 
 from portal.extensions import db
 from portal.folding import fold
@@ -88,6 +91,7 @@ MAX_OFFSET = 200_000
 MAX_SEARCH = 100
 MAX_WORDS = 8
 CSV_CHUNK = 1000
+QUERY_SAFE = "!$'()*,/:;?@"  # left unquoted in query strings, as Werkzeug's url_for does
 
 
 def number(n):
@@ -274,6 +278,11 @@ class Text:
 
 # --- columns ---------------------------------------------------------------------------------
 
+def badge(value, label):
+    """A status cell: <span class="badge badge-VALUE">LABEL</span> (no str.format: one per row)."""
+    return Markup(f'<span class="badge badge-{escape(value)}">{escape(label)}</span>')
+
+
 def _csv_safe(text):
     # A cell starting like a formula is run by spreadsheets: keep it text.
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
@@ -394,12 +403,12 @@ class GridState:
 
 
 class Line:
-    """One line of the table body: a group header or a row with its cells."""
+    """One line of the table body: a group header, or a row and its cells' HTML (<td>…</td>…)."""
 
-    __slots__ = ("group", "row", "cells")
+    __slots__ = ("group", "row", "cells_html")
 
-    def __init__(self, group=None, row=None, cells=None):
-        self.group, self.row, self.cells = group, row, cells
+    def __init__(self, group=None, row=None, cells_html=None):
+        self.group, self.row, self.cells_html = group, row, cells_html
 
 
 @dataclass
@@ -815,7 +824,7 @@ class Grid:
             yield None
 
     def _lines(self, state, rows, shown, counts, scope):
-        cells_of = [(c.key, c.cell, c.css) for c in shown]
+        cells_of = [(c.key, c.cell, str(c.css)) for c in shown]
         group = self.by_key[state.group] if state.group else None
         if group is not None and rows and counts is None:
             seen = list(dict.fromkeys(row._mapping[group.key] for row in rows))
@@ -829,7 +838,10 @@ class Grid:
                 n, exact = counts.get(previous, (0, True))
                 shown_count = number(n) if exact else f"más de {number(n)}"
                 lines.append(Line(group=f"{group.label}: {label} ({shown_count})"))
-            lines.append(Line(row=row, cells=[(css, cell(values[key])) for key, cell, css in cells_of]))
+            # The cells as one string, escaped as Jinja would: a template loop per cell costs more
+            # than the rest of the row (docs/PERFORMANCE.md).
+            cells = "".join([f"<td{css}>{escape(cell(values[key]))}</td>" for key, cell, css in cells_of])
+            lines.append(Line(row=row, cells_html=Markup(cells)))
         return lines
 
     def export(self, state, engine=None, **scope):
@@ -901,9 +913,12 @@ def grid_response(grid, template, block, scope, **context):
             # Another tab saved first, or SQLite was busy: the choice still shows, and is kept next time.
             db.session.rollback()
     endpoint, view_args = request.endpoint, dict(request.view_args or {})
+    action = url_for(endpoint, **view_args)
 
     def link(**changes):
-        return url_for(endpoint, **view_args, **state.query(**changes))
+        # What url_for(endpoint, **view_args, **query) gives, without routing each of a page's links.
+        query = state.query(**changes)
+        return f"{action}?{urlencode(list(iter_multi_items(query)), safe=QUERY_SAFE)}" if query else action
 
     if state.export:
         filename = f"{grid.name}-{date.today().isoformat()}.csv"
@@ -913,7 +928,7 @@ def grid_response(grid, template, block, scope, **context):
                                  "Cache-Control": "no-store"})
     page = grid.fetch(state, **scope)
     page.link = link
-    page.action = url_for(endpoint, **view_args)
+    page.action = action
     response = make_response(render(template, block=block, grid=page, **context))
     if is_htmx():
         # The address bar shows the short, bookmarkable URL of what is on screen.

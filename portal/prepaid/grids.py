@@ -3,10 +3,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import g
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from sqlalchemy import String, cast, func, or_, outerjoin, select
 
-from portal.grid import Choice, Column, DateRange, Grid, Text, like_pattern
+from portal.grid import Choice, Column, DateRange, Grid, Text, badge, like_pattern
 from portal.models import Client, PrepaidKey
 from portal.prepaid.codes import ALPHABET
 
@@ -34,11 +34,11 @@ def _grouped_cell(code):
     # The keys just confirmed (?resaltar=…), looked up by the view in this desk and kept on g.
     if code in g.get("highlighted_keys", ()):
         return Markup('<mark class="key-code key-new">{}</mark> <span class="badge badge-new">Nueva</span>').format(shown)
-    return Markup('<span class="key-code">{}</span>').format(shown)
+    return Markup(f'<span class="key-code">{escape(shown)}</span>')  # no str.format: one per row
 
 
 def _status_badge(value):
-    return Markup('<span class="badge badge-{}">{}</span>').format(value, STATUS_LABELS.get(value, value))
+    return badge(value, STATUS_LABELS.get(value, value))
 
 
 CODE_CHARACTERS = frozenset(ALPHABET.lower() + "-")
