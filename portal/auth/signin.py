@@ -1,7 +1,7 @@
 """Sign-in rules, apart from HTTP."""
 from sqlalchemy import func, select
 
-from portal.auth.passwords import password_matches
+from portal.auth.passwords import hash_password, password_matches, password_needs_rehash
 from portal.extensions import db
 from portal.models import User
 from portal.models._types import utcnow
@@ -26,6 +26,9 @@ def authenticate(email, password):
     user = find_user_by_email(email)
     if not password_matches(user, password):
         raise BadCredentials(user)
+    if password_needs_rehash(user):
+        # Made with an older method or strength: the password is at hand only now (the caller commits).
+        user.password_hash = hash_password(password)
     return user
 
 
