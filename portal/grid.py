@@ -69,6 +69,7 @@ columns and ends with the key, e.g. (desk_id, confirmed_on, id).
 """
 import csv
 import io
+import time
 from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any, Callable
@@ -479,6 +480,29 @@ class GridPage:
 
 
 _END = object()
+COUNT_SECONDS = 30
+
+
+def _past_bound():
+    """This app's remembered counts past their bound: {key: time}, per process."""
+    from flask import current_app
+
+    return current_app.extensions.setdefault("grid_past_bound", {})
+
+
+def _remembered(key):
+    # A list past its bound stays past it unless rows leave it (keys are never deleted; a status
+    # may change): for COUNT_SECONDS the "más de N" is taken as known. Counts within the bound,
+    # the ones a user reads as exact numbers, are never remembered.
+    at = _past_bound().get(key)
+    return at is not None and time.monotonic() - at < COUNT_SECONDS
+
+
+def _remember(key):
+    known = _past_bound()
+    if len(known) > 10_000:
+        known.clear()
+    known[key] = time.monotonic()
 
 
 def _tables_named(*clauses):
@@ -665,11 +689,23 @@ class Grid:
         """How many rows match, counting no further than bound + 1 (bound=None: exact)."""
         return self._count(self.filtered(state, **scope), bound)
 
-    def _count(self, query, bound):
+    def _count(self, query, bound, key=None):
+        """Rows of `query`, no further than bound + 1. With a `key`, a count that went past the
+        bound is remembered for COUNT_SECONDS: "más de N" again costs nothing (see _remembered)."""
+        if key is not None and bound is not None and _remembered(key + (bound,)):
+            return bound + 1
         ones = query.with_only_columns(literal_column("1"))
         if bound is not None:
             ones = ones.limit(bound + 1)
-        return db.session.scalar(select(func.count()).select_from(ones.subquery()))
+        n = db.session.scalar(select(func.count()).select_from(ones.subquery()))
+        if key is not None and bound is not None and n > bound:
+            _remember(key + (bound,))
+        return n
+
+    def _count_key(self, state, scope, *more):
+        """What a count depends on: the grid, the scope, the search and the filters (not sort or page)."""
+        filters = tuple(sorted((k, repr(v)) for k, v in state.filters.items()))
+        return (self.name, tuple(sorted(scope.items())), state.words, filters, *more)
 
     def group_counts(self, state, only=None, **scope):
         """{group value: rows} under the current search and filters; `only` limits the groups."""
@@ -693,7 +729,7 @@ class Grid:
     def fetch(self, state, **scope):
         """The page the state asks for: rows, bounded total, group headers with their counts."""
         filtered = self.filtered(state, **scope)
-        total = self._count(filtered, COUNT_BOUND)
+        total = self._count(filtered, COUNT_BOUND, self._count_key(state, scope))
         exact = total <= COUNT_BOUND
         rows, counts = self._page_rows(state, filtered, scope)
         if not rows and state.page > 1:
@@ -777,7 +813,7 @@ class Grid:
             # A candidate with no row under the filters counts 0 and is passed over.
             members = filtered.where(expr.is_(None) if value is None else expr == value)
             bound = max(COUNT_BOUND, start + want - position)
-            n = self._count(members, bound)
+            n = self._count(members, bound, self._count_key(state, scope, (state.group, value)))
             exact = n <= bound
             if exact and position + n <= start:
                 position += n
