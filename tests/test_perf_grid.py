@@ -111,3 +111,31 @@ def test_a_keys_page_runs_a_fixed_number_of_statements_and_counts_without_joins(
     assert len(statements) == count_few  # nothing per row
     counts = [s for s in statements if s.startswith("SELECT count(*)")]
     assert counts and all("clients" not in s for s in counts)
+
+
+def test_a_count_past_the_bound_is_remembered_and_an_exact_one_never(client, world, login, desk_keys, monkeypatch):
+    monkeypatch.setattr(grid_module, "COUNT_BOUND", 5)
+    login(world.a.user)
+    statements = []
+
+    def remember(_conn, _cursor, statement, _parameters, _context, _executemany):
+        statements.append(statement)
+
+    def counts_run(**query):
+        statements.clear()
+        event.listen(db.engine, "before_cursor_execute", remember)
+        try:
+            html = _text(client.get(LIST, query_string=query, headers=HX))
+        finally:
+            event.remove(db.engine, "before_cursor_execute", remember)
+        return sum(s.lstrip().startswith("SELECT count(*)") for s in statements), html
+
+    first, html = counts_run(per_page=2)
+    assert first == 1 and "más de 5 elementos" in html
+    again, html = counts_run(per_page=2, sort="fecha")  # the same filter in another order: "más de 5" is known
+    assert again == 0 and "más de 5 elementos" in html
+    exact, html = counts_run(per_page=2, estatus="disponible")  # 4 rows: counted every time
+    assert exact == 1 and "(4 elementos)" in html
+    factories.prepaid_key(world.a.desk, confirmed_on=date.today())
+    exact, html = counts_run(per_page=2, estatus="disponible")
+    assert exact == 1 and "(5 elementos)" in html
