@@ -40,7 +40,8 @@ naming its URL parameters; Choice options default to `labels`, or pass `options=
 `where=callable(values)`), groupable, visible by default, `labels` (stored value → Spanish),
 `empty` (text for NULL), `html` (value → Markup for the cell; CSV uses the text), `nullable` (NULLs
 sort last ascending / first descending on both databases; leave False on indexed NOT NULL sorts so
-the index serves the ORDER BY).
+the index serves the ORDER BY), `group_values` ((**scope) → a SELECT of the group's values that an
+index answers in order, e.g. the desk's client names: a grouped page is then read group by group).
 
 In the view::
 
@@ -62,10 +63,15 @@ filter's parameters (dates AAAA-MM-DD, DD/MM/AAAA accepted), and `formato=csv` f
 of the current filter, sort and visible columns (streamed, UTF-8 with BOM, dates DD/MM/AAAA).
 Bad values become defaults plus a Spanish notice in `state.notices`, never an error.
 
-Scale: the COUNT stops at COUNT_BOUND + 1 rows ("más de 10,000"); pages are read with a deferred
-join (the ORDER BY/OFFSET walks only the key, then the page's rows are fetched by key) and the
-offset is capped at MAX_OFFSET. Give each filter + sort an index that starts with the scope
-columns and ends with the key, e.g. (desk_id, confirmed_on, id).
+Scale: the COUNT stops at COUNT_BOUND + 1 rows ("más de 10,000"), and a count past the bound is
+remembered per process for COUNT_SECONDS; pages are read with a deferred join (the ORDER BY/OFFSET
+walks only the key, then the page's rows are fetched by key) and the offset is capped at
+MAX_OFFSET. Counts and key pages name the outer-joined tables only when a condition or the order
+needs them. Give each filter + sort an index that starts with the scope columns and ends with the
+key, e.g. (desk_id, confirmed_on, id); a grouped column with `group_values`, one with the group
+after the scope, e.g. (desk_id, status, confirmed_on, id). Row cells are rendered in Python into
+one string per row (a template loop per cell costs more than the query). A search may be a
+function (word, **scope) -> condition instead of a folded column, e.g. to use an index.
 """
 import csv
 import io
@@ -303,7 +309,7 @@ class Column:
     empty: str = ""
     html: Callable | None = None
     nullable: bool = False
-    group_values: Callable | None = None  # (**scope) -> a select of the values to group by, if not the rows'
+    group_values: Callable | None = None  # (**scope) -> a select of the group values, from an index: walk groups
 
     @property
     def css(self):
@@ -774,9 +780,10 @@ class Grid:
 
     @staticmethod
     def _walkable(column):
-        # Groups are walked value by value when the column sorts by its own value (not, e.g.,
-        # "50 Timbres" sorted by the number 50): then "the next group" is the next value.
-        return type(column).ordered is Column.ordered
+        # Groups are walked value by value when the grid says where the values come from (an
+        # index the database reads in order) and the column sorts by its own value (not, e.g.,
+        # "50 Timbres" by the number 50). Other lists are small enough for one ORDER BY.
+        return column.group_values is not None and type(column).ordered is Column.ordered
 
     @staticmethod
     def _nulls_first(column, descending):
@@ -828,10 +835,10 @@ class Grid:
     def _group_values(self, group, scope, filtered, descending):
         """The candidate group values in order, read one at a time (the next after the last).
 
-        Candidates are the scope's values, without the search and filters (its index finds the
-        next one at once; a filter on another column would make the database sort to find it),
-        or the column's own `group_values(**scope)` query (e.g. the desk's client names, when the
-        value lives in a joined table). NULL comes first or last, if any row under the filters has it.
+        Candidates come from the column's `group_values(**scope)`: the scope's values without the
+        search and filters, which an index gives in order at once (the filters would make the
+        database sort to find the next one). A candidate no row has under the filters counts 0 and
+        is passed over. NULL comes first or last, if any row under the filters has it.
         """
         expr = group.expr
         nulls_first = self._nulls_first(group, descending)
@@ -841,12 +848,7 @@ class Grid:
 
         if nulls_first and has_nulls():
             yield None
-        if group.group_values is not None:
-            source = group.group_values(**scope).subquery()
-        else:
-            conditions = self.scope(**scope)
-            source = select(expr.label("value")).select_from(self._from(expr, *conditions)).where(*conditions).subquery()
-        candidate = source.c[0]
+        candidate = group.group_values(**scope).subquery().c[0]
         present = select(candidate).where(candidate.is_not(None))
         order = candidate.desc() if descending else candidate.asc()
         value = None

@@ -61,6 +61,11 @@ def _search(word, desk_id):
     return in_client
 
 
+def _statuses(desk_id):
+    # "Agrupar por Estatus" walks the desk's statuses (index (desk_id, status, confirmed_on, id)).
+    return select(PrepaidKey.status).where(PrepaidKey.desk_id == desk_id)
+
+
 def _client_names(desk_id):
     # "Agrupar por Cliente" walks the desk's client names (index (desk_id, razon_social)).
     return select(Client.razon_social).where(Client.desk_id == desk_id)
@@ -88,7 +93,8 @@ KEYS = Grid(
         Column("activacion", "F. Activación", PrepaidKey.activated_on, kind="date", empty="Inactiva", nullable=True,
                filter=DateRange("activacion_desde", "activacion_hasta")),
         Column("estatus", "Estatus", PrepaidKey.status, labels=STATUS_LABELS, html=_status_badge,
-               filter=Choice("estatus", options=list(STATUS_LABELS.items())[:2]), groupable=True),
+               filter=Choice("estatus", options=list(STATUS_LABELS.items())[:2]), groupable=True,
+               group_values=_statuses),
         Column("cliente", "Cliente", Client.razon_social, empty="Sin asignar", nullable=True, groupable=True,
                filter=Text("cliente"), group_values=_client_names),
     ],
