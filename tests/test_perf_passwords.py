@@ -60,3 +60,34 @@ def test_an_older_hash_signs_in_and_is_upgraded_then(client, app):
     assert client.post("/cuenta/salir").status_code in (302, 303)
     again = client.post("/cuenta/ingresar", data={"email": user.email, "password": PASSWORD})
     assert again.status_code == 303
+
+
+def test_the_password_check_holds_no_database_lock(app, client, database_url, monkeypatch):
+    """On SQLite a POST's transaction holds the write lock: sign-ins must not keep it through the hash."""
+    import portal.auth.signin as signin
+
+    user = factories.user()
+    set_password(user, PASSWORD)
+    db.session.commit()
+    user_id, email = user.id, user.email
+    db.session.remove()  # the test's own session holds nothing either
+    real = signin.hash_matches
+    writes = []
+
+    def check_while_another_writes(stored, password):
+        raw = db.engine.raw_connection()  # another process's connection, as far as the lock goes
+        try:
+            cursor = raw.cursor()
+            if database_url.startswith("sqlite"):
+                cursor.execute("PRAGMA busy_timeout = 200")
+                cursor.execute("BEGIN IMMEDIATE")
+            cursor.execute("UPDATE users SET phone = phone WHERE id = %d" % user_id)
+            raw.commit()
+            writes.append("ok")
+        finally:
+            raw.close()
+        return real(stored, password)
+
+    monkeypatch.setattr(signin, "hash_matches", check_while_another_writes)
+    response = client.post("/cuenta/ingresar", data={"email": email, "password": PASSWORD})
+    assert response.status_code == 303 and writes == ["ok"]
