@@ -24,7 +24,8 @@ from dataclasses import asdict, dataclass
 from datetime import date, datetime, time as clock, timedelta, timezone
 
 from bench.common import DATA, PASSWORD, POOL_BATCH, USERS, backend_of, database_url, selected_backends
-from portal.models.services import CATEGORIES
+from portal import folding
+from portal.models.services import CATEGORIES, service_search_text
 from portal.prepaid.codes import ALPHABET, check_character
 
 SEED = 2026
@@ -58,10 +59,19 @@ def _text_of(row):
     return fold(*(value for value in row.values() if isinstance(value, str)))
 
 
+def _service_search_text(row):
+    # What the model's own event would store (portal/models/services.py).
+    code = row["_product"] or None
+    return service_search_text(code, PRODUCT_NAMES.get(code), row["name"], row["version"], row["serial"],
+                               row["plan"], row["capacity"], row["status"])
+
+
 # Columns the app may add, filled when the table has them: table -> column -> f(row) ("*": any table).
 # Rows carry "_"-prefixed context that is not a column (a key's client name, a service's product).
 DERIVED = {
     "*": {"search_text": _text_of},
+    "clients": {"search_text": lambda row: folding.fold(row["razon_social"])[:200]},
+    "services": {"search_text": _service_search_text},
 }
 
 PRODUCTS = [("SAE", "Aspel SAE", "9.0"), ("COI", "Aspel COI", "10.0"), ("NOI", "Aspel NOI", "11.0"),
@@ -74,6 +84,7 @@ PLACES = ["San Miguel", "Del Valle", "Los Pinos", "Monterrey", "La Paz", "El Rob
           "Querétaro", "Mérida", "León", "Tlaquepaque", "Cancún", "Toluca"]
 CATEGORY_WEIGHTS = {"suscripciones": 45, "licenciamiento": 30, "polizas": 10, "servidor-virtual": 4,
                     "espacio": 4, "sellado-cfdi": 4, "cursos": 3}
+PRODUCT_NAMES = {code: name for code, name, _version in PRODUCTS}
 LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ"
 
 

@@ -33,7 +33,9 @@ from bench.generate import Sizes
 SECONDS = float(os.environ.get("BENCH_SECONDS", "5"))
 REFERENCE_SECONDS = float(os.environ.get("BENCH_REFERENCE_SECONDS", "2"))  # /healthz before each route
 CONNECTIONS = [int(c) for c in os.environ.get("BENCH_CONNECTIONS", "1 8 32").split()]
+PARTIAL = os.environ.get("BENCH_ROUTES", "")  # a comma list of words: only the routes whose names have one
 RACE_KEYS = 4000      # offered to both users in the confirmation race (used up: make bench-data renews them)
+PROBE_KEYS = 10       # confirmed by the race's probe through the real step 1 (never raced)
 VALIDATE_KEYS = 2000  # validated again and again (validation changes nothing)
 GZIP_LEVEL = 9  # as docs/PERFORMANCE.md measured page weight
 KEY_CODE = r"(?:[0-9A-Z•]{4}-){3}[0-9A-Z]{4}|[0-9A-HJKMNP-TV-Z]{16}"  # a key's code on a page, masked or not
@@ -73,7 +75,7 @@ class Route:
     query: dict = field(default_factory=dict)
     method: str = "GET"
     headers: dict = field(default_factory=dict)
-    form: dict | None = None      # POST fields; "{code}", "{serial}", "{csrf}", "{email}", "{password}" filled in
+    form: dict | None = None      # POST fields; "{code}", "{token}", "{serial}", "{csrf}", "{email}", "{password}" filled in
     pool: str | None = None       # "serials", "keys" or "race_keys": one value per request (see Pools)
     user: str | None = "big"      # who is signed in (None: nobody)
     expect: str | None = None     # a regex the response must contain, else the feature is "not available"
@@ -94,7 +96,7 @@ ROUTES = [
     Route("Keys: + search q", "/claves-prepago", {**RANGE_YEAR, "sort": "-fecha", "q": "ferreteria"}, headers=HX,
           expect=KEY_CODE, grid=True, budgets=[GRID_P99, FRAGMENT_GZ]),
     Route("Keys: group by status", "/claves-prepago", {**RANGE_ALL, "group": "estatus"}, headers=HX,
-          expect=r"(?i)utilizada", grid=True,
+          expect=r"Estatus: \w+ \(", grid=True,
           budgets=[Budget("grouping p50 at 1 connection", "p50@1", "<=", 150, "ms"), GRID_P99, FRAGMENT_GZ]),
     Route("Keys: group by client", "/claves-prepago", {**RANGE_ALL, "group": "cliente"}, headers=HX,
           expect=CLIENT_NAME, grid=True,
@@ -107,12 +109,14 @@ ROUTES = [
                                          Budget("worker peak RSS during the export", "rss_mb", "<=", 150, "MB")]),
     Route("Reenviar CDA (POST)", "/servicios/{serial}/reenviar-cda", method="POST",
           headers={**HX, "X-CSRFToken": "{csrf}"}, form={}, pool="serials", expect=r"ha sido enviado"),
+    # Step 1: the typed key is checked (changes nothing); the answer carries step 2's signed token.
     Route("Activar clave: validate (POST)", "/claves-prepago/activar", method="POST", headers=HX,
-          form={"csrf_token": "{csrf}", "clave": "{code}"}, pool="keys", expect=r"válida"),
-    Route("Activar clave: confirm (POST, both users)", "/claves-prepago/activar", method="POST", headers=HX,
-          form={"csrf_token": "{csrf}", "clave": "{code}", "destino": "distribuidor", "licencia": "y",
-                "accion": "confirmar"},
-          pool="race_keys", kind="race", expect=r"válidos solo para este Escritorio", ok=(200, 303),
+          form={"csrf_token": "{csrf}", "keys": "{code}"}, pool="keys", expect=r"válida \(incluye"),
+    # Step 3: Confirmar with step 2's token; the winner gets the "Aviso", the other desk a 409.
+    Route("Activar clave: confirm (POST, both users)", "/claves-prepago/activar/confirmar", method="POST",
+          headers=HX, form={"csrf_token": "{csrf}", "token": "{token}", "destination": "distribuidor",
+                            "accept_license": "y"},
+          pool="race_keys", kind="race", expect=r"válidos solo para este Escritorio", ok=(200, 409),
           budgets=[Budget("confirmations per second (PostgreSQL)", "confirmed_per_s", ">=", 100, "/s"),
                    Budget("double activations", "doubles", "<=", 0, "")]),
     Route("Iniciar sesión (POST)", "/cuenta/ingresar", method="POST", user=None,
@@ -187,9 +191,10 @@ class Server:
         self.port = _free_port()
         self.log_path = log_path
         self.process = None
+        self.secret_key = secrets.token_urlsafe(48)  # the bench signs step tokens with it (see step_tokens)
 
     def __enter__(self):
-        env = dict(os.environ, PORTAL_ENV="production", SECRET_KEY=secrets.token_urlsafe(48), DATABASE_URL=self.url,
+        env = dict(os.environ, PORTAL_ENV="production", SECRET_KEY=self.secret_key, DATABASE_URL=self.url,
                    GUNICORN_BIND=f"127.0.0.1:{self.port}", MAIL_DIR=str(DATA / "mail"),
                    RATELIMIT_STORAGE_URI="memory://")
         gunicorn = shutil.which("gunicorn", path=os.path.dirname(sys.executable)) or "gunicorn"
@@ -411,10 +416,16 @@ class Pools:
             keys = list(conn.execute(text(
                 "SELECT code FROM prepaid_keys WHERE status = 'nueva' AND batch = :batch ORDER BY id"),
                 {"batch": POOL_BATCH}).scalars())
+            self.user_ids = {who: conn.execute(text("SELECT id FROM users WHERE email = :email"),
+                                               {"email": email}).scalar_one() for who, email in USERS.items()}
         engine.dispose()
         self.url = url
-        # Validation reads keys (the last ones, every run); the race confirms them (the first, used up).
-        self.race_keys = keys[:RACE_KEYS] if len(keys) > RACE_KEYS + VALIDATE_KEYS else []
+        self.desk_ids = {"big": meta["big_desk_id"], "second": meta["second_desk_id"]}
+        # Validation reads keys (the last ones, every run); the race confirms them (the first, used up),
+        # its probe a few of its own (a raced key confirmed by the probe would look like a double).
+        enough = len(keys) > RACE_KEYS + PROBE_KEYS + VALIDATE_KEYS
+        self.race_keys = keys[:RACE_KEYS] if enough else []
+        self.probe_keys = keys[RACE_KEYS:RACE_KEYS + PROBE_KEYS] if enough else []
         self.keys = keys[-VALIDATE_KEYS:]
 
     def values(self, pool):
@@ -453,17 +464,26 @@ def bench_backend(backend):
         context.reference_script = write_script(context, REFERENCE, None, request_items(context, REFERENCE, None, [{}]))
         warm_up(context)
         reference = measure_route(context, REFERENCE)
-        for route in ROUTES:
+        for route in chosen_routes():
             results["routes"].append(measure_route(context, route))
         results["reference"] = reference_of(reference, results["routes"])
         results["peak_rss_mb"] = max([r.get("rss_mb") or 0 for r in results["routes"]] + [server.peak_rss_mb()])
-    for route_result, route in zip(results["routes"], ROUTES):
+    for route_result, route in zip(results["routes"], chosen_routes()):
         judge(route_result, route, results["reference"], backend)
     results["finished"] = datetime.now().isoformat(timespec="seconds")
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"{backend}.json").write_text(json.dumps(results, indent=2, ensure_ascii=False))
-    (RESULTS / f"{backend}.md").write_text(markdown(results))
+    name = f"partial-{backend}" if PARTIAL else backend  # a partial run never replaces the latest results
+    (RESULTS / f"{name}.json").write_text(json.dumps(results, indent=2, ensure_ascii=False))
+    (RESULTS / f"{name}.md").write_text(markdown(results))
     return results
+
+
+def chosen_routes():
+    """ROUTES, or with BENCH_ROUTES="keys: date, sign" those whose name contains one of the words."""
+    if not PARTIAL:
+        return ROUTES
+    words = [w.strip().lower() for w in PARTIAL.split(",") if w.strip()]
+    return [route for route in ROUTES if any(w in route.name.lower() for w in words)]
 
 
 @dataclass
@@ -546,7 +566,8 @@ def session_for(ctx, route):
 
 def probe_route(ctx, route, session):
     """One request: is the feature there, and how heavy is its answer?"""
-    items = request_items(ctx, route, session, ctx.pools.values(route.pool)[:1])
+    values = probe_through_step_one(ctx, route, session) if route.kind == "race" else ctx.pools.values(route.pool)[:1]
+    items = request_items(ctx, route, session, values)
     if not items:
         return {"available": False, "note": f"no values in the {route.pool} pool"}
     path, body = items[0]
@@ -576,6 +597,39 @@ def probe_route(ctx, route, session):
     if route.name.startswith("Suscripciones"):
         result["first_load_gz"] = first_load(session, text, result["gz"])
     return result | {"available": True, "note": ""}
+
+
+def probe_through_step_one(ctx, route, session):
+    """The confirmation's probe goes the user's way: step 1 validates a key and its answer's token is posted."""
+    if not ctx.pools.probe_keys:
+        return []
+    code = ctx.pools.probe_keys[0]
+    status, _headers, body, _ = session.request(
+        "POST", "/claves-prepago/activar", headers={"HX-Request": "true"},
+        form={"csrf_token": ctx.tokens.get(route.user) or "", "keys": code})
+    match = re.search(rb'name="token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="token"', body)
+    if status != 200 or not match:
+        return [{"code": code, "token": ""}]  # the confirmation's own probe then says what is missing
+    return [{"code": code, "token": (match.group(1) or match.group(2)).decode()}]
+
+
+def step_tokens(secret_key, desk_id, user_id, key_codes):
+    """{code: step token}: what step 1 gives each validated key, signed by the app's own function.
+
+    The race measures Confirmar alone; thousands of step-1 requests first would only add minutes
+    (step 1 is measured as its own route, and the probe above goes through it for real).
+    """
+    from types import SimpleNamespace
+
+    from flask import Flask
+
+    from portal.prepaid.steps import make_step_token
+
+    app = Flask("bench-steps")
+    app.config["SECRET_KEY"] = secret_key
+    desk, user = SimpleNamespace(id=desk_id), SimpleNamespace(id=user_id)
+    with app.app_context():
+        return {code: make_step_token(desk, user, [code]) for code in key_codes}
 
 
 def first_load(session, html, html_gz):
@@ -654,7 +708,8 @@ def race(ctx, route):
     for who in ("big", "second"):
         route_for = Route(**{**route.__dict__, "user": who})
         session = ctx.sessions[who]
-        items = request_items(ctx, route_for, session, [{"code": c} for c in codes])
+        tokens = step_tokens(ctx.server.secret_key, ctx.pools.desk_ids[who], ctx.pools.user_ids[who], codes)
+        items = request_items(ctx, route_for, session, [{"code": c, "token": tokens[c]} for c in codes])
         scripts.append(write_script(ctx, route_for, session, items, marker=route.expect))
     before = _tally(ctx.pools.url, codes)
     runs = [wrk(ctx.server.port, script, 8, SECONDS, background=True) for script in scripts]
@@ -704,21 +759,22 @@ def _tally(url, codes):
             "per_desk": {str(d): n for d, n, _m in rows if d is not None}}
 
 
-# OWASP's Password Storage Cheat Sheet (ASVS V2.4) lists scrypt N=2^17,r=8,p=1 as a minimum, or the same
-# work split as N=2^16,p=2 / N=2^15,p=3 / N=2^14,p=5 / N=2^13,p=10; PBKDF2-HMAC-SHA256 at 600,000 rounds.
-HASH_CANDIDATES = ("scrypt:16384:8:1", "scrypt:32768:8:1", "scrypt:131072:8:1", "scrypt:16384:8:5",
-                   "pbkdf2:sha256:600000")
+# OWASP's Password Storage Cheat Sheet (ASVS 5.0 V11.4): argon2id with 19 MiB and 2 iterations (or 46 MiB
+# and 1, 12 MiB and 3, ...); else scrypt N=2^17,r=8,p=1 or the same work split as N=2^16,p=2 / N=2^15,p=3 /
+# N=2^14,p=5 / N=2^13,p=10; else PBKDF2-HMAC-SHA256 at 600,000 rounds. The last is the portal's old default.
+HASH_CANDIDATES = ("argon2id:19456:2:1", "argon2id:47104:1:1", "argon2id:12288:3:1", "scrypt:131072:8:1",
+                   "scrypt:16384:8:5", "pbkdf2:sha256:600000", "scrypt:32768:8:1")
 
 
 def _hash_cost(method):
     """Milliseconds for one password check with the configured method and with the usual candidates."""
-    from werkzeug.security import check_password_hash, generate_password_hash
+    from portal.auth.passwords import hash_matches, make_hash
 
     def cost(name):
-        hashed = generate_password_hash("x", method=name)
+        hashed = make_hash("x", name)
         started = time.perf_counter()
         for _ in range(3):
-            check_password_hash(hashed, "x")
+            hash_matches(hashed, "x")
         return round((time.perf_counter() - started) / 3 * 1000, 1)
 
     if not method:
@@ -907,7 +963,12 @@ def main():
     RESULTS.mkdir(parents=True, exist_ok=True)
     for backend in selected_backends():
         bench_backend(backend)
+        if PARTIAL:
+            print((RESULTS / f"partial-{backend}.md").read_text())
+            continue
         explain_backend(backend)
+    if PARTIAL:
+        return
     # Every database's latest results, also those not run this time.
     latest = [json.loads((RESULTS / f"{b}.json").read_text()) for b in BACKENDS if (RESULTS / f"{b}.json").exists()]
     (RESULTS / "summary.md").write_text("\n".join(markdown(r) for r in latest))

@@ -14,7 +14,8 @@ Declaring a grid (e.g. in `portal/prepaid/grids.py`)::
         scope=lambda desk_id: [PrepaidKey.desk_id == desk_id],   # the conditions of one desk
         key=PrepaidKey.id,                     # unique: ends every ORDER BY, pages by it
         search=PrepaidKey.search_text,         # a column kept as portal.folding.fold(...) of the
-                                               # searchable fields (accent/case-insensitive LIKE)
+                                               # searchable fields (accent/case-insensitive LIKE),
+                                               # or a function (word, **scope) -> condition
         default_sort="-fecha",                 # a column key, "-" for descending
         row={"code": PrepaidKey.code},         # hidden fields a row template needs ("id" is always there)
         row_actions=None,                      # a template included in a last cell with `row`
@@ -39,7 +40,8 @@ naming its URL parameters; Choice options default to `labels`, or pass `options=
 `where=callable(values)`), groupable, visible by default, `labels` (stored value → Spanish),
 `empty` (text for NULL), `html` (value → Markup for the cell; CSV uses the text), `nullable` (NULLs
 sort last ascending / first descending on both databases; leave False on indexed NOT NULL sorts so
-the index serves the ORDER BY).
+the index serves the ORDER BY), `group_values` ((**scope) → a SELECT of the group's values that an
+index answers in order, e.g. the desk's client names: a grouped page is then read group by group).
 
 In the view::
 
@@ -61,20 +63,30 @@ filter's parameters (dates AAAA-MM-DD, DD/MM/AAAA accepted), and `formato=csv` f
 of the current filter, sort and visible columns (streamed, UTF-8 with BOM, dates DD/MM/AAAA).
 Bad values become defaults plus a Spanish notice in `state.notices`, never an error.
 
-Scale: the COUNT stops at COUNT_BOUND + 1 rows ("más de 10,000"); pages are read with a deferred
-join (the ORDER BY/OFFSET walks only the key, then the page's rows are fetched by key) and the
-offset is capped at MAX_OFFSET. Give each filter + sort an index that starts with the scope
-columns and ends with the key, e.g. (desk_id, confirmed_on, id).
+Scale: the COUNT stops at COUNT_BOUND + 1 rows ("más de 10,000"), and a count past the bound is
+remembered per process for COUNT_SECONDS; pages are read with a deferred join (the ORDER BY/OFFSET
+walks only the key, then the page's rows are fetched by key) and the offset is capped at
+MAX_OFFSET. Counts and key pages name the outer-joined tables only when a condition or the order
+needs them. Give each filter + sort an index that starts with the scope columns and ends with the
+key, e.g. (desk_id, confirmed_on, id); a grouped column with `group_values`, one with the group
+after the scope, e.g. (desk_id, status, confirmed_on, id). Row cells are rendered in Python into
+one string per row (a template loop per cell costs more than the query). A search may be a
+function (word, **scope) -> condition instead of a folded column, e.g. to use an index.
 """
 import csv
 import io
+import time
 from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any, Callable
 
-from markupsafe import Markup
+from urllib.parse import urlencode
+
+from markupsafe import Markup, escape
 from sqlalchemy import func, literal_column, or_, select
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.sql.expression import ColumnClause, FromClause, ScalarSelect, SelectBase
+from werkzeug.datastructures import iter_multi_items
 
 from portal.extensions import db
 from portal.folding import fold
@@ -86,6 +98,7 @@ MAX_OFFSET = 200_000
 MAX_SEARCH = 100
 MAX_WORDS = 8
 CSV_CHUNK = 1000
+QUERY_SAFE = "!$'()*,/:;?@"  # left unquoted in query strings, as Werkzeug's url_for does
 
 
 def number(n):
@@ -113,7 +126,8 @@ def _first(args, name):
     return values[0].strip() if values and isinstance(values[0], str) else None
 
 
-def _like(word):
+def like_pattern(word):
+    """%word% with LIKE's own characters escaped (use escape="\\")."""
     escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
 
@@ -266,10 +280,15 @@ class Text:
         return value.lower() or None
 
     def condition(self, column, value):
-        return func.lower(column.expr).like(_like(value), escape="\\")
+        return func.lower(column.expr).like(like_pattern(value), escape="\\")
 
 
 # --- columns ---------------------------------------------------------------------------------
+
+def badge(value, label):
+    """A status cell: <span class="badge badge-VALUE">LABEL</span> (no str.format: one per row)."""
+    return Markup(f'<span class="badge badge-{escape(value)}">{escape(label)}</span>')
+
 
 def _csv_safe(text):
     # A cell starting like a formula is run by spreadsheets: keep it text.
@@ -290,6 +309,7 @@ class Column:
     empty: str = ""
     html: Callable | None = None
     nullable: bool = False
+    group_values: Callable | None = None  # (**scope) -> a select of the group values, from an index: walk groups
 
     @property
     def css(self):
@@ -390,12 +410,12 @@ class GridState:
 
 
 class Line:
-    """One line of the table body: a group header or a row with its cells."""
+    """One line of the table body: a group header, or a row and its cells' HTML (<td>…</td>…)."""
 
-    __slots__ = ("group", "row", "cells")
+    __slots__ = ("group", "row", "cells_html")
 
-    def __init__(self, group=None, row=None, cells=None):
-        self.group, self.row, self.cells = group, row, cells
+    def __init__(self, group=None, row=None, cells_html=None):
+        self.group, self.row, self.cells_html = group, row, cells_html
 
 
 @dataclass
@@ -463,6 +483,47 @@ class GridPage:
     @property
     def per_page_choices(self):
         return sorted(set(PER_PAGE_CHOICES) | {self.state.per_page})
+
+
+_END = object()
+COUNT_SECONDS = 30
+
+
+def _past_bound():
+    """This app's remembered counts past their bound: {key: time}, per process."""
+    from flask import current_app
+
+    return current_app.extensions.setdefault("grid_past_bound", {})
+
+
+def _remembered(key):
+    # A list past its bound stays past it unless rows leave it (keys are never deleted; a status
+    # may change): for COUNT_SECONDS the "más de N" is taken as known. Counts within the bound,
+    # the ones a user reads as exact numbers, are never remembered.
+    at = _past_bound().get(key)
+    return at is not None and time.monotonic() - at < COUNT_SECONDS
+
+
+def _remember(key):
+    known = _past_bound()
+    if len(known) > 10_000:
+        known.clear()
+    known[key] = time.monotonic()
+
+
+def _tables_named(*clauses):
+    """The tables whose columns `clauses` use, not counting those inside subqueries (own FROM)."""
+    found, pending = set(), list(clauses)
+    while pending:
+        element = pending.pop()
+        if hasattr(element, "__clause_element__"):  # an ORM attribute: its column
+            element = element.__clause_element__()
+        if isinstance(element, (SelectBase, ScalarSelect, FromClause)):
+            continue
+        if isinstance(element, ColumnClause) and element.table is not None:
+            found.add(element.table)
+        pending.extend(element.get_children())
+    return found
 
 
 # --- the grid --------------------------------------------------------------------------------
@@ -590,8 +651,12 @@ class Grid:
 
     # -- SQL ----------------------------------------------------------------------------------
 
-    def _conditions(self, state):
-        conditions = [self.search.like(_like(word), escape="\\") for word in state.words]
+    def _conditions(self, state, scope):
+        if callable(self.search) and not hasattr(self.search, "like"):
+            # The grid's own rule per folded word (e.g. one that an index can serve).
+            conditions = [self.search(word, **scope) for word in state.words]
+        else:
+            conditions = [self.search.like(like_pattern(word), escape="\\") for word in state.words]
         for key, value in state.filters.items():
             column = self.by_key[key]
             conditions.append(column.filter.condition(column, value))
@@ -609,17 +674,44 @@ class Grid:
 
     def filtered(self, state, **scope):
         """The scoped query with the search and filters applied (columns still to be chosen)."""
-        return select(self.key).select_from(self.tables).where(*self.scope(**scope), *self._conditions(state))
+        return self._filtered(state, scope)
+
+    def _filtered(self, state, scope, shown=()):
+        conditions = [*self.scope(**scope), *self._conditions(state, scope)]
+        used = [self.by_key[state.sort].expr, *shown] + ([self.by_key[state.group].expr] if state.group else [])
+        return select(self.key).select_from(self._from(*conditions, *used)).where(*conditions)
+
+    def _from(self, *clauses):
+        """The key's table alone when `clauses` name no other table, else the grid's joins.
+
+        Counting and paging the keys then never touch the outer-joined tables: PostgreSQL keeps
+        the join column as needed even when it removes the join, and so cannot count with an
+        index-only scan over an index without it (e.g. (desk_id, status, confirmed_on, id)).
+        """
+        base = self.key.table
+        return base if _tables_named(*clauses) <= {base} else self.tables
 
     def count(self, state, bound=COUNT_BOUND, **scope):
         """How many rows match, counting no further than bound + 1 (bound=None: exact)."""
         return self._count(self.filtered(state, **scope), bound)
 
-    def _count(self, query, bound):
+    def _count(self, query, bound, key=None):
+        """Rows of `query`, no further than bound + 1. With a `key`, a count that went past the
+        bound is remembered for COUNT_SECONDS: "más de N" again costs nothing (see _remembered)."""
+        if key is not None and bound is not None and _remembered(key + (bound,)):
+            return bound + 1
         ones = query.with_only_columns(literal_column("1"))
         if bound is not None:
             ones = ones.limit(bound + 1)
-        return db.session.scalar(select(func.count()).select_from(ones.subquery()))
+        n = db.session.scalar(select(func.count()).select_from(ones.subquery()))
+        if key is not None and bound is not None and n > bound:
+            _remember(key + (bound,))
+        return n
+
+    def _count_key(self, state, scope, *more):
+        """What a count depends on: the grid, the scope, the search and the filters (not sort or page)."""
+        filters = tuple(sorted((k, repr(v)) for k, v in state.filters.items()))
+        return (self.name, tuple(sorted(scope.items())), state.words, filters, *more)
 
     def group_counts(self, state, only=None, **scope):
         """{group value: rows} under the current search and filters; `only` limits the groups."""
@@ -643,15 +735,15 @@ class Grid:
     def fetch(self, state, **scope):
         """The page the state asks for: rows, bounded total, group headers with their counts."""
         filtered = self.filtered(state, **scope)
-        total = self._count(filtered, COUNT_BOUND)
+        total = self._count(filtered, COUNT_BOUND, self._count_key(state, scope))
         exact = total <= COUNT_BOUND
-        rows = self._rows(state, filtered, scope)
+        rows, counts = self._page_rows(state, filtered, scope)
         if not rows and state.page > 1:
             # Past the end: show the last page that exists (an exact count only on this rare path).
             last = max(1, -(-self._count(filtered, None) // state.per_page))
             state.notices.append(f"La página {number(state.page)} no existe; se muestra la última ({number(last)}).")
             state.page = last
-            rows = self._rows(state, filtered, scope)
+            rows, counts = self._page_rows(state, filtered, scope)
         has_next = len(rows) > state.per_page
         rows = rows[:state.per_page]
         offset = (state.page - 1) * state.per_page
@@ -661,35 +753,133 @@ class Grid:
             else:
                 total, exact = offset + len(rows), True  # the last page tells the exact total
         shown = [self.by_key[k] for k in state.columns]
-        lines = self._lines(state, rows, shown, scope)
+        lines = self._lines(state, rows, shown, counts, scope)
         return GridPage(self, state, shown, lines, total, exact, has_next)
+
+    def _page_rows(self, state, filtered, scope):
+        """(rows of the page and one more, {group value: (rows, exact)} or None when not walked)."""
+        if state.group and self._walkable(self.by_key[state.group]):
+            return self._grouped_rows(state, filtered, scope)
+        return self._rows(state, filtered, scope), None
 
     def _rows(self, state, filtered, scope):
         order = self._order(state)
         # Deferred join: ORDER BY + OFFSET walk only the key (an index), then fetch the page's rows.
         keys = (filtered.with_only_columns(self.key).order_by(*order)
                 .limit(state.per_page + 1).offset((state.page - 1) * state.per_page))
+        return self._rows_by_key(state, keys, order)
+
+    def _rows_by_key(self, state, keys, order):
         # Same FROM and joins, but no scope condition: the keys are already the desk's, and a
         # repeated scope would tempt the planner to walk the whole scope index again.
         page = (select(*self._selected(state)).select_from(self.tables)
                 .where(self.key.in_(keys.scalar_subquery())).order_by(*order))
         return db.session.execute(page).all()
 
-    def _lines(self, state, rows, shown, scope):
-        cells_of = [(c.key, c.cell, c.css) for c in shown]
+    # -- grouped pages: one group at a time --------------------------------------------------
+
+    @staticmethod
+    def _walkable(column):
+        # Groups are walked value by value when the grid says where the values come from (an
+        # index the database reads in order) and the column sorts by its own value (not, e.g.,
+        # "50 Timbres" by the number 50). Other lists are small enough for one ORDER BY.
+        return column.group_values is not None and type(column).ordered is Column.ordered
+
+    @staticmethod
+    def _nulls_first(column, descending):
+        """Where the group of NULLs goes, as ORDER BY puts it (see Column.ordered)."""
+        if column.nullable:
+            return descending
+        # Undeclared NULLs (an outer join) sort as each database does: PostgreSQL takes NULL as
+        # the largest value, SQLite as the smallest.
+        largest = db.session.get_bind().dialect.name == "postgresql"
+        return descending if largest else not descending
+
+    def _grouped_rows(self, state, filtered, scope):
+        """The page of a grouped list, group by group, and each group's row count (bounded).
+
+        Ordering a million rows by group then date cannot use one index (the directions differ,
+        or the group's value lives in a joined table); each group alone can: WHERE group = value
+        ORDER BY date walks (scope, group, date, id). Groups wholly before the page are counted
+        (exactly: no further than the page's end) and skipped; the groups on the page are counted
+        up to COUNT_BOUND and shown as "más de N" beyond it, as the total is.
+        """
+        group = self.by_key[state.group]
+        expr = group.expr
+        descending = state.descending if state.sort == state.group else False
+        sort = self.by_key[state.sort]
+        within = [sort.ordered(state.descending), self.key.desc() if state.descending else self.key.asc()]
+        start = (state.page - 1) * state.per_page
+        want = state.per_page + 1
+        rows, counts, position = [], {}, 0
+        values = self._group_values(group, scope, filtered, descending)
+        while len(rows) < want:
+            value = next(values, _END)
+            if value is _END:
+                break
+            # A candidate with no row under the filters counts 0 and is passed over.
+            members = filtered.where(expr.is_(None) if value is None else expr == value)
+            bound = max(COUNT_BOUND, start + want - position)
+            n = self._count(members, bound, self._count_key(state, scope, (state.group, value)))
+            exact = n <= bound
+            if exact and position + n <= start:
+                position += n
+                continue
+            keys = (members.with_only_columns(self.key).order_by(*within)
+                    .limit(want - len(rows)).offset(max(0, start - position)))
+            rows.extend(self._rows_by_key(state, keys, within))
+            counts[value] = (min(n, bound), exact)
+            position += n
+        return rows, counts
+
+    def _group_values(self, group, scope, filtered, descending):
+        """The candidate group values in order, read one at a time (the next after the last).
+
+        Candidates come from the column's `group_values(**scope)`: the scope's values without the
+        search and filters, which an index gives in order at once (the filters would make the
+        database sort to find the next one). A candidate no row has under the filters counts 0 and
+        is passed over. NULL comes first or last, if any row under the filters has it.
+        """
+        expr = group.expr
+        nulls_first = self._nulls_first(group, descending)
+
+        def has_nulls():
+            return db.session.scalar(filtered.with_only_columns(self.key).where(expr.is_(None)).limit(1)) is not None
+
+        if nulls_first and has_nulls():
+            yield None
+        candidate = group.group_values(**scope).subquery().c[0]
+        present = select(candidate).where(candidate.is_not(None))
+        order = candidate.desc() if descending else candidate.asc()
+        value = None
+        while True:
+            following = present if value is None else present.where(candidate < value if descending else candidate > value)
+            value = db.session.scalar(following.order_by(order).limit(1))
+            if value is None:
+                break
+            yield value
+        if not nulls_first and has_nulls():
+            yield None
+
+    def _lines(self, state, rows, shown, counts, scope):
+        cells_of = [(c.key, c.cell, str(c.css)) for c in shown]
         group = self.by_key[state.group] if state.group else None
-        counts = {}
-        if group is not None and rows:
+        if group is not None and rows and counts is None:
             seen = list(dict.fromkeys(row._mapping[group.key] for row in rows))
-            counts = self.group_counts(state, only=seen, **scope)
+            counts = {value: (n, True) for value, n in self.group_counts(state, only=seen, **scope).items()}
         lines, previous = [], object()
         for row in rows:
             values = row._mapping
             if group is not None and values[group.key] != previous:
                 previous = values[group.key]
                 label = group.text(previous) or "(sin valor)"
-                lines.append(Line(group=f"{group.label}: {label} ({number(counts.get(previous, 0))})"))
-            lines.append(Line(row=row, cells=[(css, cell(values[key])) for key, cell, css in cells_of]))
+                n, exact = counts.get(previous, (0, True))
+                shown_count = number(n) if exact else f"más de {number(n)}"
+                lines.append(Line(group=f"{group.label}: {label} ({shown_count})"))
+            # The cells as one string, escaped as Jinja would: a template loop per cell costs more
+            # than the rest of the row (docs/PERFORMANCE.md).
+            cells = "".join([f"<td{css}>{escape(cell(values[key]))}</td>" for key, cell, css in cells_of])
+            lines.append(Line(row=row, cells_html=Markup(cells)))
         return lines
 
     def export(self, state, engine=None, **scope):
@@ -699,7 +889,8 @@ class Grid:
         so it needs no application context while the response is being sent.
         """
         shown = [self.by_key[k] for k in state.columns]
-        query = (self.filtered(state, **scope).with_only_columns(*[c.expr.label(c.key) for c in shown])
+        query = (self._filtered(state, scope, [c.expr for c in shown])
+                 .with_only_columns(*[c.expr.label(c.key) for c in shown])
                  .order_by(*self._order(state)))
         buffer = io.StringIO()
         writer = csv.writer(buffer)
@@ -760,9 +951,12 @@ def grid_response(grid, template, block, scope, **context):
             # Another tab saved first, or SQLite was busy: the choice still shows, and is kept next time.
             db.session.rollback()
     endpoint, view_args = request.endpoint, dict(request.view_args or {})
+    action = url_for(endpoint, **view_args)
 
     def link(**changes):
-        return url_for(endpoint, **view_args, **state.query(**changes))
+        # What url_for(endpoint, **view_args, **query) gives, without routing each of a page's links.
+        query = state.query(**changes)
+        return f"{action}?{urlencode(list(iter_multi_items(query)), safe=QUERY_SAFE)}" if query else action
 
     if state.export:
         filename = f"{grid.name}-{date.today().isoformat()}.csv"
@@ -772,7 +966,7 @@ def grid_response(grid, template, block, scope, **context):
                                  "Cache-Control": "no-store"})
     page = grid.fetch(state, **scope)
     page.link = link
-    page.action = url_for(endpoint, **view_args)
+    page.action = action
     response = make_response(render(template, block=block, grid=page, **context))
     if is_htmx():
         # The address bar shows the short, bookmarkable URL of what is on screen.

@@ -6,9 +6,11 @@ from sqlalchemy import func, select
 
 from bench.common import PASSWORD, POOL_BATCH, USERS
 from bench.generate import Column, GeneratorOutdated, RowPlan, Sizes, fold, populate
+from portal import folding
 from portal.auth.passwords import hash_password
 from portal.extensions import db
 from portal.models import Client, Desk, Membership, PrepaidKey, Service, User
+from portal.models.services import service_search_text
 from portal.prepaid import codes
 
 TINY = Sizes(desks=6, keys=1_000, clients=25, pool=30, second_keys=20, services=300, big_services=120)
@@ -101,12 +103,22 @@ def test_a_search_column_the_app_adds_is_filled_without_accents():
     writer = FakeWriter([Column("id", False, False, "other"), Column("razon_social", False, False, "other"),
                          Column("search_text", True, False, "other")])
     rows = [{"id": 1, "razon_social": "Ferretería Juárez", "_client": "Óptica León"}]
-    plan = RowPlan(writer, "clients", rows[0])
+    plan = RowPlan(writer, "a_table_of_tomorrow", rows[0])
     assert plan.names == ["id", "razon_social", "search_text"]
     (row,) = plan.tuples(rows)
     assert row[:2] == (1, "Ferretería Juárez")
     assert "ferreteria juarez" in row[2] and "optica leon" in row[2]
     assert fold("ÁRBOL Ñandú") == "arbol nandu"
+
+
+def test_search_columns_hold_what_the_models_would_store(loaded):
+    for client in db.session.scalars(select(Client)).all():
+        assert client.search_text == folding.fold(client.razon_social)
+    for service in db.session.scalars(select(Service).limit(200)).all():
+        product = service.product
+        assert service.search_text == service_search_text(
+            product and product.code, product and product.name, service.name, service.version, service.serial,
+            service.plan, service.capacity, service.status)
 
 
 def test_a_required_column_nobody_can_fill_stops_the_load_with_where_to_fix_it():

@@ -86,11 +86,15 @@ def upgrade():
     sa.Column('desk_id', sa.Integer(), nullable=False),
     sa.Column('rfc', sa.String(length=13), nullable=False),
     sa.Column('razon_social', sa.String(length=200), nullable=False),
+    sa.Column('search_text', sa.String(length=200), server_default='', nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['desk_id'], ['desks.id'], name=op.f('fk_clients_desk_id_desks'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_clients')),
     sa.UniqueConstraint('desk_id', 'rfc', name='uq_clients_desk_rfc')
     )
+    with op.batch_alter_table('clients', schema=None) as batch_op:
+        batch_op.create_index('ix_clients_desk_razon_social', ['desk_id', 'razon_social'], unique=False)
+
     op.create_table('grid_preferences',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=False),
@@ -282,6 +286,9 @@ def downgrade():
 
     op.drop_table('user_sessions')
     op.drop_table('grid_preferences')
+    with op.batch_alter_table('clients', schema=None) as batch_op:
+        batch_op.drop_index('ix_clients_desk_razon_social')
+
     op.drop_table('clients')
     with op.batch_alter_table('audit_events', schema=None) as batch_op:
         batch_op.drop_index('ix_audit_events_user_at')

@@ -1,7 +1,7 @@
 """Sign-in rules, apart from HTTP."""
 from sqlalchemy import func, select
 
-from portal.auth.passwords import password_matches
+from portal.auth.passwords import hash_matches, hash_password, password_needs_rehash, spend_hash_time
 from portal.extensions import db
 from portal.models import User
 from portal.models._types import utcnow
@@ -23,10 +23,33 @@ def find_user_by_email(email):
 
 def authenticate(email, password):
     """The user whose e-mail and password these are; BadCredentials otherwise (same cost either way)."""
-    user = find_user_by_email(email)
-    if not password_matches(user, password):
+    user_id, stored = _credentials(email)
+    matched = hash_matches(stored, password) if stored else spend_hash_time(password)
+    # Loaded after the check, known e-mail or not (one query either way): see _credentials.
+    user = db.session.scalar(select(User).where(User.id == (user_id or 0)))
+    if not matched or user is None:
         raise BadCredentials(user)
+    if password_needs_rehash(user):
+        # Made with an older method or strength: the password is at hand only now (the caller commits).
+        user.password_hash = hash_password(password)
     return user
+
+
+def _credentials(email):
+    """(id, password hash) of the e-mail's user, or (None, None), read on a connection of its own.
+
+    The hash check is the slowest thing a request does; no transaction of the request's session
+    is open during it. On SQLite a POST's transaction takes the write lock at its first statement
+    (portal/sqlite.py), and sign-ins would otherwise queue behind each other's hashes.
+    """
+    statement = select(User.id, User.password_hash).where(func.lower(User.email) == (email or "").strip().lower())
+    if db.session().in_transaction():
+        # Already open (a signed-in user signing in again): another connection would wait for it.
+        row = db.session.execute(statement).first()
+    else:
+        with db.engine.connect() as connection:
+            row = connection.execute(statement).first()
+    return tuple(row) if row is not None else (None, None)
 
 
 def mark_verified(user):

@@ -1,10 +1,11 @@
 """Prepaid keys (claves de prepago) and the distributor's clients who use them."""
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, Date, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, Date, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
+from portal.folding import fold
 from portal.models._types import check_in, utcnow
 
 KEY_STATUSES = ("nueva", "disponible", "utilizada", "revocada")
@@ -15,13 +16,25 @@ class Client(db.Model):
     """A distributor's client, named when it starts using a key."""
 
     __tablename__ = "clients"
-    __table_args__ = (UniqueConstraint("desk_id", "rfc", name="uq_clients_desk_rfc"),)
+    __table_args__ = (
+        UniqueConstraint("desk_id", "rfc", name="uq_clients_desk_rfc"),
+        # "Agrupar por Cliente" in Claves prepago reads the desk's client names in order.
+        Index("ix_clients_desk_razon_social", "desk_id", "razon_social"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     desk_id: Mapped[int] = mapped_column(ForeignKey("desks.id", ondelete="CASCADE"))
     rfc: Mapped[str] = mapped_column(String(13))
     razon_social: Mapped[str] = mapped_column(String(200))
+    # fold(razon_social): "Buscar..." in Claves prepago finds "Ferretería" by "ferreteria" (kept below).
+    search_text: Mapped[str] = mapped_column(String(200), default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+@event.listens_for(Client, "before_insert")
+@event.listens_for(Client, "before_update")
+def _keep_client_search_text(_mapper, _connection, client):
+    client.search_text = fold(client.razon_social)[:200]
 
 
 class PrepaidKey(db.Model):

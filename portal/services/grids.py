@@ -1,10 +1,9 @@
 """The seven Mis Servicios grids: one per category, over the desk's services of that category."""
-from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.orm import outerjoin
 
 from portal.extensions import db
-from portal.grid import Choice, Column, DateRange, Grid, NumberRange, Text
+from portal.grid import Choice, Column, DateRange, Grid, NumberRange, Text, badge
 from portal.models import Product, Service
 from portal.models.services import ACQUISITION_LABELS, CATEGORIES, STATUS_LABELS, SYSTEM_CATEGORIES
 
@@ -21,7 +20,7 @@ def _product_in(codes):
 
 
 def _status_badge(value):
-    return Markup('<span class="badge badge-{}">{}</span>').format(value, STATUS_LABELS.get(value, value))
+    return badge(value, STATUS_LABELS.get(value, value))
 
 
 def _scope(category):
