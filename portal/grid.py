@@ -86,6 +86,7 @@ from markupsafe import Markup, escape
 from sqlalchemy import func, literal_column, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.sql.expression import ColumnClause, FromClause, ScalarSelect, SelectBase
+from sqlalchemy.sql.functions import FunctionElement
 from werkzeug.datastructures import iter_multi_items
 
 from portal.extensions import db
@@ -518,7 +519,10 @@ def _tables_named(*clauses):
         element = pending.pop()
         if hasattr(element, "__clause_element__"):  # an ORM attribute: its column
             element = element.__clause_element__()
-        if isinstance(element, (SelectBase, ScalarSelect, FromClause)):
+        # A subquery has its own FROM; a SQL function (lower(...)) is a FromClause too, but its
+        # arguments are this query's columns.
+        if isinstance(element, (SelectBase, ScalarSelect)) or (
+                isinstance(element, FromClause) and not isinstance(element, FunctionElement)):
             continue
         if isinstance(element, ColumnClause) and element.table is not None:
             found.add(element.table)

@@ -54,8 +54,10 @@ def _url(rule, serial, user):
     values = {"serial": serial, "token": tokens.issue(tokens.RESET_PASSWORD, user)}
     if rule.endpoint == "profile.confirm_email":
         values["token"] = tokens.issue(tokens.CHANGE_EMAIL, user, email="nuevo@empresa.mx")
+    elif rule.endpoint == "auth.set_password":
+        values["token"] = tokens.issue(tokens.SET_PASSWORD, user)
     url = rule.rule
-    for name in rule.arguments:
+    for name in rule.arguments - set(rule.defaults or {}):
         url = url.replace(f"<{name}>", values[name])
     return url
 
