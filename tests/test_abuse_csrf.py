@@ -57,7 +57,7 @@ def _url(rule, serial, user):
     elif rule.endpoint == "auth.set_password":
         values["token"] = tokens.issue(tokens.SET_PASSWORD, user)
     url = rule.rule
-    for name in rule.arguments - set(rule.defaults or {}):
+    for name in rule.arguments:
         url = url.replace(f"<{name}>", values[name])
     return url
 

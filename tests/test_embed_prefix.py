@@ -211,6 +211,6 @@ def test_email_written_outside_a_request_uses_portal_url_with_its_prefix(app, tm
     result = app.test_cli_runner().invoke(args=["portal", "import", str(path)])
     assert result.exit_code == 0, result.output
     welcome = db.session.scalars(select(OutboxMessage)).one()
-    assert f"https://{PUBLIC_HOST}{PREFIX}/cuenta/ingresar" in welcome.body_text
+    assert f"https://{PUBLIC_HOST}{PREFIX}/cuenta/definir/" in welcome.body_text
     assert links_in_text(welcome.body_text) and all(
         url.startswith(f"https://{PUBLIC_HOST}{PREFIX}/") for url in links_in_text(welcome.body_text))

@@ -212,11 +212,20 @@ def forgot_sent():
     return render("auth/notice.html", title="Revisa tu correo", kind="forgot_sent")
 
 
-@bp.route("/restablecer/<token>", methods=["GET", "POST"], defaults={"purpose": tokens.RESET_PASSWORD})
-@bp.route("/definir/<token>", methods=["GET", "POST"], endpoint="set_password",
-          defaults={"purpose": tokens.SET_PASSWORD})
-def reset(token, purpose):
-    """Choose a password from the e-mailed link (reset: 1 hour; first password: 1 week; single use)."""
+@bp.route("/restablecer/<token>", methods=["GET", "POST"])
+def reset(token):
+    """Choose a new password from the e-mailed reset link (1 hour, single use); every session ends."""
+    return _choose_password(token, tokens.RESET_PASSWORD)
+
+
+@bp.route("/definir/<token>", methods=["GET", "POST"])
+def set_password(token):
+    """A user the back office created chooses a first password (link valid a week, single use)."""
+    return _choose_password(token, tokens.SET_PASSWORD)
+
+
+def _choose_password(token, purpose):
+    """Check the link of `purpose`, then take the new password; nothing changes on a bad link."""
     try:
         claim = tokens.read(purpose, token)
     except tokens.TokenError as error:
