@@ -27,7 +27,8 @@ import urllib.parse
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from bench.common import BACKENDS, DATA, PASSWORD, POOL_BATCH, RESULTS, ROOT, USERS, database_url, selected_backends
+from bench.common import (BACKENDS, DATA, PASSWORD, POOL_BATCH, RESULTS, ROOT, USERS, backend_of, database_url,
+                          selected_backends)
 from bench.generate import Sizes
 
 SECONDS = float(os.environ.get("BENCH_SECONDS", "5"))
@@ -449,6 +450,7 @@ def bench_backend(backend):
         raise SystemExit(f"{meta_path} describe otra carga ({meta['url']}, {meta['sizes']['keys']:,} claves): "
                          f"corre `make bench-data`.")
     values = placeholders(meta)
+    settle(url)
     pools = Pools(url, meta)
     results = {"backend": backend, "database": meta["url"], "started": datetime.now().isoformat(timespec="seconds"),
                "seconds_per_point": SECONDS, "connections": CONNECTIONS, "cores": os.cpu_count(),
@@ -484,6 +486,23 @@ def chosen_routes():
         return ROUTES
     words = [w.strip().lower() for w in PARTIAL.split(",") if w.strip()]
     return [route for route in ROUTES if any(w in route.name.lower() for w in words)]
+
+
+def settle(url):
+    """PostgreSQL: VACUUM (ANALYZE) the big tables, so every run starts where autovacuum would keep them.
+
+    Each run's confirmation race changes a thousand keys; their pages lose the visibility map's
+    all-visible bit, and counts and deep pages then read the heap as well (5,000 heap fetches on
+    page 2,000 after a few runs). Without this, a run's figures would depend on how many ran before.
+    """
+    if backend_of(url) != "postgresql":
+        return
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text("VACUUM (ANALYZE) prepaid_keys, services, clients"))
+    engine.dispose()
 
 
 @dataclass
