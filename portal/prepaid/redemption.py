@@ -210,17 +210,19 @@ def confirm_key(desk, user, code, destination, accepted_license, *, ip=None, tod
 
     # The claim: one statement, conditional on the key still being new and unexpired. The database
     # serialises racing UPDATEs of the row; every loser re-checks the WHERE and matches nothing.
-    claimed = db.session.execute(
+    # RETURNING hands the winner its key in the same round trip; the row lock is held until commit.
+    key = db.session.scalars(
         update(PrepaidKey)
         .where(PrepaidKey.code == code, PrepaidKey.status == "nueva",
                or_(PrepaidKey.expires_on.is_(None), PrepaidKey.expires_on >= today))
         .values(status="utilizada" if own_use else "disponible", desk_id=desk.id, destination=destination,
                 confirmed_on=today, confirmed_at=now, confirmed_by_id=user.id, license_accepted_at=now,
                 activated_on=today if own_use else None, updated_at=now)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    key = _key_by_code(code, fresh=True)
-    if claimed != 1:
+        .returning(PrepaidKey)
+        .execution_options(synchronize_session=False, populate_existing=True)
+    ).one_or_none()
+    if key is None:
+        key = _key_by_code(code, fresh=True)
         if key is None:
             raise UnknownKey()
         raise _refusal(desk, key, today) or KeyUsedElsewhere()
