@@ -8,14 +8,15 @@ Environment: GUNICORN_BIND (127.0.0.1:8000), WEB_CONCURRENCY (workers), GUNICORN
 
 The access log (GUNICORN_ACCESS_LOG=- or a file) never shows what a URL may carry in secret: the
 token of an e-mailed link (/cuenta/restablecer/<token>, /cuenta/verificar/<token>,
-/perfil/correo/confirmar/<token>) is replaced by [oculto], query strings (a key code typed in
-Buscar) by ?[…], in the request line, the path, the Referer and Location; Cookie, Authorization
-and X-CSRFToken are never logged, whatever access_log_format asks for.
+/cuenta/definir/<token>, /perfil/correo/confirmar/<token>) is replaced by [oculto], query strings
+(a key code typed in Buscar) by ?[…], in the request line, the path, the Referer and Location;
+Cookie, Authorization and X-CSRFToken are never logged, whatever access_log_format asks for. The
+error log's own lines about a request ("Error handling request /cuenta/definir/…") are redacted
+the same way (portal/logs.py holds the rules).
 """
 import gc
 import multiprocessing
 import os
-import re
 
 from gunicorn.glogging import Logger
 
@@ -31,29 +32,33 @@ max_requests_jitter = max_requests // 10
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None
 errorlog = "-"
 
-TOKEN_SEGMENT = re.compile(r"(/(?:restablecer|verificar|confirmar)/)[^/?#\s]+")
 SECRET_HEADERS = ("{cookie}i", "{authorization}i", "{x-csrftoken}i", "{set-cookie}o")
-
-
-def redact_url(url):
-    """`url` without its query string and with e-mailed link tokens hidden."""
-    base, question, _query = (url or "").partition("?")
-    return TOKEN_SEGMENT.sub(r"\1[oculto]", base) + ("?[…]" if question else "")
+# portal.logs is imported where it is used: gunicorn reads this file before it puts the project's
+# folder on sys.path.
 
 
 class RedactingLogger(Logger):
-    """gunicorn's logger, with the access log's URLs and secret headers redacted."""
+    """gunicorn's logger, with the URLs of its access and error lines and secret headers redacted."""
+
+    def error(self, msg, *args, **kwargs):
+        super().error(*_redacted(msg, args), **kwargs)
+
+    def warning(self, msg, *args, **kwargs):
+        super().warning(*_redacted(msg, args), **kwargs)
+
+    def exception(self, msg, *args, **kwargs):
+        super().exception(*_redacted(msg, args), **kwargs)
 
     def atoms(self, resp, req, environ, request_time):
+        from portal.logs import redact_urls
+
         atoms = super().atoms(resp, req, environ, request_time)
-        method, _, rest = atoms["r"].partition(" ")
-        uri, _, protocol = rest.rpartition(" ")
-        atoms["r"] = f"{method} {redact_url(uri)} {protocol}"
-        atoms["U"] = redact_url(atoms["U"])
+        atoms["r"] = redact_urls(atoms["r"])
+        atoms["U"] = redact_urls(atoms["U"])
         atoms["q"] = "[…]" if atoms["q"] else ""
         for key in ("f", "{referer}i", "{location}o"):
             if isinstance(atoms.get(key), str) and atoms[key] != "-":
-                atoms[key] = redact_url(atoms[key])
+                atoms[key] = redact_urls(atoms[key])
         for key in SECRET_HEADERS:
             if key in atoms:
                 atoms[key] = "[oculto]"
@@ -61,6 +66,18 @@ class RedactingLogger(Logger):
 
 
 logger_class = RedactingLogger
+
+
+def _redacted(msg, args):
+    """gunicorn's message and arguments as one redacted text ("Error handling request %s", uri)."""
+    from portal.logs import redact_urls
+
+    try:
+        text = str(msg) % args if args else str(msg)
+    except (TypeError, ValueError):
+        text = " ".join(map(str, (msg, *args)))
+    # Formatted here, so logging receives no args and leaves any "%" in the text alone.
+    return (redact_urls(text),)
 
 
 def when_ready(server):

@@ -156,3 +156,63 @@ def _belongs(what, secret, asked):
     """An answer may echo what its own address carried (a link's page posts back to the link), and
     the key's owner sees the key in Claves prepago."""
     return secret in asked or (what == "clave de prepago" and asked.startswith("/claves-prepago"))
+
+
+# --- request lines: every log that names a URL hides a link's token and the query string ---------
+
+LINK_TOKEN = "Canario-Enlace-" + uuid.uuid4().hex
+
+
+def _token_urls(app):
+    """A URL for every route that takes a token (e-mailed links), with the canary as the token."""
+    urls = []
+    for rule in app.url_map.iter_rules():
+        if any("token" in argument for argument in rule.arguments):
+            path = re.sub(r"<[^>]*token>", LINK_TOKEN, rule.rule)
+            urls.append(re.sub(r"<[^>]+>", "1", path))
+    return urls
+
+
+def test_every_link_route_token_is_hidden_from_request_lines(app):
+    from portal.logs import redact_urls
+
+    urls = _token_urls(app)
+    assert {"/cuenta/verificar/", "/cuenta/restablecer/", "/cuenta/definir/", "/perfil/correo/confirmar/"} <= {
+        url.replace(LINK_TOKEN, "") for url in urls}
+    for url in urls:
+        line = redact_urls(f'"GET {url}?correo=zqxw%40x.mx HTTP/1.1" 200 -')
+        assert LINK_TOKEN not in line and "zqxw" not in line, line
+        assert line.startswith('"GET /') and line.endswith('?[…] HTTP/1.1" 200 -'), line
+
+
+def test_gunicorn_error_lines_about_a_request_hide_its_url(app, capfd):
+    """gunicorn logs "Error handling request <uri>" when a response fails mid-way: the same logger
+    class production uses (deploy/gunicorn.conf.py) writes it redacted."""
+    import runpy
+
+    from gunicorn.config import Config
+
+    settings = runpy.run_path(str(ROOT / "deploy" / "gunicorn.conf.py"))
+    config = Config()
+    config.set("errorlog", "-")
+    logger = settings["logger_class"](config)
+    uri = f"/cuenta/definir/{LINK_TOKEN}?q=ABCD-EFGH"
+    try:
+        raise RuntimeError("la respuesta se cortó")
+    except RuntimeError:
+        logger.exception("Error handling request %s", uri)
+    logger.error("Error handling request %s %s", "POST", uri)
+    logger.warning("Invalid request from ip=127.0.0.1: bad line GET %s HTTP/1.1", uri)
+    err = capfd.readouterr().err
+    assert err.count("/cuenta/definir/[oculto]?[…]") == 3 and "la respuesta se cortó" in err
+    assert LINK_TOKEN not in err and "ABCD" not in err
+
+
+def test_the_development_servers_request_log_hides_link_tokens(app, live_server, caplog):
+    """`make run` serves with Werkzeug, whose request lines go to the "werkzeug" logger."""
+    caplog.set_level(logging.INFO, logger="werkzeug")
+    for url in _token_urls(app):
+        requests.get(live_server.url(url + "?correo=zqxw%40x.mx"), timeout=10, allow_redirects=False)
+    lines = [record.getMessage() for record in caplog.records if record.name == "werkzeug"]
+    assert any("/cuenta/definir/[oculto]?[…]" in line for line in lines), lines
+    assert not any(LINK_TOKEN in line or "zqxw" in line for line in lines), lines
