@@ -53,3 +53,21 @@ def test_reenviar_cda_shows_the_notice_and_queues_the_email(app, live_server, br
         page.keyboard.press("Escape")
         expect(dialog).to_have_count(0)
         expect(button).to_be_focused()
+
+
+def test_a_grid_request_at_the_same_moment_does_not_cancel_a_resend(app, live_server, browser_page, world):
+    """The resend has its own request queue: the grid's (a filter changed the same instant) must not
+    abort it after the server sent the e-mail, leaving the user without the notice."""
+    system = factories.service(world.a.desk, "licenciamiento", product_code="SAE")
+    page = browser_page(js=True)
+    browser_sign_in(page, live_server, world.a.user)
+    page.goto(live_server.url("/servicios/licenciamiento"))
+    # Both requests leave in the same tick: the resend first, then the toolbar's.
+    page.evaluate("""serial => {
+        document.getElementById('cda-btn-' + serial).click();
+        htmx.trigger(document.querySelector('form.grid-toolbar'), 'submit');
+    }""", system.serial)
+    dialog = page.get_by_role("dialog", name="Aspel notifica")
+    expect(dialog).to_contain_text(f"El CDA del número de serie {system.serial} ha sido enviado a tu cuenta de correo.")
+    expect(page.locator("table")).to_contain_text(system.serial)
+    assert _outcome() == ([("cda", world.a.user.email)], ["cda_resent"])
