@@ -18,7 +18,7 @@ Declaring a grid (e.g. in `portal/prepaid/grids.py`)::
                                                # or a function (word, **scope) -> condition
         default_sort="-fecha",                 # a column key, "-" for descending
         row={"code": PrepaidKey.code},         # hidden fields a row template needs ("id" is always there)
-        row_actions=None,                      # a template included in a last cell with `row`
+        row_actions=None,                      # template with a macro row_action(row, csrf, here_path)
         empty="Aún no hay claves de prepago en este escritorio.",
         columns=[
             Column("clave", "Clave", PrepaidKey.code, filter=Text("clave")),

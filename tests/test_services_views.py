@@ -178,7 +178,8 @@ def test_the_column_choice_is_remembered_per_user_and_grid_and_the_url_wins(clie
 
 def test_columns_panel_reflects_the_choice_and_hidden_fields_reach_the_row_action(app, client, signed_in):
     app.jinja_env.loader = ChoiceLoader([
-        DictLoader({"cda/_row_action.html": "[{{ row.id }}|{{ row.serial }}|{{ row.acquisition }}]"}),
+        DictLoader({"cda/_row_action.html": "{% macro row_action(row, csrf, here_path) %}"
+                                            "[{{ row.id }}|{{ row.serial }}|{{ row.acquisition }}]{% endmacro %}"}),
         app.jinja_env.loader,
     ])
     service = factories.service(signed_in.a.desk, serial="SAE-77", acquisition="fisica")
