@@ -63,6 +63,10 @@ def _init_extensions(app):
         from portal.sqlite import tune_sqlite
         with app.app_context():
             tune_sqlite(db.engine)
+    elif app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        from portal.postgres import ping_when_rested
+        with app.app_context():
+            ping_when_rested(db.engine, app.config["DATABASE_PING_IDLE_SECONDS"])
 
 
 def _register_blueprints(app):

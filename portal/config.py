@@ -60,6 +60,8 @@ SETTINGS = {
     "API_MAX_CONTENT_LENGTH": (64 * 1024, int),
     # The portal's public address, for links in e-mail written outside a request (`flask portal import`).
     "PORTAL_URL": ("http://127.0.0.1:5000", str),
+    # PostgreSQL: a pooled connection that rested longer than this is pinged before use (portal/postgres.py).
+    "DATABASE_PING_IDLE_SECONDS": (10.0, float),
 }
 
 
@@ -143,4 +145,5 @@ def _engine_options(url):
     if url.startswith("sqlite"):
         # Several processes share one file: wait for the lock instead of failing at once.
         return {"connect_args": {"timeout": 30}, "hide_parameters": True}
-    return {"pool_pre_ping": True, "hide_parameters": True}
+    # No pool_pre_ping: portal/postgres.py pings only connections that rested in the pool.
+    return {"hide_parameters": True}

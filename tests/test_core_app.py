@@ -105,3 +105,45 @@ def test_demo_refuses_production(app):
     assert result.exit_code != 0
     assert "producción" in result.output
     assert db.session.query(Desk).count() == 0
+
+
+def _pooled_backend_pid():
+    """The server process behind the pool's one connection (the pool is emptied first)."""
+    from sqlalchemy import text
+
+    db.session.remove()
+    db.engine.dispose()
+    pid = db.session.scalar(text("SELECT pg_backend_pid()"))
+    db.session.remove()  # back to the pool, resting
+    return pid
+
+
+@pytest.mark.app_config(DATABASE_PING_IDLE_SECONDS=0.2)
+def test_a_connection_the_database_dropped_while_it_rested_is_replaced(app, client):
+    import time
+
+    from sqlalchemy import create_engine, text
+
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("the pool's rest check is PostgreSQL's (SQLite opens a file)")
+    pid = _pooled_backend_pid()
+    admin = create_engine(db.engine.url)
+    with admin.begin() as connection:
+        assert connection.scalar(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    admin.dispose()
+    time.sleep(0.3)
+    response = client.get("/healthz")
+    assert response.status_code == 200 and response.get_json()["database"] == "ok"
+    assert db.session.scalar(text("SELECT pg_backend_pid()")) != pid
+
+
+@pytest.mark.app_config(DATABASE_PING_IDLE_SECONDS=60)
+def test_a_connection_handed_back_moments_ago_is_used_without_asking_the_server_first(app, client, monkeypatch):
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("the pool's rest check is PostgreSQL's (SQLite opens a file)")
+    pings = []
+    real_ping = db.engine.dialect.do_ping
+    monkeypatch.setattr(db.engine.dialect, "do_ping", lambda connection: pings.append(1) or real_ping(connection))
+    for _ in range(5):
+        assert client.get("/healthz").status_code == 200
+    assert pings == []
