@@ -7,15 +7,22 @@ from sqlalchemy import select
 
 from portal.auth import sessions
 from portal.extensions import db
-from portal.models import Desk, Membership
+from portal.grid import column_choices_of, parse_column_choices
+from portal.models import Desk, Membership, User
 
 
 def load_user(user_id):
     """Flask-Login loader: the id names a server-side session, so a session ended there is over
     even for a browser that kept its cookie (portal.auth.sessions)."""
-    return sessions.load(user_id, idle_limit=current_app.config["REMEMBER_COOKIE_DURATION"],
+    chosen = session.get("desk_id")
+    user = sessions.load(user_id, idle_limit=current_app.config["REMEMBER_COOKIE_DURATION"],
                          # A POST holds SQLite's write lock in its own transaction: pages keep the clock.
-                         touch=request.method in ("GET", "HEAD"))
+                         touch=request.method in ("GET", "HEAD"),
+                         desk_id=chosen if isinstance(chosen, int) else None,
+                         also={"column_choices": column_choices_of(User.id)})
+    if user is not None:
+        user.column_choices = parse_column_choices(user.column_choices)
+    return user
 
 
 def desks_of(user):
@@ -40,7 +47,10 @@ def current_desk():
     desk = None
     chosen = session.get("desk_id")
     if chosen is not None:
-        desk = desk_of(current_user, chosen)
+        # Read with the user when the session already named it (load_user); asked again otherwise.
+        desk = current_user.session_desk
+        if desk is None or desk.id != chosen:
+            desk = desk_of(current_user, chosen)
     if desk is None:
         # The desk the user owns first: a distributor lands in their own desk, not a client's.
         desk = db.session.scalar(

@@ -921,6 +921,29 @@ def saved_columns(user_id, grid_name):
     return value.split(",") if value else None
 
 
+def column_choices_of(user_id):
+    """Every grid's saved columns of a user as one text, "grid=key,key;grid=key" — a scalar
+    subquery for the statement that loads the signed-in user, so a grid page does not ask again."""
+    from portal.models import GridPreference
+
+    return (select(func.aggregate_strings(GridPreference.grid + "=" + GridPreference.columns, ";"))
+            .where(GridPreference.user_id == user_id).scalar_subquery())
+
+
+def parse_column_choices(text):
+    """{grid: "key,key"} from column_choices_of()'s text (grid names and keys never hold = or ;)."""
+    return dict(item.split("=", 1) for item in (text or "").split(";") if "=" in item)
+
+
+def columns_chosen_by(user, grid_name):
+    """The user's saved columns for a grid: read with the user when the session loaded them."""
+    choices = getattr(user, "column_choices", None)
+    if choices is None:
+        return saved_columns(user.id, grid_name)
+    value = choices.get(grid_name)
+    return value.split(",") if value else None
+
+
 def remember_columns(user_id, grid_name, keys):
     """Keep the user's column choice for a grid; True if it changed (the caller commits)."""
     from portal.models import GridPreference
@@ -946,7 +969,7 @@ def grid_response(grid, template, block, scope, **context):
 
     from portal.htmx import is_htmx, render
 
-    state = grid.parse(request.args, saved_columns=saved_columns(current_user.id, grid.name))
+    state = grid.parse(request.args, saved_columns=columns_chosen_by(current_user, grid.name))
     if state.columns_explicit:
         try:
             if remember_columns(current_user.id, grid.name, state.columns):

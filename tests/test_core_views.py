@@ -66,7 +66,8 @@ def test_sign_out_is_a_post_and_ends_the_session(client, world, login):
     assert client.get("/servicios/suscripciones").status_code == 302
 
 
-def test_desk_selector_switches_between_the_users_desks(client, app, login):
+def _user_of_two_desks(login):
+    """A distributor's user who is also a member of a client's desk, signed in."""
     first, second = factories.desk("distribuidor", "Alfa Sistemas"), factories.desk("cliente", "Beta Papelería")
     user = factories.user(first)
     from portal.extensions import db
@@ -74,10 +75,54 @@ def test_desk_selector_switches_between_the_users_desks(client, app, login):
     db.session.add(Membership(user_id=user.id, desk_id=second.id, role="member"))
     db.session.commit()
     login(user)
+    return user, second
+
+
+def test_desk_selector_switches_between_the_users_desks(client, app, login):
+    _user, second = _user_of_two_desks(login)
     assert "Póliza: Alfa Sistemas" in client.get("/claves-prepago").get_data(as_text=True)
     response = client.post("/escritorio", data={"desk_id": second.id, "next": "/claves-prepago"})
     assert response.status_code == 303 and response.headers["Location"] == "/claves-prepago"
     assert "Póliza: Beta Papelería" in client.get("/claves-prepago").get_data(as_text=True)
+
+
+def test_a_desk_the_user_is_removed_from_is_gone_on_the_next_page(client, app, login):
+    from portal.extensions import db
+    from portal.models import Membership
+
+    user, second = _user_of_two_desks(login)
+    client.post("/escritorio", data={"desk_id": second.id, "next": "/claves-prepago"})
+    assert "Póliza: Beta Papelería" in client.get("/claves-prepago").get_data(as_text=True)
+    db.session.query(Membership).filter_by(user_id=user.id, desk_id=second.id).delete()
+    db.session.commit()
+    page = client.get("/claves-prepago").get_data(as_text=True)
+    assert "Póliza: Alfa Sistemas" in page and "Beta Papelería" not in page
+
+
+def test_the_sessions_desk_and_saved_columns_are_read_in_the_statement_that_loads_the_user(
+        client, app, world, login, hx):
+    from sqlalchemy import event
+
+    from portal.extensions import db
+
+    factories.prepaid_key(world.a.desk, status="disponible")
+    login(world.a.user)
+    client.get("/claves-prepago?cols=clave&cols=estatus")  # the session names its desk; columns saved
+    statements = []
+    with app.app_context():
+        engine = db.engine
+    listener = lambda conn, cursor, statement, *rest: statements.append(" ".join(statement.split()))  # noqa: E731
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        response = client.get("/claves-prepago", headers=hx)
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+    assert response.status_code == 200
+    loads = [s for s in statements if " FROM users " in s]
+    assert len(loads) == 1 and "LEFT OUTER JOIN desks" in loads[0]
+    assert not [s for s in statements if s.startswith("SELECT desks.")], statements
+    assert not [s for s in statements if s.startswith("SELECT grid_preferences")], statements
+    assert ">Clave<" in response.get_data(as_text=True) and ">Cantidad<" not in response.get_data(as_text=True)
 
 
 def test_a_user_cannot_switch_to_someone_elses_desk(client, world, login):

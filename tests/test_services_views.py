@@ -171,6 +171,9 @@ def test_the_column_choice_is_remembered_per_user_and_grid_and_the_url_wins(clie
     assert headers_of(client.get("/servicios/suscripciones").get_data(as_text=True)) == ["Sistema"]
     licenciamiento = factories.service(world.a.desk, category="licenciamiento", serial="LIC-1")
     assert licenciamiento and headers_of(client.get("/servicios/licenciamiento").get_data(as_text=True))[0] == "Sistema"
+    client.get("/servicios/licenciamiento?cols=serie")  # a second grid's choice, kept beside the first
+    assert headers_of(client.get("/servicios/licenciamiento").get_data(as_text=True)) == ["No. Serie"]
+    assert headers_of(client.get("/servicios/suscripciones").get_data(as_text=True)) == ["Sistema"]
     client.post("/cuenta/salir")
     login(world.b.user)
     assert headers_of(client.get("/servicios/suscripciones").get_data(as_text=True))[:2] == ["Sistema", "Versión"]
