@@ -8,6 +8,7 @@ from alembic.migration import MigrationContext
 from portal import ConfigError, create_app
 from portal.extensions import db
 from portal.models import Desk, PrepaidKey, Service, User
+from tests import factories
 
 
 def test_production_without_secret_key_stops_with_a_clear_message(tmp_path, monkeypatch):
@@ -147,3 +148,38 @@ def test_a_connection_handed_back_moments_ago_is_used_without_asking_the_server_
     for _ in range(5):
         assert client.get("/healthz").status_code == 200
     assert pings == []
+
+
+def test_list_pages_read_outside_a_transaction_and_forms_write_inside_one(app, client, world, login, hx):
+    from sqlalchemy import event
+
+    from portal.models import GridPreference
+
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite's BEGIN costs no round trip: only PostgreSQL reads outside a transaction")
+    factories.prepaid_key(world.a.desk, status="disponible")
+    login(world.a.user)
+    seen = []
+
+    def note(conn, _cursor, statement, *_rest):
+        seen.append((statement.split()[0], conn.connection.dbapi_connection.autocommit))
+
+    engine = db.engine
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        for path in ("/claves-prepago?cols=clave&cols=estatus", "/servicios/suscripciones", "/perfil/actividad"):
+            assert client.get(path, headers=hx).status_code == 200
+        reads = list(seen)
+        seen.clear()
+        response = client.post("/perfil/datos", data={"details-name": "Ana Ruiz", "details-phone": "55 1234 5678"})
+        writes = list(seen)
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+    assert response.status_code in (200, 303)
+    assert reads and all(autocommit for _verb, autocommit in reads), reads
+    assert writes and not any(autocommit for _verb, autocommit in writes), writes
+    # What the list page wrote (the columns choice, one statement) and the form's change are kept.
+    assert db.session.scalar(db.select(GridPreference.columns).where(
+        GridPreference.user_id == world.a.user.id)) == "clave,estatus"
+    db.session.refresh(world.a.user)
+    assert world.a.user.name == "Ana Ruiz"

@@ -11,6 +11,7 @@ from portal.cda.resend import (EmailNotVerified, NoCdaOnFile, PhysicalCopy, Rese
 from portal.desks import current_desk, desk_required
 from portal.extensions import db
 from portal.htmx import is_htmx, redirect, render
+from portal.postgres import reads_only
 from portal.urls import safe_next
 
 NOTICE = "cda/notice.html"
@@ -60,6 +61,7 @@ def _refused(refusal, service, desk, back):
 
 
 @bp.get("/<serial>/envios-cda")
+@reads_only
 @desk_required
 def history(serial):
     """Envíos de CDA: when the system's CDA was e-mailed, to which address, and whether it left."""

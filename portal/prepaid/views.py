@@ -21,6 +21,7 @@ from portal.extensions import db
 from portal.grid import grid_response
 from portal.htmx import is_htmx, render
 from portal.models import PrepaidKey
+from portal.postgres import reads_only
 from portal.prepaid import bp, codes
 from portal.prepaid.grids import KEYS
 from portal.prepaid.forms import MAX_KEYS_PER_REQUEST, ConfirmForm, ValidateForm
@@ -260,6 +261,7 @@ def _parse_ids(raw, limit=MAX_KEYS_PER_REQUEST):
 # --- "Claves prepago" ----------------------------------------------------------------------------
 
 @bp.get("")
+@reads_only
 @desk_required
 def keys():
     """"Claves prepago": the desk's keys by contract date (the last two months unless chosen), a grid."""

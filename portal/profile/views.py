@@ -11,6 +11,7 @@ from portal.auth.throttle import Throttled
 from portal.extensions import db
 from portal.htmx import is_htmx, render
 from portal.models._types import utcnow
+from portal.postgres import reads_only
 from portal.profile import activity, bp, changes
 from portal.profile.forms import DetailsForm, EmailForm, PasswordForm
 
@@ -130,6 +131,7 @@ def _continue_in_a_new_session(user):
 
 
 @bp.get("/actividad")
+@reads_only
 @login_required
 def activity_log():
     """"Actividad": the account's sign-ins, failed sign-ins, e-mail and password changes."""

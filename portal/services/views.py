@@ -4,6 +4,7 @@ from flask import abort
 from portal.desks import current_desk, desk_required
 from portal.grid import grid_response
 from portal.htmx import is_htmx
+from portal.postgres import reads_only
 from portal.services import bp
 from portal.services.grids import GRIDS
 from portal.services.stamps import stamp_balance
@@ -29,6 +30,7 @@ INTROS = {
 
 
 @bp.get("/<category>")
+@reads_only
 @desk_required
 def category(category):
     """One category as a grid: the page, its htmx fragment, or its CSV with ?formato=csv."""
