@@ -64,9 +64,9 @@ def _init_extensions(app):
         with app.app_context():
             tune_sqlite(db.engine)
     elif app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
-        from portal.postgres import ping_when_rested
+        from portal.postgres import tune_postgresql
         with app.app_context():
-            ping_when_rested(db.engine, app.config["DATABASE_PING_IDLE_SECONDS"])
+            tune_postgresql(db.engine, app.config["DATABASE_PING_IDLE_SECONDS"])
 
 
 def _register_blueprints(app):

@@ -91,6 +91,7 @@ from werkzeug.datastructures import iter_multi_items
 
 from portal.extensions import db
 from portal.folding import fold
+from portal.postgres import PLAN_PER_EXECUTION
 
 PER_PAGE_CHOICES = (10, 25, 50, 100)
 MAX_PER_PAGE = 100
@@ -738,6 +739,10 @@ class Grid:
 
     def fetch(self, state, **scope):
         """The page the state asks for: rows, bounded total, group headers with their counts."""
+        if state.words:
+            # How many rows a word matches decides the best plan: PostgreSQL plans these
+            # statements with the words each time (portal/postgres.py), for the rest of the request.
+            db.session.connection().execution_options(**{PLAN_PER_EXECUTION: True})
         filtered = self.filtered(state, **scope)
         total = self._count(filtered, COUNT_BOUND, self._count_key(state, scope))
         exact = total <= COUNT_BOUND

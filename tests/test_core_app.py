@@ -183,3 +183,27 @@ def test_list_pages_read_outside_a_transaction_and_forms_write_inside_one(app, c
         GridPreference.user_id == world.a.user.id)) == "clave,estatus"
     db.session.refresh(world.a.user)
     assert world.a.user.name == "Ana Ruiz"
+
+
+def test_a_search_is_planned_for_its_words_while_plain_lists_reuse_their_plans(app, client, world, login, hx):
+    from datetime import date
+
+    from sqlalchemy import text
+
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("prepared statements and their plans are PostgreSQL's")
+    ferreteria = factories.client(world.a.desk, razon_social="Ferretería Hidalgo")
+    factories.prepaid_key(world.a.desk, status="utilizada", client=ferreteria, confirmed_on=date(2026, 6, 1))
+    factories.prepaid_key(world.a.desk, status="utilizada", client=factories.client(world.a.desk, "Farmacia Sol"),
+                          confirmed_on=date(2026, 6, 1))
+    login(world.a.user)
+    _pooled_backend_pid()  # one connection: every request below and the question after it share it
+    period = "desde=2026-01-01&hasta=2026-12-31"
+    for _ in range(12):  # psycopg prepares at the fifth run; PostgreSQL may go generic after five more
+        found = client.get(f"/claves-prepago?{period}&q=ferreteria", headers=hx).get_data(as_text=True)
+        assert "Ferretería Hidalgo" in found and "Farmacia Sol" not in found
+        listed = client.get(f"/claves-prepago?{period}", headers=hx).get_data(as_text=True)
+        assert "Ferretería Hidalgo" in listed and "Farmacia Sol" in listed
+    prepared = db.session.scalars(text("SELECT statement FROM pg_prepared_statements")).all()
+    assert any("FROM prepaid_keys" in s for s in prepared), prepared
+    assert not any("LIKE" in s for s in prepared), prepared
