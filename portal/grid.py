@@ -739,8 +739,8 @@ class Grid:
 
     def fetch(self, state, **scope):
         """The page the state asks for: rows, bounded total, group headers with their counts."""
-        if state.words:
-            # How many rows a word matches decides the best plan: PostgreSQL plans these
+        if state.words or any(self.by_key[key].filter.kind == "text" for key in state.filters):
+            # How many rows a LIKE pattern matches decides the best plan: PostgreSQL plans these
             # statements with the words each time (portal/postgres.py), for the rest of the request.
             db.session.connection().execution_options(**{PLAN_PER_EXECUTION: True})
         filtered = self.filtered(state, **scope)

@@ -185,7 +185,7 @@ def test_list_pages_read_outside_a_transaction_and_forms_write_inside_one(app, c
     assert world.a.user.name == "Ana Ruiz"
 
 
-def test_a_search_is_planned_for_its_words_while_plain_lists_reuse_their_plans(app, client, world, login, hx):
+def test_a_search_or_text_filter_is_planned_for_its_words_while_plain_lists_reuse_their_plans(app, client, world, login, hx):
     from datetime import date
 
     from sqlalchemy import text
@@ -202,6 +202,8 @@ def test_a_search_is_planned_for_its_words_while_plain_lists_reuse_their_plans(a
     for _ in range(12):  # psycopg prepares at the fifth run; PostgreSQL may go generic after five more
         found = client.get(f"/claves-prepago?{period}&q=ferreteria", headers=hx).get_data(as_text=True)
         assert "Ferretería Hidalgo" in found and "Farmacia Sol" not in found
+        filtered = client.get(f"/claves-prepago?{period}&cliente=farma", headers=hx).get_data(as_text=True)
+        assert "Farmacia Sol" in filtered and "Ferretería Hidalgo" not in filtered
         listed = client.get(f"/claves-prepago?{period}", headers=hx).get_data(as_text=True)
         assert "Ferretería Hidalgo" in listed and "Farmacia Sol" in listed
     prepared = db.session.scalars(text("SELECT statement FROM pg_prepared_statements")).all()
