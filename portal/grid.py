@@ -682,8 +682,14 @@ class Grid:
         return self._filtered(state, scope)
 
     def _filtered(self, state, scope, shown=()):
-        conditions = [*self.scope(**scope), *self._conditions(state, scope)]
         used = [self.by_key[state.sort].expr, *shown] + ([self.by_key[state.group].expr] if state.group else [])
+        return self._matching(state, scope, used)
+
+    def _matching(self, state, scope, used=()):
+        """The keys of the matching rows, joined to the tables the search, the filters and `used`
+        name. A count passes nothing in `used`: the sort and the group may need another table
+        (Cliente), a count does not."""
+        conditions = [*self.scope(**scope), *self._conditions(state, scope)]
         return select(self.key).select_from(self._from(*conditions, *used)).where(*conditions)
 
     def _from(self, *clauses):
@@ -698,7 +704,7 @@ class Grid:
 
     def count(self, state, bound=COUNT_BOUND, **scope):
         """How many rows match, counting no further than bound + 1 (bound=None: exact)."""
-        return self._count(self.filtered(state, **scope), bound)
+        return self._count(self._matching(state, scope), bound)
 
     def _count(self, query, bound, key=None):
         """Rows of `query`, no further than bound + 1. With a `key`, a count that went past the
@@ -744,12 +750,13 @@ class Grid:
             # statements with the words each time (portal/postgres.py), for the rest of the request.
             db.session.connection().execution_options(**{PLAN_PER_EXECUTION: True})
         filtered = self.filtered(state, **scope)
-        total = self._count(filtered, COUNT_BOUND, self._count_key(state, scope))
+        matching = self._matching(state, scope)
+        total = self._count(matching, COUNT_BOUND, self._count_key(state, scope))
         exact = total <= COUNT_BOUND
         rows, counts = self._page_rows(state, filtered, scope)
         if not rows and state.page > 1:
             # Past the end: show the last page that exists (an exact count only on this rare path).
-            last = max(1, -(-self._count(filtered, None) // state.per_page))
+            last = max(1, -(-self._count(matching, None) // state.per_page))
             state.notices.append(f"La página {number(state.page)} no existe; se muestra la última ({number(last)}).")
             state.page = last
             rows, counts = self._page_rows(state, filtered, scope)

@@ -113,6 +113,25 @@ def test_a_keys_page_runs_a_fixed_number_of_statements_and_counts_without_joins(
     assert counts and all("clients" not in s for s in counts)
 
 
+@pytest.mark.parametrize("query", [{"sort": "cliente"}, {"group": "cliente"}, {"sort": "-cliente", "per_page": "2"}])
+def test_a_total_under_a_client_sort_or_grouping_is_counted_on_the_keys_alone(client, world, login, desk_keys, query):
+    login(world.a.user)
+    statements = []
+
+    def remember(_conn, _cursor, statement, _parameters, _context, _executemany):
+        statements.append(" ".join(statement.split()))
+
+    event.listen(db.engine, "before_cursor_execute", remember)
+    try:
+        page = _text(client.get(LIST, query_string=query, headers=HX))
+    finally:
+        event.remove(db.engine, "before_cursor_execute", remember)
+    assert "(9 elementos)" in page  # 3 + 2 keys of the two clients and 4 unassigned, this period
+    # The page's total, not a group's own count (that one names the client, so it joins clients).
+    totals = [s for s in statements if s.startswith("SELECT count(*)") and "razon_social" not in s]
+    assert totals and all("clients" not in s for s in totals), totals
+
+
 def test_a_count_past_the_bound_is_remembered_and_an_exact_one_never(client, world, login, desk_keys, monkeypatch):
     monkeypatch.setattr(grid_module, "COUNT_BOUND", 5)
     login(world.a.user)
