@@ -682,14 +682,19 @@ class Grid:
         return self._filtered(state, scope)
 
     def _filtered(self, state, scope, shown=()):
-        used = [self.by_key[state.sort].expr, *shown] + ([self.by_key[state.group].expr] if state.group else [])
-        return self._matching(state, scope, used)
+        return self._keys(self._where(state, scope), self._used(state, shown))
 
-    def _matching(self, state, scope, used=()):
-        """The keys of the matching rows, joined to the tables the search, the filters and `used`
-        name. A count passes nothing in `used`: the sort and the group may need another table
+    def _where(self, state, scope):
+        return [*self.scope(**scope), *self._conditions(state, scope)]
+
+    def _used(self, state, shown=()):
+        """The columns the order (and the group, and `shown`) read: they may need another table."""
+        return [self.by_key[state.sort].expr, *shown] + ([self.by_key[state.group].expr] if state.group else [])
+
+    def _keys(self, conditions, used=()):
+        """The keys of the rows meeting `conditions`, joined to the tables they and `used` name.
+        A count passes nothing in `used`: the sort and the group may need another table
         (Cliente), a count does not."""
-        conditions = [*self.scope(**scope), *self._conditions(state, scope)]
         return select(self.key).select_from(self._from(*conditions, *used)).where(*conditions)
 
     def _from(self, *clauses):
@@ -704,7 +709,7 @@ class Grid:
 
     def count(self, state, bound=COUNT_BOUND, **scope):
         """How many rows match, counting no further than bound + 1 (bound=None: exact)."""
-        return self._count(self._matching(state, scope), bound)
+        return self._count(self._keys(self._where(state, scope)), bound)
 
     def _count(self, query, bound, key=None):
         """Rows of `query`, no further than bound + 1. With a `key`, a count that went past the
@@ -749,8 +754,9 @@ class Grid:
             # How many rows a LIKE pattern matches decides the best plan: PostgreSQL plans these
             # statements with the words each time (portal/postgres.py), for the rest of the request.
             db.session.connection().execution_options(**{PLAN_PER_EXECUTION: True})
-        filtered = self.filtered(state, **scope)
-        matching = self._matching(state, scope)
+        conditions = self._where(state, scope)  # built once: a search's subqueries are not cheap
+        filtered = self._keys(conditions, self._used(state))
+        matching = self._keys(conditions)
         total = self._count(matching, COUNT_BOUND, self._count_key(state, scope))
         exact = total <= COUNT_BOUND
         rows, counts = self._page_rows(state, filtered, scope)
