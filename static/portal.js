@@ -106,7 +106,7 @@
   document.addEventListener("pointerdown", function (event) {
     if (event.button !== 0 || !window.htmx) return;
     var source = event.target.closest("th[data-group], [data-group-chip]");
-    if (!source || event.target.closest(".grid-group-by, .grid-chip-x")) return;
+    if (!source) return;
     var gridId = source.hasAttribute("data-group") ? source.closest(".grid").id
                                                    : source.closest("[data-grid]").getAttribute("data-grid");
     var panel = document.getElementById(gridId + "-grouping");
@@ -155,6 +155,10 @@
   }, true);
 
   document.addEventListener("pointercancel", endDrag);
+  // A link's own (HTML5) drag would cancel the pointer's: headers and the chip hold links.
+  document.addEventListener("dragstart", function (event) {
+    if (event.target.closest && event.target.closest("th[data-group], [data-group-chip]")) event.preventDefault();
+  });
 
   // "Agrupar por esta columna" and ✕ are links (no JS: the grouped URL); with htmx, the select.
   document.addEventListener("click", function (event) {
