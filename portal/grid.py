@@ -59,8 +59,10 @@ when the scope has no rows at all (results() then shows `empty` and "Seguir comp
 first to show your own empty state), `grid.lines` are the body lines.
 
 Query string: q, sort (-key), page, per_page (≤ 100), group, cols (comma list or repeated), each
-filter's parameters (dates AAAA-MM-DD, DD/MM/AAAA accepted), and `formato=csv` for the CSV export
-of the current filter, sort and visible columns (streamed, UTF-8 with BOM, dates DD/MM/AAAA).
+filter's parameters (dates DD/MM/AAAA or AAAA-MM-DD; the form shows DD/MM/AAAA, generated links
+write AAAA-MM-DD, one stable spelling), `formato=csv` for the CSV export of the current filter,
+sort and visible columns (streamed, UTF-8 with BOM, dates DD/MM/AAAA), and `formato=imprimir` for
+the print view (the whole page, page 1 with up to PRINT_LIMIT rows).
 Bad values become defaults plus a Spanish notice in `state.notices`, never an error.
 
 Scale: the COUNT stops at COUNT_BOUND + 1 rows ("más de 10,000"), and a count past the bound is
@@ -97,6 +99,7 @@ PER_PAGE_CHOICES = (10, 25, 50, 100)
 MAX_PER_PAGE = 100
 COUNT_BOUND = 10_000
 MAX_OFFSET = 200_000
+PRINT_LIMIT = 1000  # rows of a print view (?formato=imprimir): one bounded read, never the whole list
 MAX_SEARCH = 100
 MAX_WORDS = 8
 CSV_CHUNK = 1000
@@ -182,6 +185,13 @@ class Choice:
     def condition(self, column, values):
         return self.where(values) if self.where else column.expr.in_(values)
 
+    def url_values(self, form):
+        return {self.param: form.get(self.param)}
+
+    def describe(self, column, values, state):
+        # In the order the form lists them, whatever order the URL gave.
+        return ", ".join(label for value, label in state.choices(column) if value in values)
+
 
 @dataclass(frozen=True)
 class DateRange:
@@ -201,15 +211,30 @@ class DateRange:
             raw = _first(args, param)
             value = parse_date(raw) if raw else None
             if raw and value is None:
-                state.notices.append(f"La fecha «{_shown(raw)}» de {column.label} no es válida (usa AAAA-MM-DD); se ignoró.")
+                state.notices.append(f"«{_shown(raw)}» no es una fecha válida de {column.label} (usa DD/MM/AAAA); se ignoró.")
             bounds.append(value)
         start, end = bounds
         if start and end and start > end:
             state.notices.append(f"En {column.label} la fecha inicial era posterior a la final; se intercambiaron.")
             start, end = end, start
-        state.form[self.start] = start.isoformat() if start else ""
-        state.form[self.end] = end.isoformat() if end else ""
+        # The form shows DD/MM/AAAA whatever the browser's locale; links carry AAAA-MM-DD (url_values).
+        state.form[self.start] = start.strftime("%d/%m/%Y") if start else ""
+        state.form[self.end] = end.strftime("%d/%m/%Y") if end else ""
         return (start, end) if start or end else None
+
+    def url_values(self, form):
+        """AAAA-MM-DD in URLs: one spelling per date, so a bookmark or a cache key never doubles."""
+        values = {}
+        for param in self.params:
+            day = parse_date(form.get(param))
+            values[param] = day.isoformat() if day else None
+        return values
+
+    def describe(self, column, bounds, state):
+        start, end = (day.strftime("%d/%m/%Y") if day else None for day in bounds)
+        if start and end:
+            return f"desde {start} al {end}"
+        return f"desde {start}" if start else f"hasta {end}"
 
     def condition(self, column, bounds):
         start, end = bounds
@@ -255,6 +280,15 @@ class NumberRange:
         state.form[self.high] = "" if high is None else str(high)
         return None if low is None and high is None else (low, high)
 
+    def url_values(self, form):
+        return {param: form.get(param) for param in self.params}
+
+    def describe(self, column, bounds, state):
+        low, high = (None if n is None else number(n) for n in bounds)
+        if low is not None and high is not None:
+            return f"de {low} a {high}"
+        return f"{low} o más" if low is not None else f"hasta {high}"
+
     def condition(self, column, bounds):
         low, high = bounds
         parts = []
@@ -283,6 +317,12 @@ class Text:
 
     def condition(self, column, value):
         return func.lower(column.expr).like(like_pattern(value), escape="\\")
+
+    def url_values(self, form):
+        return {self.param: form.get(self.param)}
+
+    def describe(self, column, value, state):
+        return state.form[self.param]
 
 
 # --- columns ---------------------------------------------------------------------------------
@@ -358,6 +398,7 @@ class GridState:
     sort: str = ""
     descending: bool = False
     page: int = 1
+    asked_page: int | None = None   # the page the URL asked for, before the MAX_OFFSET cap
     per_page: int = 25
     group: str | None = None
     columns: list = field(default_factory=list)
@@ -367,6 +408,7 @@ class GridState:
     options: dict = field(default_factory=dict)   # column key -> [(value, label)], read when needed
     notices: list = field(default_factory=list)
     export: bool = False
+    printing: bool = False  # ?formato=imprimir: page 1 with up to PRINT_LIMIT rows, the whole page
 
     def choices(self, column):
         """The options of a Choice filter, read once per request and only when needed."""
@@ -392,19 +434,26 @@ class GridState:
         values = {}
         if self.q:
             values["q"] = self.q
-        for param, value in self.form.items():
-            if value:
-                values[param] = value
+        for column in grid.columns:
+            if column.filter is not None:
+                values.update(column.filter.url_values(self.form))
         if self.sort_param != grid.default_sort:
             values["sort"] = self.sort_param
         if self.group:
             values["group"] = self.group
         if self.columns_explicit:
             values["cols"] = ",".join(self.columns)
-        if self.per_page != grid.per_page:
-            values["per_page"] = self.per_page
-        if self.page > 1:
-            values["page"] = self.page
+        if self.printing:
+            values["formato"] = "imprimir"
+        else:
+            if self.per_page != grid.per_page:
+                values["per_page"] = self.per_page
+            if self.page > 1:
+                values["page"] = self.page
+        if changes.get("formato") == "imprimir":
+            # The print view is always its first PRINT_LIMIT rows: no page, no page size.
+            values.pop("page", None)
+            values.pop("per_page", None)
         if changes and "page" not in changes and set(changes) - {"formato"}:
             values.pop("page", None)
         values.update(changes)
@@ -429,8 +478,47 @@ class GridPage:
     total: int
     exact: bool
     has_next: bool
-    link: Callable = None    # link(**changes) -> URL; set by grid_response
-    action: str = ""         # the form's URL
+    action: str = ""         # the form's URL (and every link's path); set by grid_response
+    fragment: bool = False   # rendered as the htmx block, not the whole page; set by grid_response
+
+    def link(self, **changes):
+        """This list's URL with `changes` (link(page=2), link(group=None), link(formato="imprimir"))."""
+        # What url_for(endpoint, **view_args, **query) gives, without routing each of a page's links.
+        query = self.state.query(**changes)
+        return f"{self.action}?{urlencode(list(iter_multi_items(query)), safe=QUERY_SAFE)}" if query else self.action
+
+    @property
+    def print_limit(self):
+        return PRINT_LIMIT
+
+    @property
+    def printing(self):
+        return self.state.printing
+
+    @property
+    def more_than_printed(self):
+        """A print view that shows its first PRINT_LIMIT rows of more."""
+        return self.state.printing and self.has_next
+
+    @property
+    def active_filters(self):
+        """[(label, text)] of the search and each filter in use, in Spanish: printed above the table."""
+        state = self.state
+        described = [("Buscar", state.q)] if state.q else []
+        for column in self.grid.columns:
+            if column.key in state.filters:
+                described.append((column.label, column.filter.describe(column, state.filters[column.key], state)))
+        return described
+
+    @property
+    def group_column(self):
+        """The Column the list is grouped by, or None."""
+        return self.grid.by_key[self.state.group] if self.state.group else None
+
+    @property
+    def groupable_columns(self):
+        """Every column the list can be grouped by, shown or not (group chips, header handles)."""
+        return [c for c in self.grid.columns if c.groupable]
 
     @property
     def pages(self):
@@ -576,6 +664,8 @@ class Grid:
         if formato:
             if formato.lower() == "csv":
                 state.export = True
+            elif formato.lower() == "imprimir":
+                state.printing, state.page, state.asked_page, state.per_page = True, 1, None, PRINT_LIMIT
             else:
                 state.notices.append(f"El formato «{_shown(formato)}» no existe; se muestra la lista.")
         return state
@@ -622,11 +712,9 @@ class Grid:
             except ValueError:
                 state.notices.append(f"La página «{_shown(raw)}» no es válida; se muestra la página 1.")
             else:
-                deepest = MAX_OFFSET // state.per_page + 1
-                if page > deepest:
-                    state.notices.append(f"Solo se puede avanzar hasta la página {number(deepest)}; "
-                                         "usa Buscar o Filtro para acotar la lista.")
-                state.page = min(page, deepest)
+                # Capped here; the notice waits for the rows (fetch): a page past the end says so instead.
+                state.asked_page = page
+                state.page = min(page, MAX_OFFSET // state.per_page + 1)
 
     def _parse_group(self, args, state):
         raw = _first(args, "group")
@@ -763,9 +851,13 @@ class Grid:
         if not rows and state.page > 1:
             # Past the end: show the last page that exists (an exact count only on this rare path).
             last = max(1, -(-self._count(matching, None) // state.per_page))
-            state.notices.append(f"La página {number(state.page)} no existe; se muestra la última ({number(last)}).")
+            asked = max(state.page, state.asked_page or 0)
+            state.notices.append(f"La página {number(asked)} no existe; se muestra la última ({number(last)}).")
             state.page = last
             rows, counts = self._page_rows(state, filtered, scope)
+        elif state.asked_page and state.asked_page > state.page:
+            state.notices.append(f"Solo se puede avanzar hasta la página {number(state.page)}; "
+                                 "usa Buscar o Filtro para acotar la lista.")
         has_next = len(rows) > state.per_page
         rows = rows[:state.per_page]
         offset = (state.page - 1) * state.per_page
@@ -995,14 +1087,6 @@ def grid_response(grid, template, block, scope, **context):
         except SQLAlchemyError:
             # Another tab saved first, or SQLite was busy: the choice still shows, and is kept next time.
             db.session.rollback()
-    endpoint, view_args = request.endpoint, dict(request.view_args or {})
-    action = url_for(endpoint, **view_args)
-
-    def link(**changes):
-        # What url_for(endpoint, **view_args, **query) gives, without routing each of a page's links.
-        query = state.query(**changes)
-        return f"{action}?{urlencode(list(iter_multi_items(query)), safe=QUERY_SAFE)}" if query else action
-
     if state.export:
         filename = f"{grid.name}-{date.today().isoformat()}.csv"
         # The body is sent after this request's context is gone: the export holds its own connection.
@@ -1010,11 +1094,12 @@ def grid_response(grid, template, block, scope, **context):
                         headers={"Content-Disposition": f'attachment; filename="{filename}"',
                                  "Cache-Control": "no-store"})
     page = grid.fetch(state, **scope)
-    page.link = link
-    page.action = action
-    response = make_response(render(template, block=block, grid=page, **context))
-    if is_htmx():
+    page.action = url_for(request.endpoint, **(request.view_args or {}))
+    # A print view is a whole page even when htmx asked: it opens on its own, never swapped in.
+    page.fragment = is_htmx() and not state.printing
+    response = make_response(render(template, block=block if page.fragment else None, grid=page, **context))
+    if page.fragment:
         # The address bar shows the short, bookmarkable URL of what is on screen.
-        response.headers["HX-Push-Url"] = link()
+        response.headers["HX-Push-Url"] = page.link()
     return response
 

@@ -120,7 +120,8 @@ def test_date_range_includes_both_ends_and_accepts_dd_mm_aaaa(desk):
     swapped = run(SUBS, desk, desde="2025-01-10", hasta="2024-06-01")
     assert sorted(serials(swapped)) == expected
     assert swapped.state.notices == ["En Fecha Activación la fecha inicial era posterior a la final; se intercambiaron."]
-    assert swapped.state.form["desde"] == "2024-06-01"
+    assert (swapped.state.form["desde"], swapped.state.form["hasta"]) == ("01/06/2024", "10/01/2025")
+    assert swapped.state.query() == {"desde": "2024-06-01", "hasta": "2025-01-10"}
 
 
 def test_number_range_and_text_filter(desk):
@@ -144,8 +145,8 @@ def test_bad_parameters_become_defaults_with_a_spanish_notice(desk):
         "Se ignoraron columnas desconocidas: «zzz».",
         "Elige al menos una columna; se muestran las columnas predeterminadas.",
         "«x» no es un número válido para Usuarios; se ignoró.",
-        "La fecha «31/02/2020» de Fecha Activación no es válida (usa AAAA-MM-DD); se ignoró.",
-        "La fecha «mañana» de Fecha Activación no es válida (usa AAAA-MM-DD); se ignoró.",
+        "«31/02/2020» no es una fecha válida de Fecha Activación (usa DD/MM/AAAA); se ignoró.",
+        "«mañana» no es una fecha válida de Fecha Activación (usa DD/MM/AAAA); se ignoró.",
         "«robado» no es un valor válido de Estatus; se ignoró ese filtro.",
         "El formato «pdf» no existe; se muestra la lista.",
     ]
@@ -168,11 +169,62 @@ def test_paging_per_page_and_a_page_past_the_end(desk):
     assert bad.state.notices == ["«cinco» no es un número de filas por página válido; se muestran 25."]
 
 
-def test_deep_pages_are_capped(desk):
-    state = SUBS.parse(args(page="99999999", per_page="100"))
-    deepest = grid_module.MAX_OFFSET // 100 + 1
-    assert state.page == deepest
-    assert state.notices == [f"Solo se puede avanzar hasta la página {deepest:,}; usa Buscar o Filtro para acotar la lista."]
+def test_a_deep_page_past_the_end_gets_one_message(desk):
+    page = run(SUBS, desk, page="99999", per_page="10")
+    assert page.state.page == 2 and serials(page)
+    assert page.state.notices == ["La página 99,999 no existe; se muestra la última (2)."]
+
+
+def test_deep_pages_are_capped_when_the_list_goes_that_far(desk, monkeypatch):
+    monkeypatch.setattr(grid_module, "MAX_OFFSET", 4)  # page 3 of 2 rows is as deep as it goes
+    page = run(SUBS, desk, sort="serie", page="9", per_page="2")
+    expected = [s.serial for s in sorted(all_rows(desk), key=lambda s: (s.serial, s.id))]
+    assert page.state.page == 3 and serials(page) == expected[4:6]
+    assert page.state.notices == ["Solo se puede avanzar hasta la página 3; usa Buscar o Filtro para acotar la lista."]
+
+
+def test_the_print_view_is_page_one_with_up_to_the_print_limit(desk, monkeypatch):
+    state = SUBS.parse(args(formato="imprimir", page="3", per_page="5", estatus="activo", sort="serie"))
+    assert (state.printing, state.page, state.per_page, state.export) == (True, 1, grid_module.PRINT_LIMIT, False)
+    page = SUBS.fetch(state, desk_id=desk.id)
+    active = sorted(s.serial for s in all_rows(desk) if s.status == "activo")
+    assert serials(page) == active and page.printing and not page.more_than_printed
+    assert page.print_limit == 1000 and state.notices == []
+    monkeypatch.setattr(grid_module, "PRINT_LIMIT", 4)
+    capped = run(SUBS, desk, formato="imprimir", estatus="activo", sort="serie")
+    assert serials(capped) == active[:4] and capped.more_than_printed and capped.print_limit == 4
+
+
+def test_links_to_the_print_view_keep_the_list_but_not_its_page(desk):
+    page = run(SUBS, desk, q="sae", sort="serie", page="2", per_page="5", group="estatus")
+    page.action = "/servicios/suscripciones"
+    assert page.link(formato="imprimir") == "/servicios/suscripciones?q=sae&sort=serie&group=estatus&formato=imprimir"
+    printed = run(SUBS, desk, q="sae", sort="serie", formato="imprimir")
+    printed.action = "/servicios/suscripciones"
+    assert printed.link() == "/servicios/suscripciones?q=sae&sort=serie&formato=imprimir"
+    assert printed.link(formato=None) == "/servicios/suscripciones?q=sae&sort=serie"
+
+
+def test_active_filters_say_the_search_and_each_filter_in_spanish(desk):
+    page = run(SUBS, desk, q="SAE  nueve", estatus=["vencido", "activo"], desde="01/06/2024", hasta="2025-01-10",
+               usuarios_min="3", usuarios_max="1500", serie="Coi-", pago_hasta="2030-12-31")
+    assert page.active_filters == [
+        ("Buscar", "SAE nueve"), ("Usuarios", "de 3 a 1,500"), ("No. Serie", "Coi-"),
+        ("Fecha Activación", "desde 01/06/2024 al 10/01/2025"), ("Próximo Pago", "hasta 31/12/2030"),
+        ("Estatus", "Activo, Vencido")]
+    assert run(SUBS, desk, usuarios_min="2", desde="2024-06-01").active_filters == [
+        ("Usuarios", "2 o más"), ("Fecha Activación", "desde 01/06/2024")]
+    assert run(SUBS, desk).active_filters == []
+
+
+def test_the_group_column_and_the_columns_a_list_can_be_grouped_by(desk):
+    grouped = run(SUBS, desk, group="adquisicion", cols="serie")
+    assert grouped.group_column is SUBS.by_key["adquisicion"]
+    assert [c.key for c in grouped.groupable_columns] == ["sistema", "version", "usuarios", "adquisicion", "estatus"]
+    grouped.action = "/l"
+    assert grouped.link(group=None) == "/l?cols=serie"
+    assert grouped.link(group="estatus") == "/l?group=estatus&cols=serie"
+    assert run(SUBS, desk).group_column is None
 
 
 def test_the_count_is_bounded_for_wide_lists(desk, monkeypatch):

@@ -462,7 +462,9 @@ def test_the_period_is_editable_and_the_fragment_updates_it(client, world, login
     html = _text(fragment)
     assert "<html" not in html and 'id="prepaid-period" class="prepaid-period" hx-swap-oob="true"' in html
     assert 'id="grid-claves-prepago"' in html and "grid-toolbar" not in html
-    assert "desde=" in fragment.headers["HX-Push-Url"]
+    # The form shows DD/MM/AAAA; the pushed URL spells both dates AAAA-MM-DD, however they were typed.
+    assert f'value="{since:%d/%m/%Y}"' in _text(page) and f'value="{until:%d/%m/%Y}"' in _text(page)
+    assert f"desde={since.isoformat()}&hasta={until.isoformat()}" in fragment.headers["HX-Push-Url"]
 
 
 def test_filter_sort_group_and_search(client, world, login, keys_of_a):
@@ -482,7 +484,7 @@ def test_filter_sort_group_and_search(client, world, login, keys_of_a):
 
 @pytest.mark.parametrize("query, notice", [
     ("estatus=robada", "no es un valor válido de Estatus"),
-    ("desde=ayer", "La fecha «ayer» de Fecha no es válida"),
+    ("desde=ayer", "«ayer» no es una fecha válida de Fecha (usa DD/MM/AAAA)"),
     ("sort=codigo", "No se puede ordenar por «codigo»"),
     ("group=clave", "No se puede agrupar por «clave»"),
     ("page=-1", "La página «-1» no es válida"),
@@ -502,6 +504,24 @@ def test_csv_export_is_this_desks_keys_only(client, world, login, keys_of_a):
     assert len(lines) == 3
     assert any("Inactiva,Disponible,Sin asignar" in line for line in lines)
     assert not any(keys_of_a["foreign"].code in line for line in lines)
+
+
+def test_the_print_view_is_the_whole_page_of_this_desks_filtered_keys(client, world, login, hx, keys_of_a):
+    login(world.a.user)
+    for headers in ({}, hx):  # htmx asking changes nothing: a print view is never swapped in
+        response = client.get(f"{LIST}?formato=imprimir&estatus=utilizada&page=4&per_page=10", headers=headers)
+        html = _text(response)
+        assert response.status_code == 200 and "<html" in html and "HX-Push-Url" not in response.headers
+        rows = _rows(html)
+        assert len(rows) == 1 and codes.grouped(keys_of_a["used"].code) in rows[0]
+        assert "no existe" not in html and codes.grouped(keys_of_a["foreign"].code) not in html
+
+
+def test_a_page_past_the_end_says_so_once(client, world, login, keys_of_a):
+    login(world.a.user)
+    html = _text(client.get(f"{LIST}?page=99999"))
+    assert "La página 99,999 no existe; se muestra la última (1)." in html
+    assert "Solo se puede avanzar" not in html
 
 
 def test_the_new_key_is_highlighted_only_in_its_own_desk(client, world, login, keys_of_a):

@@ -114,7 +114,7 @@ def test_bad_parameters_give_the_page_with_notices_never_an_error(client, signed
         for notice in ("Se ignoraron columnas desconocidas: «desconocida».",
                        "La página «-3» no es válida; se muestra la página 1.",
                        "Se muestran como máximo 100 filas por página.",
-                       "La fecha «31/02/2020» de Fecha Activación no es válida (usa AAAA-MM-DD); se ignoró.",
+                       "«31/02/2020» no es una fecha válida de Fecha Activación (usa DD/MM/AAAA); se ignoró.",
                        "No se puede ordenar por «;drop»; se usa el orden predeterminado.",
                        "No se puede agrupar por «cda»; se muestra la lista sin agrupar.",
                        "La búsqueda se recortó a 100 caracteres."):

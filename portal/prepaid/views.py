@@ -271,10 +271,8 @@ def keys():
     g.highlighted_keys = _codes_of(desk, _parse_ids(request.args.get("resaltar", "")))
     # The date filter is always on, so the grid cannot tell an empty desk from an empty period.
     # Only the whole page asks (the swapped block never shows the empty desk): a fragment skips it.
-    fragment = is_htmx()
-    has_keys = fragment or db.session.scalar(select(PrepaidKey.id).where(PrepaidKey.desk_id == desk.id).limit(1)) is not None
-    return grid_response(KEYS, "prepaid/keys.html", "keys_grid", {"desk_id": desk.id},
-                         fragment=fragment, has_keys=has_keys)
+    has_keys = is_htmx() or db.session.scalar(select(PrepaidKey.id).where(PrepaidKey.desk_id == desk.id).limit(1)) is not None
+    return grid_response(KEYS, "prepaid/keys.html", "keys_grid", {"desk_id": desk.id}, has_keys=has_keys)
 
 
 def _with_default_period(args, today):
