@@ -35,7 +35,9 @@ def query(url):
 
 
 def settled(page):
+    """The swap done and its fade over (axe would read the half-faded colours as low contrast)."""
     expect(page.locator(".htmx-request, .htmx-settling, .htmx-swapping")).to_have_count(0)
+    expect(page.locator(".grid").first).to_have_css("opacity", "1")
 
 
 def csp_refusals(page):
@@ -393,6 +395,7 @@ def test_no_csp_refusal_and_no_serious_axe_finding_on_the_new_controls(app, live
     menu(page, "filtro").locator("input[name=desde]").fill("02/10/2026")
     menu(page, "filtro").locator("input[name=desde]").press("Enter")
     expect(page.locator(f"{KEYS} .grid-info")).to_contain_text("8 elementos")
+    settled(page)
     check("filtro-fechas")
     page.locator(f"{KEYS}-sort-fecha").click()
     settled(page)
