@@ -6,7 +6,7 @@ The app itself (create_app + test client, signed in as the big desk's owner) req
 of bench.run.ROUTES marked grid=True twice; the SELECTs of the second request that touch the big
 tables are recorded as the driver received them (SQL and parameters) and explained on the same
 database: EXPLAIN QUERY PLAN on SQLite, EXPLAIN (ANALYZE, BUFFERS) on PostgreSQL. Whatever code
-builds the queries (portal/grid.py or a view), this shows what reaches the database.
+builds the queries (portal/grid/query.py or a view), this shows what reaches the database.
 Writes bench/results/explain-<backend>.md.
 """
 import json
@@ -17,6 +17,7 @@ import time
 from sqlalchemy import event
 
 from bench.common import DATA, PASSWORD, RESULTS, USERS, backend_of, database_url, selected_backends
+from portal.grid.query import forget_counts
 from portal.postgres import PLAN_PER_EXECUTION
 
 BIG_TABLES = re.compile(r"\b(prepaid_keys|services|clients)\b")
@@ -46,8 +47,8 @@ def capture_queries(app, routes, values, email=USERS["big"], password=PASSWORD):
             path = target(route, values)
             headers = {k: v for k, v in route.headers.items() if "{" not in v}
             client.get(path, headers=headers)  # warm: templates, caches, the database's pages
-            # A count past its bound is remembered (portal/grid.py): forget it, so its plan is shown too.
-            app.extensions.pop("grid_past_bound", None)
+            # A count past its bound is remembered (portal/grid/query.py): forget it, so its plan is shown too.
+            forget_counts()
             seen.clear()
             started = time.perf_counter()
             response = client.get(path, headers=headers)

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from portal.auth import sessions
 from portal.extensions import db
-from portal.grid import column_choices_of, parse_column_choices
+from portal.grid import column_choices_of, keep_column_choices
 from portal.models import Desk, Membership, User
 
 
@@ -15,13 +15,15 @@ def load_user(user_id):
     """Flask-Login loader: the id names a server-side session, so a session ended there is over
     even for a browser that kept its cookie (portal.auth.sessions)."""
     chosen = session.get("desk_id")
-    user = sessions.load(user_id, idle_limit=current_app.config["REMEMBER_COOKIE_DURATION"],
-                         # A POST holds SQLite's write lock in its own transaction: pages keep the clock.
-                         touch=request.method in ("GET", "HEAD"),
-                         desk_id=chosen if isinstance(chosen, int) else None,
-                         also={"column_choices": column_choices_of(User.id)})
+    user, also = sessions.load(user_id, idle_limit=current_app.config["REMEMBER_COOKIE_DURATION"],
+                                # A POST holds SQLite's write lock in its own transaction: pages keep the clock.
+                                touch=request.method in ("GET", "HEAD"),
+                                desk_id=chosen if isinstance(chosen, int) else None,
+                                also=[column_choices_of(User.id)])
     if user is not None:
-        user.column_choices = parse_column_choices(user.column_choices)
+        # Read in the same statement as the user: this request's grids need not ask again.
+        (column_choices,) = also
+        keep_column_choices(column_choices)
     return user
 
 

@@ -246,6 +246,7 @@ def test_the_grid_parser_and_its_queries_take_any_query_string(app, world):
     factories.prepaid_key(world.b.desk)
     factories.service(world.b.desk)
     grids = [(KEYS, {"desk_id": world.b.desk.id})] + [(grid, {"desk_id": world.b.desk.id}) for grid in GRIDS.values()]
+    cells = {"highlighted": frozenset()}  # what the keys view hands its Clave column
     params = sorted({p for grid, _ in grids for c in grid.columns if c.filter for p in c.filter.params} | set(GRID_PARAMS))
     outcomes = Counter()
 
@@ -261,7 +262,7 @@ def test_the_grid_parser_and_its_queries_take_any_query_string(app, world):
         if state.export:
             list(grid.export(state, **scope))
         else:
-            grid.fetch(state, **scope)
+            grid.fetch(state, cells=cells, **scope)
         db.session.rollback()
         outcomes["avisos" if state.notices else "sin avisos"] += 1
 

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import event
 from werkzeug.datastructures import MultiDict
 
-from portal import grid as grid_module
+from portal.grid import query as grid_query, state as grid_state
 from portal.extensions import db
 from portal.grid import remember_columns, saved_columns
 from portal.services.grids import GRIDS
@@ -176,7 +176,7 @@ def test_a_deep_page_past_the_end_gets_one_message(desk):
 
 
 def test_deep_pages_are_capped_when_the_list_goes_that_far(desk, monkeypatch):
-    monkeypatch.setattr(grid_module, "MAX_OFFSET", 4)  # page 3 of 2 rows is as deep as it goes
+    monkeypatch.setattr(grid_state, "MAX_OFFSET", 4)  # page 3 of 2 rows is as deep as it goes
     page = run(SUBS, desk, sort="serie", page="9", per_page="2")
     expected = [s.serial for s in sorted(all_rows(desk), key=lambda s: (s.serial, s.id))]
     assert page.state.page == 3 and serials(page) == expected[4:6]
@@ -185,12 +185,12 @@ def test_deep_pages_are_capped_when_the_list_goes_that_far(desk, monkeypatch):
 
 def test_the_print_view_is_page_one_with_up_to_the_print_limit(desk, monkeypatch):
     state = SUBS.parse(args(formato="imprimir", page="3", per_page="5", estatus="activo", sort="serie"))
-    assert (state.printing, state.page, state.per_page, state.export) == (True, 1, grid_module.PRINT_LIMIT, False)
+    assert (state.printing, state.page, state.per_page, state.export) == (True, 1, grid_state.PRINT_LIMIT, False)
     page = SUBS.fetch(state, desk_id=desk.id)
     active = sorted(s.serial for s in all_rows(desk) if s.status == "activo")
     assert serials(page) == active and page.printing and not page.more_than_printed
     assert page.print_limit == 1000 and state.notices == []
-    monkeypatch.setattr(grid_module, "PRINT_LIMIT", 4)
+    monkeypatch.setattr(grid_state, "PRINT_LIMIT", 4)
     capped = run(SUBS, desk, formato="imprimir", estatus="activo", sort="serie")
     assert serials(capped) == active[:4] and capped.more_than_printed and capped.print_limit == 4
 
@@ -228,7 +228,7 @@ def test_the_group_column_and_the_columns_a_list_can_be_grouped_by(desk):
 
 
 def test_the_count_is_bounded_for_wide_lists(desk, monkeypatch):
-    monkeypatch.setattr(grid_module, "COUNT_BOUND", 5)
+    monkeypatch.setattr(grid_query, "COUNT_BOUND", 5)
     first = run(SUBS, desk, per_page="2")
     assert (first.total, first.exact, first.has_next) == (5, False, True)
     assert first.info == "Página 1 de más de 2 (más de 5 elementos)"
@@ -331,3 +331,41 @@ def test_another_desk_sees_none_of_these_rows(desk, world):
     assert serials(page) == ["AJENO-001"]
     text = "".join(SUBS.export(SUBS.parse(args()), desk_id=world.b.desk.id))
     assert "AJENO-001" in text and "SAE-000" not in text
+
+
+def test_only_statements_with_a_like_ask_to_be_planned_with_their_words(desk):
+    from portal.postgres import PLAN_PER_EXECUTION
+
+    seen = []
+
+    def remember(conn, cursor, statement, parameters, context, executemany):
+        seen.append((statement, bool(context.execution_options.get(PLAN_PER_EXECUTION))))
+
+    event.listen(db.engine, "before_cursor_execute", remember)
+    try:
+        run(SUBS, desk, q="sae", group="estatus")
+        searched = list(seen)
+        seen.clear()
+        run(SUBS, desk, group="estatus")
+        plain = list(seen)
+        seen.clear()
+        list(SUBS.export(SUBS.parse(args(serie="coi")), desk_id=desk.id))
+        exported = list(seen)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", remember)
+    assert searched and all(planned == ("LIKE" in sql) for sql, planned in searched), searched
+    assert plain and not any(planned for _sql, planned in plain)
+    assert exported and all(planned for sql, planned in exported if "LIKE" in sql)
+    # Nothing is left on the session's connection for the statements after the search.
+    assert not db.session.connection().get_execution_options().get(PLAN_PER_EXECUTION)
+
+
+def test_a_columns_html_gets_the_requests_values_it_names(desk):
+    from portal.prepaid.grids import KEYS
+
+    mine = factories.prepaid_key(desk, confirmed_on=date(2026, 1, 5))
+    other = factories.prepaid_key(desk, confirmed_on=date(2026, 1, 4))
+    page = KEYS.fetch(KEYS.parse(args(desde="2026-01-01")), cells={"highlighted": {mine.code}}, desk_id=desk.id)
+    cells = [str(line.cells_html) for line in page.lines]
+    assert "Nueva" in cells[0] and mine.code[:4] in cells[0]
+    assert "Nueva" not in cells[1] and other.code[:4] in cells[1]

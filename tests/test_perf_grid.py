@@ -6,7 +6,7 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import event
 
-from portal import grid as grid_module
+from portal.grid import query as grid_query
 from portal.extensions import db
 from portal.prepaid import codes
 from tests import factories
@@ -79,7 +79,7 @@ def test_grouped_by_client_the_groups_come_in_name_order_and_unassigned_last(cli
 
 
 def test_a_big_group_shows_mas_de_beyond_the_bound(client, world, login, desk_keys, monkeypatch):
-    monkeypatch.setattr(grid_module, "COUNT_BOUND", 2)
+    monkeypatch.setattr(grid_query, "COUNT_BOUND", 2)
     login(world.a.user)
     # A group is counted as far as the page needs (its end and one more) or the bound, whichever is more.
     whole = _text(client.get(LIST, query_string={"group": "estatus"}, headers=HX))
@@ -133,7 +133,7 @@ def test_a_total_under_a_client_sort_or_grouping_is_counted_on_the_keys_alone(cl
 
 
 def test_a_count_past_the_bound_is_remembered_and_an_exact_one_never(client, world, login, desk_keys, monkeypatch):
-    monkeypatch.setattr(grid_module, "COUNT_BOUND", 5)
+    monkeypatch.setattr(grid_query, "COUNT_BOUND", 5)
     login(world.a.user)
     statements = []
 

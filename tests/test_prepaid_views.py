@@ -431,7 +431,7 @@ def test_the_list_shows_figure_5(client, world, login, keys_of_a):
     html = _text(response)
     today = date.today()
     assert response.status_code == 200 and "<html" in html and "<h1>Claves prepago</h1>" in html
-    from portal.prepaid.views import months_before
+    from portal.prepaid.grids import months_before
     assert f"Claves de prepago con:\n  <strong>{_period_text(months_before(today, 2), today)}</strong>" in html
     for text in ("Filtro", "Columnas", "Arrastra una columna aquí para agrupar por ella", "Exportar CSV",
                  ">Activar claves<", ">Comprar ahora<", 'href="https://tienda.example/aspel"',
@@ -545,7 +545,7 @@ def test_the_list_needs_a_signed_in_user(client):
     (date(2026, 4, 30), date(2026, 2, 28)), (date(2028, 4, 30), date(2028, 2, 29)),
 ])
 def test_the_default_period_starts_two_months_back(day, expected):
-    from portal.prepaid.views import months_before
+    from portal.prepaid.grids import months_before
     assert months_before(day, 2) == expected
 
 

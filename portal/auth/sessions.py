@@ -52,46 +52,44 @@ def end_all(user):
     db.session.execute(delete(UserSession).where(UserSession.user_id == user.id))
 
 
-def load(user_id, *, idle_limit, touch=True, desk_id=None, also=None):
+def load(user_id, *, idle_limit, touch=True, desk_id=None, also=()):
     """The user of a live session, from the Flask-Login id "<user>:<token>:<secret>", or None.
 
     One primary-key lookup; `touch` records the visit (at most once a minute, outside the
     request's transaction, and never failing the request). With `desk_id` (the desk the session
     chose) the same statement reads that desk if the user still belongs to it: `user.session_desk`,
-    else None — one round trip less on every page (portal.desks.current_desk). `also` maps
-    attribute names to scalar subqueries on the user (portal.grid.column_choices_of): the same
-    statement reads them and sets them on the user.
+    else None — one round trip less on every page (portal.desks.current_desk). `also`: scalar
+    subqueries on the user (portal.grid.column_choices_of) that the same statement reads.
+    Returns (user, [each of `also`'s values]), or (None, []).
     """
     try:
         pk, token, secret = str(user_id).split(":", 2)
         pk = int(pk)
     except ValueError:
-        return None
+        return None, []
     key = _digest(secret)
     statement = (select(User, UserSession.last_seen_at).join(UserSession, UserSession.user_id == User.id)
                  .where(UserSession.id == key, User.id == pk))
-    also = also or {}
-    statement = statement.add_columns(*also.values())
+    also = list(also)
+    statement = statement.add_columns(*also)
     if desk_id is not None:
         statement = (statement.add_columns(Desk)
                      .outerjoin(Membership, and_(Membership.user_id == User.id, Membership.desk_id == desk_id))
                      .outerjoin(Desk, Desk.id == Membership.desk_id))
     row = db.session.execute(statement).first()
     if row is None:
-        return None
-    user, last_seen = row[0], row[1]
-    for name, value in zip(also, row[2:]):
-        setattr(user, name, value)
+        return None, []
+    user, last_seen, extras = row[0], row[1], list(row[2:2 + len(also)])
     user.session_desk = row[-1] if desk_id is not None else None
     now = utcnow()
     if last_seen.tzinfo is None:  # SQLite returns naive UTC
         last_seen = last_seen.replace(tzinfo=now.tzinfo)
     if user.session_token != token or now - last_seen > idle_limit:
-        return None
+        return None, []
     if touch and now - last_seen >= TOUCH_EVERY:
         _touch(key, now)
     user.session_secret = secret
-    return user
+    return user, extras
 
 
 def _touch(key, now):

@@ -36,12 +36,10 @@ class User(UserMixin, db.Model):
     def _normalise_email(self, key, value):
         return value.strip().lower()
 
-    # The signed-in browser this object was loaded for, the desk that session chose if the user
-    # still belongs to it, and their grids' saved columns ({grid: "key,key"}), all read with the
-    # user (portal.desks.load_user); not columns.
+    # The signed-in browser this object was loaded for, and the desk that session chose if the
+    # user still belongs to it, both read with the user (portal.desks.load_user); not columns.
     session_secret = None
     session_desk = None
-    column_choices = None
 
     def get_id(self):
         """Flask-Login's id, kept in the session and the remember-me cookie: user, token, session."""

@@ -1,8 +1,9 @@
 """The "Claves prepago" grid (figure 5): the desk's keys by contract date, with their clients."""
+import calendar
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
-from flask import g
 from markupsafe import Markup, escape
 from sqlalchemy import String, cast, func, or_, outerjoin, select
 
@@ -29,10 +30,10 @@ def _grouped_sql(code):
     return parts[0] + "-" + parts[1] + "-" + parts[2] + "-" + parts[3]
 
 
-def _grouped_cell(code):
+def _grouped_cell(code, highlighted):
+    """The code as XXXX-XXXX-XXXX-XXXX; `highlighted`: the codes just confirmed (?resaltar=…) in this desk."""
     shown = "-".join(code[i:i + 4] for i in range(0, 16, 4))
-    # The keys just confirmed (?resaltar=…), looked up by the view in this desk and kept on g.
-    if code in g.get("highlighted_keys", ()):
+    if code in highlighted:
         return Markup('<mark class="key-code key-new">{}</mark> <span class="badge badge-new">Nueva</span>').format(shown)
     return Markup(f'<span class="key-code">{escape(shown)}</span>')  # no str.format: one per row
 
@@ -86,7 +87,7 @@ KEYS = Grid(
     row={"code": PrepaidKey.code},
     empty="Aún no hay claves de prepago en este escritorio.",
     columns=[
-        Column("clave", "Clave", PrepaidKey.code, html=_grouped_cell),
+        Column("clave", "Clave", PrepaidKey.code, html=_grouped_cell, html_args=("highlighted",)),
         AmountColumn("cantidad", "Cantidad", cast(PrepaidKey.quantity, String) + " " + PrepaidKey.unit,
                      sort_by=PrepaidKey.quantity, groupable=True),
         Column("fecha", "Fecha", PrepaidKey.confirmed_on, kind="date", filter=DateRange("desde", "hasta")),
@@ -99,3 +100,21 @@ KEYS = Grid(
                filter=Text("cliente"), group_values=_client_names),
     ],
 )
+
+
+def with_default_period(args, today):
+    """`args` with desde/hasta filled in where missing or blank: two months ago to today."""
+    args = args.copy()
+    defaults = {"desde": months_before(today, 2), "hasta": today}
+    for name, default in defaults.items():
+        if not (args.get(name) or "").strip():
+            args.setlist(name, [default.isoformat()])
+    return args
+
+
+def months_before(day, months):
+    """The same day `months` months earlier (the month's last day when it is shorter)."""
+    month_index = day.year * 12 + day.month - 1 - months
+    year, month = divmod(month_index, 12)
+    last_day = calendar.monthrange(year, month + 1)[1]
+    return date(year, month + 1, min(day.day, last_day))

@@ -5,13 +5,12 @@ Confirmación" panel) carries a signed step token; step 3 (POST /activar/confirm
 and shows the "Aviso". With htmx each step swaps #prepaid-panel; without JS each is a full page and
 a successful confirmation redirects (303) to the Aviso page.
 """
-import calendar
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
 from pathlib import Path
 
-from flask import abort, flash, g, redirect, request, url_for
+from flask import abort, flash, redirect, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -23,7 +22,7 @@ from portal.htmx import is_htmx, render
 from portal.models import PrepaidKey
 from portal.postgres import reads_only
 from portal.prepaid import bp, codes
-from portal.prepaid.grids import KEYS
+from portal.prepaid.grids import KEYS, with_default_period
 from portal.prepaid.forms import MAX_KEYS_PER_REQUEST, ConfirmForm, ValidateForm
 from portal.prepaid.redemption import (
     DestinationNotAllowed, EmailNotVerified, KeyAlreadyInThisDesk, LicenseNotAccepted, RedemptionError, amount,
@@ -266,31 +265,13 @@ def _parse_ids(raw, limit=MAX_KEYS_PER_REQUEST):
 def keys():
     """"Claves prepago": the desk's keys by contract date (the last two months unless chosen), a grid."""
     desk = current_desk()
-    # The grid reads request.args; a missing or blank date means the default period.
-    request.args = _with_default_period(request.args, date.today())
-    g.highlighted_keys = _codes_of(desk, _parse_ids(request.args.get("resaltar", "")))
     # The date filter is always on, so the grid cannot tell an empty desk from an empty period.
     # Only the whole page asks (the swapped block never shows the empty desk): a fragment skips it.
     has_keys = is_htmx() or db.session.scalar(select(PrepaidKey.id).where(PrepaidKey.desk_id == desk.id).limit(1)) is not None
-    return grid_response(KEYS, "prepaid/keys.html", "keys_grid", {"desk_id": desk.id}, has_keys=has_keys)
-
-
-def _with_default_period(args, today):
-    """`args` with desde/hasta filled in where missing or blank: two months ago to today."""
-    args = args.copy()
-    defaults = {"desde": months_before(today, 2), "hasta": today}
-    for name, default in defaults.items():
-        if not (args.get(name) or "").strip():
-            args.setlist(name, [default.isoformat()])
-    return args
-
-
-def months_before(day, months):
-    """The same day `months` months earlier (the month's last day when it is shorter)."""
-    month_index = day.year * 12 + day.month - 1 - months
-    year, month = divmod(month_index, 12)
-    last_day = calendar.monthrange(year, month + 1)[1]
-    return date(year, month + 1, min(day.day, last_day))
+    highlighted = _codes_of(desk, _parse_ids(request.args.get("resaltar", "")))
+    return grid_response(KEYS, "prepaid/keys.html", "keys_grid", {"desk_id": desk.id},
+                         args=with_default_period(request.args, date.today()),
+                         cells={"highlighted": highlighted}, context={"has_keys": has_keys})
 
 
 def _codes_of(desk, ids):

@@ -41,4 +41,5 @@ def category(category):
     # The balance sits outside the swapped block: a fragment does not need it.
     balance = stamp_balance(desk.id) if category == "sellado-cfdi" and not is_htmx() else None
     return grid_response(grid, "services/category.html", "services_grid", {"desk_id": desk.id},
-                         category=category, title=TITLES[category], intro=INTROS[category], balance=balance)
+                         context={"category": category, "title": TITLES[category], "intro": INTROS[category],
+                                  "balance": balance})

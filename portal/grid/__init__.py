@@ -1,0 +1,28 @@
+"""The one grid: every list of the portal (Mis Servicios, Claves prepago) is a `Grid`.
+
+    KEYS = Grid("claves-prepago", tables=outerjoin(PrepaidKey, Client, ...), scope=lambda desk_id: [...],
+                key=PrepaidKey.id, search=_search, default_sort="-fecha", row={"code": PrepaidKey.code},
+                columns=[Column("fecha", "Fecha", PrepaidKey.confirmed_on, kind="date",
+                                filter=DateRange("desde", "hasta")), ...])
+
+    return grid_response(KEYS, "prepaid/keys.html", "keys_grid", {"desk_id": desk.id},
+                         args=..., cells={"highlighted": codes}, context={...})
+
+The template gets `grid`, a GridPage (page.py); its toolbar is a GET form htmx never replaces,
+and only the named block is swapped. One module per reason to change, imports running one way:
+http (Flask: the response, saved columns) → page (rows, cells, CSV) → query (SQL) → state (the
+query string, no Flask, no database) → columns (declarations, filters). Give each filter + sort an
+index that starts with the scope's columns and ends with the key (see query.py).
+"""
+from portal.grid.columns import Choice, Column, DateRange, NumberRange, Range, Text, badge, like_pattern, parse_date
+from portal.grid.http import (
+    column_choices_of, grid_response, keep_column_choices, remember_columns, saved_columns,
+)
+from portal.grid.page import Grid, GridPage, Line
+from portal.grid.state import PRINT_LIMIT, GridState
+
+__all__ = [
+    "Choice", "Column", "DateRange", "Grid", "GridPage", "GridState", "Line", "NumberRange", "PRINT_LIMIT",
+    "Range", "Text", "badge", "column_choices_of", "grid_response", "keep_column_choices", "like_pattern",
+    "parse_date", "remember_columns", "saved_columns",
+]

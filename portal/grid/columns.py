@@ -1,0 +1,319 @@
+"""What a grid declares: its columns and their filters, and how a value reads as text, HTML or CSV.
+
+Each filter names its URL parameters, parses them (a bad value is ignored with a Spanish notice),
+says them back for the form, the links and the printed page, and makes one SQL condition.
+"""
+from dataclasses import dataclass, replace
+from datetime import date
+from typing import Any, Callable
+
+from markupsafe import Markup, escape
+from sqlalchemy import func
+
+MAX_SEARCH = 100  # characters of a search or a text filter
+
+
+def number(n):
+    """12,345: thousands as written in Mexico."""
+    return f"{n:,}"
+
+
+def shown(value):
+    """A user's value quoted in a notice: short, so a long URL cannot flood the page."""
+    value = str(value)
+    return value if len(value) <= 30 else value[:29] + "…"
+
+
+def values_of(args, name):
+    """Every value of a parameter, from a MultiDict or a plain dict."""
+    if hasattr(args, "getlist"):
+        return args.getlist(name)
+    value = args.get(name)
+    if value is None:
+        return []
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def first_of(args, name):
+    """The parameter's first value, stripped; None when absent or not text."""
+    values = values_of(args, name)
+    return values[0].strip() if values and isinstance(values[0], str) else None
+
+
+def like_pattern(word):
+    """%word% with LIKE's own characters escaped (use escape="\\")."""
+    escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def parse_date(text):
+    """DD/MM/AAAA (what the form shows) or AAAA-MM-DD (what links carry); None if not a real date."""
+    text = (text or "").strip()
+    try:
+        if len(text) == 10 and text[4] == "-" and text[7] == "-":
+            return date(int(text[:4]), int(text[5:7]), int(text[8:]))
+        if len(text) == 10 and text[2] == "/" and text[5] == "/":
+            return date(int(text[6:]), int(text[3:5]), int(text[:2]))
+    except ValueError:
+        return None
+    return None
+
+
+def badge(value, label):
+    """A status cell: <span class="badge badge-VALUE">LABEL</span> (no str.format: one per row)."""
+    return Markup(f'<span class="badge badge-{escape(value)}">{escape(label)}</span>')
+
+
+def csv_safe(text):
+    """A cell starting like a formula is run by spreadsheets: keep it text."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+# --- filters ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Choice:
+    """One or more of a list of values (a <select>): `param=value`, repeatable."""
+
+    param: str
+    options: Any = None   # None: the column's labels; or a callable returning [(value, label), ...]
+    where: Callable | None = None  # callable(values) -> condition; default: column IN values
+    kind = "choice"
+
+    @property
+    def params(self):
+        return (self.param,)
+
+    def choices(self, column):
+        if self.options is None:
+            return list((column.labels or {}).items())
+        return list(self.options() if callable(self.options) else self.options)
+
+    def parse(self, args, column, state):
+        asked = [v.strip() for v in values_of(args, self.param) if isinstance(v, str) and v.strip()]
+        allowed = {value for value, _label in state.choices(column)} if asked else set()
+        picked = []
+        for value in asked:
+            if value in allowed:
+                picked.append(value)
+            else:
+                state.notices.append(f"«{shown(value)}» no es un valor válido de {column.label}; se ignoró ese filtro.")
+        state.form[self.param] = picked
+        return tuple(dict.fromkeys(picked)) or None
+
+    def condition(self, column, values):
+        return self.where(values) if self.where else column.expr.in_(values)
+
+    def url_values(self, form):
+        return {self.param: form.get(self.param)}
+
+    def describe(self, column, values, state):
+        # In the order the form lists them, whatever order the URL gave.
+        return ", ".join(label for value, label in state.choices(column) if value in values)
+
+
+@dataclass(frozen=True)
+class Range:
+    """From and/or to, both included, each bound optional; a reversed pair is swapped with a notice.
+
+    A subclass says how one bound is read (`read`: text -> value or None), written in the form
+    (`write`), in a link (`link`) and on paper (`say`), and its Spanish words.
+    """
+
+    low: str
+    high: str
+    swapped = "el mínimo era mayor que el máximo"
+
+    @property
+    def params(self):
+        return (self.low, self.high)
+
+    def parse(self, args, column, state):
+        bounds = []
+        for param in self.params:
+            raw = first_of(args, param)
+            value = self.read(raw) if raw else None
+            if raw and value is None:
+                state.notices.append(self.invalid(shown(raw), column.label))
+            bounds.append(value)
+        low, high = bounds
+        if low is not None and high is not None and low > high:
+            state.notices.append(f"En {column.label} {self.swapped}; se intercambiaron.")
+            low, high = high, low
+        state.form[self.low] = "" if low is None else self.write(low)
+        state.form[self.high] = "" if high is None else self.write(high)
+        return None if low is None and high is None else (low, high)
+
+    def condition(self, column, bounds):
+        low, high = bounds
+        parts = []
+        if low is not None:
+            parts.append(column.expr >= low)
+        if high is not None:
+            parts.append(column.expr <= high)
+        return parts[0] if len(parts) == 1 else parts[0] & parts[1]
+
+    def url_values(self, form):
+        values = {}
+        for param in self.params:
+            value = self.read(form.get(param) or "")
+            values[param] = None if value is None else self.link(value)
+        return values
+
+    def describe(self, column, bounds, state):
+        low, high = (None if value is None else self.say(value) for value in bounds)
+        if low is not None and high is not None:
+            return self.between.format(low=low, high=high)
+        return self.from_only.format(low=low) if low is not None else self.to_only.format(high=high)
+
+    def link(self, value):
+        return self.write(value)
+
+    def say(self, value):
+        return self.write(value)
+
+
+@dataclass(frozen=True)
+class DateRange(Range):
+    """From and/or to a date: `desde=01/10/2026&hasta=2026-12-01` (either spelling)."""
+
+    low: str = "desde"
+    high: str = "hasta"
+    kind = "dates"
+    swapped = "la fecha inicial era posterior a la final"
+    between, from_only, to_only = "desde {low} al {high}", "desde {low}", "hasta {high}"
+
+    @property
+    def start(self):
+        return self.low
+
+    @property
+    def end(self):
+        return self.high
+
+    def read(self, text):
+        return parse_date(text)
+
+    def invalid(self, raw, label):
+        return f"«{raw}» no es una fecha válida de {label} (usa DD/MM/AAAA); se ignoró."
+
+    def write(self, day):
+        # The form shows DD/MM/AAAA whatever the browser's locale.
+        return day.strftime("%d/%m/%Y")
+
+    def link(self, day):
+        # Links write AAAA-MM-DD: one spelling per date, so a bookmark or a cache key never doubles.
+        return day.isoformat()
+
+
+@dataclass(frozen=True)
+class NumberRange(Range):
+    """Whole numbers from and/or to: `usuarios_min=2&usuarios_max=10`."""
+
+    kind = "numbers"
+    between, from_only, to_only = "de {low} a {high}", "{low} o más", "hasta {high}"
+
+    def read(self, text):
+        try:
+            value = int(text)
+        except ValueError:
+            return None
+        return value if abs(value) <= 2**31 else None
+
+    def invalid(self, raw, label):
+        return f"«{raw}» no es un número válido para {label}; se ignoró."
+
+    def write(self, value):
+        return str(value)
+
+    def say(self, value):
+        return number(value)
+
+
+@dataclass(frozen=True)
+class Text:
+    """Contains the text, ignoring case: `serie=SAE12`."""
+
+    param: str
+    kind = "text"
+
+    @property
+    def params(self):
+        return (self.param,)
+
+    def parse(self, args, column, state):
+        value = (first_of(args, self.param) or "")[:MAX_SEARCH]
+        state.form[self.param] = value
+        return value.lower() or None
+
+    def condition(self, column, value):
+        return func.lower(column.expr).like(like_pattern(value), escape="\\")
+
+    def url_values(self, form):
+        return {self.param: form.get(self.param)}
+
+    def describe(self, column, value, state):
+        return state.form[self.param]
+
+
+# --- columns ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True, eq=False)
+class Column:
+    """One column: `key` (its word in sort/cols/group), Spanish `label`, SQL `expr`, `kind` (text,
+    number, date → DD/MM/AAAA), `filter` (Choice, DateRange, NumberRange, Text), `labels` (stored
+    value → Spanish), `empty` (text for NULL), `html` (value → Markup; CSV uses the text).
+    `nullable`: NULLs sort last ascending, first descending on both databases (leave False on an
+    indexed NOT NULL sort, so the index serves the ORDER BY). `group_values`: (**scope) → a SELECT
+    of the group's values an index answers in order; a grouped page is then read group by group.
+    """
+
+    key: str
+    label: str
+    expr: Any
+    kind: str = "text"          # text | number | date
+    sortable: bool = True
+    filter: Any = None
+    groupable: bool = False
+    visible: bool = True
+    labels: dict | None = None
+    empty: str = ""
+    html: Callable | None = None
+    # Names of the page's per-request values (grid_response(cells=...)) that `html` takes as keywords.
+    html_args: tuple = ()
+    nullable: bool = False
+    group_values: Callable | None = None  # (**scope) -> a select of the group values, from an index: walk groups
+
+    @property
+    def css(self):
+        return Markup(' class="grid-num"') if self.kind == "number" else Markup("")
+
+    def text(self, value):
+        """The cell as plain text: labels, DD/MM/AAAA, the empty text for NULL."""
+        if value is None:
+            return self.empty
+        if self.labels is not None:
+            return self.labels.get(value, str(value))
+        if self.kind == "date":
+            return value.strftime("%d/%m/%Y")
+        return str(value)
+
+    def cell(self, value, **cells):
+        """The HTML cell content (Markup from `html`, else text that Jinja escapes)."""
+        if self.html is not None and value is not None:
+            return self.html(value, **cells)
+        return self.text(value)
+
+    def csv(self, value):
+        text = self.text(value)
+        return csv_safe(text) if self.kind == "text" else text
+
+    def ordered(self, descending):
+        if not self.nullable:
+            return self.expr.desc() if descending else self.expr.asc()
+        # NULL is "greater than everything" on both databases (PostgreSQL's own rule).
+        return self.expr.desc().nulls_first() if descending else self.expr.asc().nulls_last()
+
+    def relabel(self, label, **changes):
+        """The same column under another label (e.g. "Vigencia desde" → "Inicio")."""
+        return replace(self, label=label, **changes)

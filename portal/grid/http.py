@@ -1,0 +1,99 @@
+"""The grid's HTTP face: the page, its htmx fragment, the print view or the CSV; and "Columnas"
+remembered per user and grid. The only module of the grid that imports Flask.
+"""
+from datetime import date
+
+from flask import Response, make_response, request, url_for
+from flask_login import current_user
+from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from portal.extensions import db
+from portal.grid.page import Grid
+from portal.htmx import is_htmx, render
+from portal.models import GridPreference
+
+_CHOICES = "portal.grid.column_choices"  # request.environ: the saved columns read with the user
+
+
+def grid_response(grid: Grid, template, block, scope, *, args=None, cells=None, context=None):
+    """Render `template` (for htmx its `block`) with `grid` = the page and `context`.
+
+    `args`: the query string to obey (default request.args); `cells`: this request's values the
+    columns' `html` take (Column.html_args); ?formato=csv streams the CSV, ?formato=imprimir is
+    the print view (the whole page, even for htmx).
+    """
+    state = grid.parse(request.args if args is None else args,
+                       saved_columns=columns_saved_for(current_user.id, grid.name))
+    if state.columns_explicit:
+        try:
+            if remember_columns(current_user.id, grid.name, state.columns):
+                db.session.commit()
+        except SQLAlchemyError:
+            # Another tab saved first, or SQLite was busy: the choice still shows, and is kept next time.
+            db.session.rollback()
+    if state.export:
+        filename = f"{grid.name}-{date.today().isoformat()}.csv"
+        # The body is sent after this request's context is gone: the export holds its own connection.
+        return Response(grid.export(state, engine=db.engine, **scope), mimetype="text/csv",
+                        headers={"Content-Disposition": f'attachment; filename="{filename}"',
+                                 "Cache-Control": "no-store"})
+    page = grid.fetch(state, cells=cells, **scope)
+    page.action = url_for(request.endpoint, **(request.view_args or {}))
+    # A print view opens on its own: never swapped in.
+    page.fragment = is_htmx() and not state.printing
+    response = make_response(render(template, block=block if page.fragment else None, grid=page, **(context or {})))
+    if page.fragment:
+        # The address bar shows the short, bookmarkable URL of what is on screen.
+        response.headers["HX-Push-Url"] = page.link()
+    return response
+
+
+# --- "Columnas" remembered per user and grid -------------------------------------------------
+
+def column_choices_of(user_id):
+    """Every grid's saved columns of a user as one text, "grid=key,key;grid=key": a scalar
+    subquery for the statement that loads the signed-in user (portal.desks.load_user)."""
+    return (select(func.aggregate_strings(GridPreference.grid + "=" + GridPreference.columns, ";"))
+            .where(GridPreference.user_id == user_id).scalar_subquery())
+
+
+def parse_column_choices(text):
+    """{grid: "key,key"} from column_choices_of()'s text (grid names and keys never hold = or ;)."""
+    return dict(item.split("=", 1) for item in (text or "").split(";") if "=" in item)
+
+
+def keep_column_choices(text):
+    """This request's grids take the user's saved columns from `text` (column_choices_of(), read
+    with the user) instead of asking the database again."""
+    request.environ[_CHOICES] = parse_column_choices(text)
+
+
+def columns_saved_for(user_id, grid_name):
+    """The user's saved columns for a grid: those kept for this request, else read now."""
+    choices = request.environ.get(_CHOICES)
+    if choices is None:
+        return saved_columns(user_id, grid_name)
+    value = choices.get(grid_name)
+    return value.split(",") if value else None
+
+
+def saved_columns(user_id, grid_name):
+    """The column keys a user last chose in a grid, or None."""
+    value = db.session.scalar(select(GridPreference.columns).where(
+        GridPreference.user_id == user_id, GridPreference.grid == grid_name))
+    return value.split(",") if value else None
+
+
+def remember_columns(user_id, grid_name, keys):
+    """Keep the user's column choice for a grid; True if it changed (the caller commits)."""
+    value = ",".join(keys)[:500]
+    preference = db.session.scalar(select(GridPreference).where(
+        GridPreference.user_id == user_id, GridPreference.grid == grid_name))
+    if preference is not None:
+        if preference.columns == value:
+            return False
+        preference.columns = value
+        return True
+    db.session.add(GridPreference(user_id=user_id, grid=grid_name, columns=value))
+    return True

@@ -1,0 +1,235 @@
+"""A grid and what it shows: `Grid` (the declaration), `GridPage` (one page's lines, total, pager,
+links), and the CSV of the current search, filters, sort and visible columns.
+
+Row cells are rendered here into one string per row: a template loop per cell costs more than
+the query.
+"""
+import csv
+import io
+from dataclasses import dataclass
+from functools import partial
+from urllib.parse import urlencode
+
+from markupsafe import Markup, escape
+from werkzeug.datastructures import iter_multi_items
+
+from portal.extensions import db
+from portal.grid import query, state as parsing
+from portal.grid.columns import number
+
+CSV_CHUNK = 1000
+QUERY_SAFE = "!$'()*,/:;?@"  # left unquoted in query strings, as Werkzeug's url_for does
+
+
+class Grid:
+    """One list of the portal (see the package's docstring for a declaration)."""
+
+    def __init__(self, name, *, columns, tables, scope, key, default_sort, search=None, row=None,
+                 per_page=25, row_actions=None, empty="No hay elementos que mostrar."):
+        self.name = name
+        self.dom_id = "grid-" + name
+        self.columns = list(columns)
+        self.by_key = {c.key: c for c in self.columns}
+        self.tables = tables
+        self.scope = scope
+        self.key = key
+        self.search = search
+        self.default_sort = default_sort
+        self.per_page = per_page
+        self.row_actions = row_actions
+        self.empty = empty
+        self.row = {"id": key, **(row or {})}
+        clash = set(self.row) & set(self.by_key)
+        if clash or len(self.by_key) != len(self.columns):
+            raise ValueError(f"grid {name}: repeated names {sorted(clash)}")
+        if default_sort.lstrip("-") not in self.by_key:
+            raise ValueError(f"grid {name}: default_sort {default_sort!r} is not a column")
+        self.defaults = [c.key for c in self.columns if c.visible]
+
+    def parse(self, args, saved_columns=None):
+        """The state the query string asks for; every bad value becomes a default and a notice."""
+        return parsing.parse(self, args, saved_columns)
+
+    def fetch(self, state, cells=None, **scope):
+        """The page the state asks for: rows, bounded total, group headers with their counts.
+        `cells`: the request's values that columns' `html` take (Column.html_args)."""
+        rows, counts, total, exact, has_next = query.read_page(self, state, scope)
+        shown = [self.by_key[k] for k in state.columns]
+        lines = _lines(self, state, rows, shown, counts, scope, cells or {})
+        return GridPage(self, state, shown, lines, total, exact, has_next)
+
+    def count(self, state, bound=query.COUNT_BOUND, **scope):
+        """How many rows match, counting no further than bound + 1 (bound=None: exact)."""
+        return query.count(query.keys(self, query.where(self, state, scope)), bound, run=query.options(state))
+
+    def group_counts(self, state, only=None, **scope):
+        """{group value: rows} under the current search and filters; `only` limits the groups."""
+        return query.group_counts(self, state, scope, only)
+
+    def export(self, state, engine=None, **scope):
+        """The CSV of the current search, filters, sort and visible columns, in chunks of text.
+
+        Reads through its own connection (`engine`, default the app's), streaming on PostgreSQL,
+        so it needs no application context while the response is being sent.
+        """
+        shown = [self.by_key[k] for k in state.columns]
+        statement = (query.filtered(self, state, scope, [c.expr for c in shown])
+                     .with_only_columns(*[c.expr.label(c.key) for c in shown])
+                     .order_by(*query.order(self, state)))
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow([c.label for c in shown])
+        yield "\ufeff" + buffer.getvalue()
+        formats = [c.csv for c in shown]
+        with (engine or db.engine).connect() as connection:
+            streamed = connection.execution_options(stream_results=True, yield_per=CSV_CHUNK, **query.options(state))
+            for rows in streamed.execute(statement).partitions():
+                buffer.seek(0)
+                buffer.truncate()
+                writer.writerows([[fmt(value) for fmt, value in zip(formats, row)] for row in rows])
+                yield buffer.getvalue()
+
+
+class Line:
+    """One line of the table body: a group header, or a row and its cells' HTML (<td>…</td>…)."""
+
+    __slots__ = ("group", "row", "cells_html")
+
+    def __init__(self, group=None, row=None, cells_html=None):
+        self.group, self.row, self.cells_html = group, row, cells_html
+
+
+def _lines(grid, state, rows, shown, counts, scope, cells):
+    def renderer(column):
+        missing = set(column.html_args) - set(cells)
+        if missing:
+            raise TypeError(f"grid {grid.name}: column {column.key} needs cells={sorted(missing)}")
+        wanted = {name: cells[name] for name in column.html_args}
+        return partial(column.cell, **wanted) if wanted else column.cell
+
+    cells_of = [(c.key, renderer(c), str(c.css)) for c in shown]
+    group = grid.by_key[state.group] if state.group else None
+    if group is not None and rows and counts is None:
+        seen = list(dict.fromkeys(row._mapping[group.key] for row in rows))
+        counts = {value: (n, True) for value, n in query.group_counts(grid, state, scope, only=seen).items()}
+    lines, previous = [], object()
+    for row in rows:
+        values = row._mapping
+        if group is not None and values[group.key] != previous:
+            previous = values[group.key]
+            label = group.text(previous) or "(sin valor)"
+            n, exact = counts.get(previous, (0, True))
+            shown_count = number(n) if exact else f"más de {number(n)}"
+            lines.append(Line(group=f"{group.label}: {label} ({shown_count})"))
+        # The cells as one string, escaped as Jinja would.
+        html = "".join([f"<td{css}>{escape(cell(values[key]))}</td>" for key, cell, css in cells_of])
+        lines.append(Line(row=row, cells_html=Markup(html)))
+    return lines
+
+
+@dataclass
+class GridPage:
+    """What a template gets as `grid`: the state, the visible columns, the lines, the pager."""
+
+    grid: Grid
+    state: parsing.GridState
+    columns: list
+    lines: list
+    total: int
+    exact: bool
+    has_next: bool
+    action: str = ""         # the form's URL (and every link's path); set by grid_response
+    fragment: bool = False   # rendered as the htmx block, not the whole page; set by grid_response
+
+    def link(self, **changes):
+        """This list's URL with `changes` (link(page=2), link(group=None), link(formato="imprimir"))."""
+        # What url_for(endpoint, **view_args, **query) gives, without routing each of a page's links.
+        values = self.state.query(**changes)
+        return f"{self.action}?{urlencode(list(iter_multi_items(values)), safe=QUERY_SAFE)}" if values else self.action
+
+    @property
+    def pages(self):
+        return max(1, -(-self.total // self.state.per_page))
+
+    @property
+    def empty_desk(self):
+        """Nothing at all to show (not a search without results): the friendly empty state."""
+        return self.total == 0 and not self.state.filtered
+
+    @property
+    def info(self):
+        """"Página N de M (T elementos)"."""
+        p = self.state.page
+        if not self.exact:
+            # More than `total` rows: more than total // per_page pages, and at least this one.
+            more_than = max(self.total // self.state.per_page, p)
+            return f"Página {number(p)} de más de {number(more_than)} (más de {number(self.total)} elementos)"
+        noun = "elemento" if self.total == 1 else "elementos"
+        return f"Página {number(p)} de {number(self.pages)} ({number(self.total)} {noun})"
+
+    @property
+    def page_numbers(self):
+        """A window of page numbers around the current one."""
+        p = self.state.page
+        last = self.pages if self.exact else p + (1 if self.has_next else 0)
+        return list(range(max(1, p - 2), min(last, p + 2) + 1))
+
+    @property
+    def last_page(self):
+        return self.pages if self.exact else None
+
+    @property
+    def filters(self):
+        state = self.state
+        return [(c, c.filter, state.choices(c) if c.filter.kind == "choice" else None)
+                for c in self.grid.columns if c.filter]
+
+    @property
+    def cleared(self):
+        """link(**page.cleared): the same list without search and filters."""
+        params = {"q": None}
+        for column in self.grid.columns:
+            if column.filter is not None:
+                params.update(dict.fromkeys(column.filter.params))
+        return params
+
+    @property
+    def filter_count(self):
+        return len(self.state.filters)
+
+    @property
+    def per_page_choices(self):
+        return sorted(set(parsing.PER_PAGE_CHOICES) | {self.state.per_page})
+
+    @property
+    def printing(self):
+        return self.state.printing
+
+    @property
+    def print_limit(self):
+        return parsing.PRINT_LIMIT
+
+    @property
+    def more_than_printed(self):
+        """A print view that shows its first PRINT_LIMIT rows of more."""
+        return self.state.printing and self.has_next
+
+    @property
+    def active_filters(self):
+        """[(label, text)] of the search and each filter in use, in Spanish: printed above the table."""
+        state = self.state
+        described = [("Buscar", state.q)] if state.q else []
+        for column in self.grid.columns:
+            if column.key in state.filters:
+                described.append((column.label, column.filter.describe(column, state.filters[column.key], state)))
+        return described
+
+    @property
+    def group_column(self):
+        """The Column the list is grouped by, or None."""
+        return self.grid.by_key[self.state.group] if self.state.group else None
+
+    @property
+    def groupable_columns(self):
+        """Every column the list can be grouped by, shown or not (group chips, header handles)."""
+        return [c for c in self.grid.columns if c.groupable]
