@@ -136,3 +136,10 @@ def test_another_desk_prints_none_of_these_keys(client, keys, world, login):
     html = page(client, "formato=imprimir")
     assert not any(code in html for code in codes_a)
     assert html.count("<tr><td") == 1
+
+
+def test_each_cell_carries_its_column_label_for_the_phone_cards(client, keys):
+    html = page(client, "estatus=utilizada&cols=clave,estatus,cliente")
+    first = re.search(r"<tr>(<td.*?)</tr>", html).group(1)
+    assert re.findall(r'<td[^>]*data-label="([^"]+)"', first) == ["Clave", "Estatus", "Cliente"]
+    assert '<td data-label="Cliente">Cliente Uno</td>' in first
