@@ -53,8 +53,7 @@
       menu.open = false;
       menu.querySelector("summary").focus();
     });
-    var nav = document.querySelector(".sidebar.is-open");
-    if (nav) foldMenu(false, true);
+    if (document.querySelector(".sidebar.is-open")) foldMenu(false, true);
   });
 
   /* -- the phone's "Menú": a toggle instead of a jump to #menu -------------------------------- */
