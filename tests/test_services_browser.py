@@ -64,7 +64,7 @@ def test_search_columns_group_sort_page_and_back(app, live_server, browser_page,
         ["Sistema", "Versión", "No. Serie", "Fecha Activación▼", "Próximo Pago", "Acciones"])
     settled(page, js)
 
-    page.get_by_label("Agrupar por").select_option("version")
+    page.locator("#grid-servicios-suscripciones-group").select_option("version")  # not the headers' "Agrupar por …" links
     apply(page, js)
     expect(page.locator(f"{GRID} tbody tr.grid-group")).to_have_text(["Versión: 8.0 (6)", "Versión: 9.0 (6)"])
     settled(page, js)

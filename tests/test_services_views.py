@@ -190,7 +190,7 @@ def test_columns_panel_reflects_the_choice_and_hidden_fields_reach_the_row_actio
     assert f"[{service.id}|SAE-77|fisica]" in html
     assert '<input type="checkbox" name="cols" value="sistema" checked> Sistema' in html
     assert '<input type="checkbox" name="cols" value="serie"> No. Serie' in html
-    assert "<td>SAE-77</td>" not in html  # hidden column, still carried by the row
+    assert ">SAE-77</td>" not in html  # hidden column, still carried by the row (cells carry a data-label)
 
 
 def test_grouping_shows_group_rows_with_counts(client, signed_in):

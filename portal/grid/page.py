@@ -108,7 +108,8 @@ def _lines(grid, state, rows, shown, counts, scope, cells):
         wanted = {name: cells[name] for name in column.html_args}
         return partial(column.cell, **wanted) if wanted else column.cell
 
-    cells_of = [(c.key, renderer(c), str(c.css)) for c in shown]
+    # data-label: a phone shows each cell as "Etiqueta: valor" (CSS ::before), the header being hidden.
+    cells_of = [(c.key, renderer(c), f'{c.css} data-label="{escape(c.label)}"') for c in shown]
     group = grid.by_key[state.group] if state.group else None
     if group is not None and rows and counts is None:
         seen = list(dict.fromkeys(row._mapping[group.key] for row in rows))

@@ -1,0 +1,145 @@
+"""The grid's controls over HTTP, without a browser: grouping links and chip, DD/MM/AAAA inputs, the
+print view, and the parts htmx sends out of band. What the browser tests click, rendered here."""
+import re
+from datetime import date
+from html import unescape
+
+import pytest
+
+from portal.extensions import db
+from portal.models import PrepaidKey
+from portal.prepaid import codes
+from tests import factories
+
+
+@pytest.fixture
+def keys(client, world, login):
+    """Desk a's keys in October 2026 (two used by one client), and its owner signed in."""
+    desk = world.a.desk
+    used_by = factories.client(desk, "Cliente Uno")
+    for n in range(4):
+        factories.prepaid_key(desk, confirmed_on=date(2026, 10, 1 + n))
+    for n in range(2):
+        factories.prepaid_key(desk, status="utilizada", client=used_by, confirmed_on=date(2026, 10, 10 + n))
+    login(world.a.user)
+    return desk
+
+
+PERIOD = "desde=2026-10-01&hasta=2026-10-31"
+
+
+def page(client, query="", **headers):
+    response = client.get(f"/claves-prepago?{PERIOD}&{query}", headers=headers)
+    assert response.status_code == 200
+    return response.get_data(as_text=True)
+
+
+def hrefs(html, pattern):
+    return [unescape(h) for h in re.findall(pattern, html)]
+
+
+def test_each_groupable_header_links_to_its_grouping_and_can_be_dragged(client, keys):
+    html = page(client)
+    for key, label in (("cantidad", "Cantidad"), ("estatus", "Estatus"), ("cliente", "Cliente")):
+        assert f'data-group="{key}"' in html
+        [href] = hrefs(html, rf'class="grid-group-by" href="([^"]+)" data-group-key="{key}" aria-label="Agrupar por {label}"')
+        assert href == f"/claves-prepago?{PERIOD}&group={key}"
+    assert 'data-group="clave"' not in html and 'data-group="fecha"' not in html
+    assert "Arrastra una columna aquí para agrupar por ella" in html
+    assert 'title="Agrupar por esta columna"' in html
+
+
+def test_the_grouping_link_gives_the_rows_the_select_gives(client, keys):
+    by_link = page(client, "group=cliente")
+    by_select = page(client, "group=cliente&q=&estatus=&cliente=&activacion_desde=&activacion_hasta=")
+    body = lambda html: html.split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+    assert body(by_link) == body(by_select)
+    assert "Cliente: Cliente Uno (2)" in body(by_link)
+
+
+def test_grouped_the_panel_shows_a_chip_whose_x_ungroups_without_js(client, keys):
+    html = page(client, "group=estatus&estatus=utilizada")
+    assert re.search(r"Agrupado por: <strong>Estatus</strong>", html)
+    [href] = hrefs(html, r'class="grid-chip-x" id="grid-claves-prepago-ungroup" href="([^"]+)"')
+    assert href == f"/claves-prepago?{PERIOD}&estatus=utilizada"
+    assert 'aria-label="Quitar agrupación por Estatus"' in html
+    assert 'data-group="estatus"' not in html  # the current grouping is no drag source
+    assert "Arrastra una columna aquí" not in html
+    after = client.get(href).get_data(as_text=True)
+    assert 'class="grid-group"' not in after and "Arrastra una columna aquí para agrupar por ella" in after
+
+
+def test_htmx_gets_the_chip_out_of_band_with_the_grid(client, keys, hx):
+    html = page(client, "group=cliente", **hx)
+    assert "<html" not in html
+    assert re.search(r'id="grid-claves-prepago-group-chip" hx-swap-oob="true"', html)
+    assert "Agrupado por: <strong>Cliente</strong>" in html
+
+
+def test_date_filters_are_text_inputs_showing_dd_mm_aaaa(client, keys):
+    html = page(client)
+    assert 'type="date"' not in html
+    for name, value in (("desde", "01/10/2026"), ("hasta", "31/10/2026")):
+        field = re.search(rf'<input type="text" name="{name}"[^>]*>', html).group(0)
+        assert f'value="{value}"' in field
+        assert 'inputmode="numeric"' in field and 'placeholder="DD/MM/AAAA"' in field
+        assert 'aria-describedby="grid-claves-prepago-desde-hint"' in field
+    assert "Escribe la fecha como DD/MM/AAAA" in html
+
+
+def test_a_typed_dd_mm_aaaa_date_filters_and_a_bad_one_gets_a_spanish_notice(client, keys):
+    html = client.get("/claves-prepago?desde=10/10/2026&hasta=31/10/2026").get_data(as_text=True)
+    assert "Página 1 de 1 (2 elementos)" in html
+    html = client.get("/claves-prepago?desde=31/02/2026&hasta=31/10/2026").get_data(as_text=True)
+    assert "«31/02/2026» no es una fecha válida de Fecha (usa DD/MM/AAAA); se ignoró." in html
+
+
+def test_every_grid_has_an_imprimir_link_to_its_print_view(client, keys):
+    html = page(client, "estatus=utilizada")
+    [href] = hrefs(html, r'href="([^"]+)" id="grid-claves-prepago-print"')
+    assert href == f"/claves-prepago?{PERIOD}&estatus=utilizada&formato=imprimir"
+    factories.service(keys, "suscripciones")
+    services = client.get("/servicios/suscripciones").get_data(as_text=True)
+    assert 'href="/servicios/suscripciones?formato=imprimir" id="grid-servicios-suscripciones-print"' in services
+
+
+def test_the_print_view_has_no_navigation_and_prints_the_filters(client, keys, hx):
+    for headers in ({}, hx):  # htmx asking still gets the whole page: it opens on its own
+        html = page(client, "estatus=utilizada&formato=imprimir", **headers)
+        assert "<html" in html and 'class="print-view"' in html
+        assert 'class="sidebar"' not in html and "topbar-menus" not in html
+        assert 'id="grid-claves-prepago-form"' not in html and "grid-pager" not in html
+        assert "<h1>Claves prepago</h1>" in html
+        assert "<dt>Estatus</dt><dd>Utilizada</dd>" in html
+        assert "<dt>Fecha</dt><dd>desde 01/10/2026 al 31/10/2026</dd>" in html
+        [back] = hrefs(html, r'<a class="button" href="([^"]+)">Volver</a>')
+        assert back == f"/claves-prepago?{PERIOD}&estatus=utilizada"
+        assert html.count("<tr><td") == 2
+        assert "primeras 1,000 filas" not in html
+
+
+def test_the_print_view_stops_at_1000_rows_and_says_so(client, keys):
+    db.session.add_all([PrepaidKey(code=codes.generate(), quantity=50, unit="Timbres", status="disponible",
+                                   desk_id=keys.id, confirmed_on=date(2026, 10, 20), destination="distribuidor")
+                        for _ in range(1000)])
+    db.session.commit()
+    html = page(client, "formato=imprimir")
+    assert html.count("<tr><td") == 1000
+    assert "Se muestran las primeras 1,000 filas; hay más: usa Exportar CSV" in html
+
+
+def test_another_desk_prints_none_of_these_keys(client, keys, world, login):
+    codes_a = {codes.grouped(k.code) for k in db.session.query(PrepaidKey).filter_by(desk_id=keys.id)}
+    client.post("/cuenta/salir")
+    factories.prepaid_key(world.b.desk, confirmed_on=date(2026, 10, 5))
+    login(world.b.user)
+    html = page(client, "formato=imprimir")
+    assert not any(code in html for code in codes_a)
+    assert html.count("<tr><td") == 1
+
+
+def test_each_cell_carries_its_column_label_for_the_phone_cards(client, keys):
+    html = page(client, "estatus=utilizada&cols=clave,estatus,cliente")
+    first = re.search(r"<tr>(<td.*?)</tr>", html).group(1)
+    assert re.findall(r'<td[^>]*data-label="([^"]+)"', first) == ["Clave", "Estatus", "Cliente"]
+    assert '<td data-label="Cliente">Cliente Uno</td>' in first
