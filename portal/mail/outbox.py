@@ -184,11 +184,20 @@ class TimedConnection(flask_mail.Connection):
         return host
 
 
-def run_worker(interval=2.0, stop=None):
-    """Deliver forever (the `--loop` worker); `stop()` ends it (tests)."""
+def run_worker(interval=2.0, stop=None, every=None):
+    """Deliver forever (the `--loop` worker); `stop()` ends it (tests). `every` = (seconds, task):
+    the task also runs at start and then once that many seconds have passed (the alerts)."""
     import time
 
+    last_task = None
     while not (stop and stop()):
+        if every and every[0] > 0 and (last_task is None or time.monotonic() - last_task >= every[0]):
+            last_task = time.monotonic()
+            try:
+                every[1]()
+            except Exception:  # noqa: BLE001 - the mail keeps flowing; the task tries again next time
+                log.exception("Fallo en la tarea periódica del repartidor")
+                db.session.rollback()
         try:
             sent, failed = deliver_pending()
         except Exception:  # noqa: BLE001 - a worker survives a database hiccup and tries again
