@@ -14,7 +14,7 @@ from sqlalchemy import and_, func, or_, select, true
 from portal.alerts import unsubscribe
 from portal.alerts.forecast import forecasts
 from portal.extensions import db
-from portal.mail.outbox import enqueue
+from portal.mail.outbox import enqueue_many
 from portal.models import Alert, AlertPreference, Desk, Membership, PrepaidKey, Product, Service, User
 from portal.models.services import CATEGORIES
 from portal.prepaid.codes import masked
@@ -39,11 +39,17 @@ def in_days(due, today):
 
 
 class _Links:
-    """The links of a run's mails; a user's unsubscribe link is signed once per desk and group."""
+    """The links of a run's mails, each built once: a category page, a user's unsubscribe link per desk and group."""
 
     def __init__(self):
         self.tokens = {}
+        self.pages = {}
         self.preferences = url_for("profile.notifications", _external=True)
+
+    def category(self, category):
+        if category not in self.pages:
+            self.pages[category] = url_for("services.category", category=category, _external=True)
+        return self.pages[category]
 
     def unsubscribe(self, user_id, desk_id, group):
         key = (user_id, desk_id, group)
@@ -76,7 +82,7 @@ def _service_mails(batch, today, store_url, links):
              .where(Alert.batch == batch, Alert.kind.in_(PAYMENT_KINDS + VALIDITY_KINDS)))
     query = _recipients(query, Alert.desk_id, _wants(PAYMENT_KINDS, AlertPreference.payments),
                         _wants(VALIDITY_KINDS, AlertPreference.validity))
-    sent = 0
+    mails = []
     for row in db.session.execute(query.order_by(Alert.id, User.id)):
         due = _date(row.period)
         payment = row.kind in PAYMENT_KINDS
@@ -85,15 +91,14 @@ def _service_mails(batch, today, store_url, links):
             subject = f"Próximo pago de {what} (No. Serie {row.serial}): {due:%d/%m/%Y}"
         else:
             subject = f"Tu {ITEM_NAMES[row.category]} «{what}» vence el {due:%d/%m/%Y}"
-        enqueue(row.email, subject, "alert_payment" if payment else "alert_validity",
-                kind=f"alert_{row.kind}", desk=row.desk_id, user=row.user_id, service=row.id,
-                name=row.user_name, what=what, version=row.version, serial=row.serial, due=due,
-                when=in_days(due, today), item=ITEM_NAMES.get(row.category), desk_name=row.razon_social,
-                page=url_for("services.category", category=row.category, _external=True),
-                category=CATEGORIES[row.category], store_url=store_url, preferences=links.preferences,
-                unsubscribe=links.unsubscribe(row.user_id, row.desk_id, "payments" if payment else "validity"))
-        sent += 1
-    return sent
+        mails.append((row.email, subject, "alert_payment" if payment else "alert_validity", dict(
+            kind=f"alert_{row.kind}", desk=row.desk_id, user=row.user_id, service=row.id,
+            name=row.user_name, what=what, version=row.version, serial=row.serial, due=due,
+            when=in_days(due, today), item=ITEM_NAMES.get(row.category), desk_name=row.razon_social,
+            page=links.category(row.category), category=CATEGORIES[row.category], store_url=store_url,
+            preferences=links.preferences,
+            unsubscribe=links.unsubscribe(row.user_id, row.desk_id, "payments" if payment else "validity"))))
+    return enqueue_many(mails)
 
 
 def _key_digests(batch, today, links):
@@ -105,7 +110,7 @@ def _key_digests(batch, today, links):
              .where(Alert.batch == batch, Alert.kind == "keys_expiring"))
     query = _recipients(query, Alert.desk_id, func.coalesce(AlertPreference.expiring_keys, true()))
     rows = db.session.execute(query.order_by(Alert.desk_id, User.id, Alert.period, PrepaidKey.id))
-    sent = 0
+    mails = []
     for (desk_id, user_id), group in groupby(rows, key=lambda row: (row.desk_id, row.user_id)):
         keys = list(group)
         first = keys[0]
@@ -113,13 +118,12 @@ def _key_digests(batch, today, links):
         count = len(keys)
         subject = (f"{count} claves de prepago vencen sin usarse en los próximos 30 días" if count > 1
                    else "1 clave de prepago vence sin usarse en los próximos 30 días")
-        enqueue(first.email, subject, "alert_keys", kind="alert_keys_expiring", desk=desk_id, user=user_id,
-                name=first.user_name, desk_name=first.razon_social, keys=listed, more=count - len(listed),
-                count=count, first_due=_date(keys[0].period), today=today,
-                page=url_for("prepaid.keys", estatus="disponible", _external=True),
-                preferences=links.preferences, unsubscribe=links.unsubscribe(user_id, desk_id, "expiring_keys"))
-        sent += 1
-    return sent
+        mails.append((first.email, subject, "alert_keys", dict(
+            kind="alert_keys_expiring", desk=desk_id, user=user_id, name=first.user_name,
+            desk_name=first.razon_social, keys=listed, more=count - len(listed), count=count,
+            page=url_for("prepaid.keys", estatus="disponible", _external=True),
+            preferences=links.preferences, unsubscribe=links.unsubscribe(user_id, desk_id, "expiring_keys"))))
+    return enqueue_many(mails)
 
 
 def _stamp_mails(batch, today, store_url, tz_name, links):
@@ -138,15 +142,16 @@ def _stamp_mails(batch, today, store_url, tz_name, links):
     if not rows:
         return 0
     paces = forecasts(of_batch, today, tz_name)
+    mails = []
     for row in rows:
         pace = paces.get(row.desk_id)
-        enqueue(row.email, f"Tu saldo de timbres está por debajo de {row.stamp_threshold:,}", "alert_stamps",
-                kind="alert_stamps_low", desk=row.desk_id, user=row.user_id, name=row.user_name,
-                desk_name=row.razon_social, threshold=row.stamp_threshold,
-                available=pace.available if pace else 0, days=pace.days if pace else None, store_url=store_url,
-                page=url_for("services.category", category="sellado-cfdi", _external=True),
-                preferences=links.preferences, unsubscribe=links.unsubscribe(row.user_id, row.desk_id, "low_stamps"))
-    return len(rows)
+        mails.append((row.email, f"Tu saldo de timbres está por debajo de {row.stamp_threshold:,}", "alert_stamps", dict(
+            kind="alert_stamps_low", desk=row.desk_id, user=row.user_id, name=row.user_name,
+            desk_name=row.razon_social, threshold=row.stamp_threshold,
+            available=pace.available if pace else 0, days=pace.days if pace else None, store_url=store_url,
+            page=links.category("sellado-cfdi"), preferences=links.preferences,
+            unsubscribe=links.unsubscribe(row.user_id, row.desk_id, "low_stamps"))))
+    return enqueue_many(mails)
 
 
 def _date(period):
