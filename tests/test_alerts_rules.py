@@ -238,3 +238,22 @@ def test_the_cli_takes_its_day_from_timezone_or_today(app, world):
     assert result.exit_code == 0 and result.output == "Avisos nuevos: 1; correos en cola: 1.\n"
     bad = app.test_cli_runner().invoke(args=["portal", "alerts", "--today", "01/12/2026"])
     assert bad.exit_code == 2 and db.session.scalar(select(db.func.count()).select_from(OutboxMessage)) == 1
+
+
+def test_the_outbox_worker_runs_the_alerts_and_delivers_them(app, world, smtp):
+    from portal.alerts.clock import local_today
+    from portal.cli import run_alerts_now
+    from portal.mail.outbox import run_worker
+
+    today = local_today(app.config["TIMEZONE"])  # the worker's run counts days in TIMEZONE
+    factories.service(world.a.desk, next_payment_on=today + timedelta(days=1))
+    rounds = iter(range(3))
+    runs = []
+
+    def alerts():
+        runs.append(run_alerts_now())
+
+    run_worker(interval=0.01, stop=lambda: next(rounds, None) is None, every=(3600, alerts))
+    assert len(runs) == 1 and runs[0].mails == 1  # at start, then not again within ALERTS_INTERVAL
+    assert [m["to"] for m in smtp.messages] == [[world.a.user.email]]
+    assert alert_mails()[0].status == "enviado"
