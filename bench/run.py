@@ -27,6 +27,7 @@ import urllib.parse
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
+from bench.alerts import bench_alerts
 from bench.common import (BACKENDS, DATA, PASSWORD, POOL_BATCH, RESULTS, ROOT, USERS, backend_of, database_url,
                           selected_backends)
 from bench.generate import Sizes
@@ -470,6 +471,9 @@ def bench_backend(backend):
             results["routes"].append(measure_route(context, route))
         results["reference"] = reference_of(reference, results["routes"])
         results["peak_rss_mb"] = max([r.get("rss_mb") or 0 for r in results["routes"]] + [server.peak_rss_mb()])
+    if not PARTIAL or "alerts" in PARTIAL:
+        # After the routes, outside the zip below: its budgets are judged by bench/alerts.py itself.
+        results["routes"].append(bench_alerts(url, meta, backend))
     for route_result, route in zip(results["routes"], chosen_routes()):
         judge(route_result, route, results["reference"], backend)
     results["finished"] = datetime.now().isoformat(timespec="seconds")

@@ -32,6 +32,9 @@ def create_app(config=None):
     security.init_app(app)
     errors.init_app(app)
 
+    from portal.alerts import layout as alerts_layout
+    alerts_layout.init_app(app)
+
     from portal import cli
     cli.init_app(app)
     logging.getLogger("portal").setLevel(logging.INFO)

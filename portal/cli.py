@@ -1,4 +1,4 @@
-"""Command line: `flask portal demo | token | import`, `flask outbox deliver [--loop]`."""
+"""Command line: `flask portal demo | token | import | alerts`, `flask outbox deliver [--loop]`."""
 import click
 from flask import current_app
 from flask.cli import AppGroup
@@ -28,7 +28,7 @@ def deliver_command(loop, interval):
 
     if loop:
         click.echo("Repartiendo correo; Ctrl+C para terminar.")
-        run_worker(interval=interval)
+        run_worker(interval=interval, every=(current_app.config["ALERTS_INTERVAL"], run_alerts_now))
         return
     total_sent = total_failed = 0
     while True:
@@ -41,6 +41,30 @@ def deliver_command(loop, interval):
             break  # the server is down: the rest waits for its backoff
     where = current_app.config["MAIL_SERVER"] or current_app.config["MAIL_DIR"]
     click.echo(f"Enviados: {total_sent}; con error: {total_failed} ({where}).")
+
+
+@portal_cli.command("alerts")
+@click.option("--today", type=click.DateTime(formats=["%Y-%m-%d"]), help="El día AAAA-MM-DD (por omisión hoy en TIMEZONE).")
+def alerts_command(today):
+    """Raise the renewal, expiry and stamp alerts due today and queue their mails (each alert once)."""
+    report = run_alerts_now(today.date() if today else None)
+    click.echo(f"Avisos nuevos: {report.alerts}; correos en cola: {report.mails}.")
+
+
+def run_alerts_now(today=None):
+    """One committed run of the alerts for `today` (default: today in TIMEZONE)."""
+    from portal.alerts.clock import local_today
+    from portal.alerts.run import run_alerts
+    from portal.extensions import db
+
+    config = current_app.config
+    # Links in the mails need the portal's public address outside a request; POST, so that SQLite
+    # takes the write lock at BEGIN (portal/sqlite.py) and concurrent runs queue instead of failing.
+    with current_app.test_request_context(base_url=config["PORTAL_URL"], method="POST"):
+        report = run_alerts(today or local_today(config["TIMEZONE"]), store_url=config["STORE_URL"],
+                            tz_name=config["TIMEZONE"])
+        db.session.commit()
+    return report
 
 
 token_cli = AppGroup("token", help="Tokens de la API del back office (/api/v1).")

@@ -41,6 +41,9 @@ SETTINGS = {
     "MAIL_SUPPRESS_SEND": (False, _bool),
     "MAIL_DIR": (None, str),
     "OUTBOX_MAX_ATTEMPTS": (8, int),
+    # Seconds between two runs of `flask portal alerts` inside `flask outbox deliver --loop`; 0: never
+    # (run it from cron instead). Runs on several hosts at once still mail each alert once.
+    "ALERTS_INTERVAL": (3600, int),
     "PROXY_COUNT": (0, int),
     "SESSION_COOKIE_SECURE": (False, _bool),
     "SESSION_COOKIE_SAMESITE": ("Lax", str),

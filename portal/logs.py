@@ -5,7 +5,8 @@ e-mail's body. Statements stay loggable (their parameters are hidden: see config
 the rows are dropped.
 
 A URL can carry a secret too: the token of an e-mailed link (/cuenta/restablecer/<token>,
-/cuenta/verificar/<token>, /cuenta/definir/<token>, /perfil/correo/confirmar/<token>) and, in a
+/cuenta/verificar/<token>, /cuenta/definir/<token>, /perfil/correo/confirmar/<token>, an alert's
+unsubscribe link /perfil/notificaciones/baja/<token>) and, in a
 query string, a key code typed in Buscar. Request lines — gunicorn's access and error logs
 (deploy/gunicorn.conf.py) and the development server's — show them redacted.
 """
@@ -14,7 +15,7 @@ import re
 
 ROW = re.compile(r"(\[[^\]]*\] )?Row ")  # "[engine name] " when the engine has a logging_name
 # The segment after one of the link routes' words; a test checks every <token> route is covered.
-TOKEN_SEGMENT = re.compile(r"(/(?:restablecer|verificar|confirmar|definir)/)[^/?#\s\"]+")
+TOKEN_SEGMENT = re.compile(r"(/(?:restablecer|verificar|confirmar|definir|baja)/)[^/?#\s\"]+")
 QUERY = re.compile(r"\?[^\s\"]*")
 
 

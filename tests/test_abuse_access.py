@@ -11,6 +11,7 @@ from urllib.parse import unquote_plus
 
 import pytest
 
+from portal.alerts import unsubscribe
 from portal.auth import tokens
 from portal.extensions import db
 from portal.models import PrepaidKey
@@ -112,6 +113,13 @@ def test_every_rule_with_an_id_refuses_another_desk_and_leaks_nothing(app, clien
                 # A's genuine link, opened in B's session: refused, not applied to either account.
                 genuine = rule.rule.replace("<token>", tokens.issue(purpose, a.user, email="robado@empresa.mx"))
                 check(rule, method, genuine, client.open(genuine, method=method), {403})
+        elif rule.endpoint == "profile.unsubscribe":
+            # B's own unsubscribe token with A's user and desk in it: the signature no longer fits.
+            signature = unsubscribe.issue(world.b.user.id, world.b.desk.id, "payments").partition(".")[2]
+            forged = base64.urlsafe_b64encode(json.dumps([a.user.id, a.desk.id, "payments"]).encode()).rstrip(b"=")
+            url = rule.rule.replace("<token>", f"{forged.decode()}.{signature}")
+            for headers in ({}, HX):
+                check(rule, method, url, client.open(url, method=method, headers=headers), {400})
         else:
             url = rule.rule
             for name in rule.arguments:

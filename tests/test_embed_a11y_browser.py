@@ -122,11 +122,12 @@ def test_every_page_menu_and_modal_passes_axe_and_fits_320_px(app, live_server, 
     page.goto(live_server.url("/claves-prepago/licencia"))
     check("licencia")
 
-    for path, name in (("/perfil", "perfil"), ("/perfil/actividad", "actividad"), ("/no-existe", "error-404")):
+    for path, name in (("/perfil", "perfil"), ("/perfil/notificaciones", "notificaciones"),
+                       ("/perfil/actividad", "actividad"), ("/no-existe", "error-404")):
         page.goto(live_server.url(path))
         check(name, narrow_too=name == "actividad")
 
-    assert len(check.checked) == 28
+    assert len(check.checked) == 29
     assert check.findings == []
     db.session.rollback()
     assert db.session.get(PrepaidKey, key.id).desk_id == desk.id  # the walk really confirmed the key

@@ -1,5 +1,6 @@
 """The data model (PRODUCT.md §1 and §5): one module per aggregate."""
 from portal.models.accounts import Desk, GridPreference, Membership, User, UserSession
+from portal.models.alerts import Alert, AlertPreference
 from portal.models.api_tokens import ApiToken
 from portal.models.audit import AuditEvent
 from portal.models.outbox import OutboxMessage
@@ -7,6 +8,6 @@ from portal.models.prepaid import Client, PrepaidKey
 from portal.models.services import Product, Service, StampMovement
 
 __all__ = [
-    "ApiToken", "AuditEvent", "Client", "Desk", "GridPreference", "Membership",
+    "Alert", "AlertPreference", "ApiToken", "AuditEvent", "Client", "Desk", "GridPreference", "Membership",
     "OutboxMessage", "PrepaidKey", "Product", "Service", "StampMovement", "User", "UserSession",
 ]

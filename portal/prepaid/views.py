@@ -89,6 +89,9 @@ def validate():
             limited = _count_failed_validation(desk, raw, refusal)
         else:
             lines.append(Line(codes.grouped(key.code), f"válida (incluye {amount(key)})", "ok", key))
+            # Mi perfil > Actividad lists it: the masked code only, as for a refused one.
+            audit.record("prepaid_key_validated", user=current_user, desk=desk, ip=request.remote_addr,
+                         key=codes.masked(key.code))
     db.session.commit()
 
     valid = [line.key for line in lines if line.outcome == "ok"]

@@ -1,8 +1,9 @@
-"""Mi perfil forms: three on one page, told apart by their prefixes."""
+"""Mi perfil forms: three on Datos generales, told apart by their prefixes; Notificaciones."""
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, StringField
-from wtforms.validators import DataRequired, Length
+from wtforms import BooleanField, EmailField, PasswordField, StringField
+from wtforms.validators import DataRequired, Length, ValidationError
 
+from portal.alerts.preferences import MAX_THRESHOLD
 from portal.auth.forms import Cleaned, check_strength, confirm_field, password_field
 from portal.auth.validation import clean_email, clean_name, clean_phone
 
@@ -35,3 +36,28 @@ class PasswordForm(FlaskForm):
 
     def validate_new_password(self, field):
         check_strength(self, field, self.account_email)
+
+
+class NotificationsForm(FlaskForm):
+    """Mi perfil > Notificaciones: which alerts, and the stamp threshold (blank: no alert)."""
+
+    payments = BooleanField("Próximo pago de mis suscripciones (7 días y 1 día antes)")
+    validity = BooleanField("Fin de vigencia de pólizas, servidores virtuales, espacio y cursos (30 y 7 días antes)")
+    expiring_keys = BooleanField("Claves de prepago Disponibles que vencen sin usarse en los próximos 30 días")
+    low_stamps = BooleanField("Saldo de timbres por debajo del mínimo")
+    threshold = StringField("Mínimo de timbres", validators=[Length(max=20, message="Captura un número de timbres.")])
+
+    def validate_threshold(self, field):
+        text = _digits(field.data)
+        if text and not (text.isascii() and text.isdigit() and int(text) <= MAX_THRESHOLD):
+            raise ValidationError(f"Captura un número entero de timbres, de 0 a {MAX_THRESHOLD:,}.")
+
+    def threshold_number(self):
+        """The validated threshold as a number, or None when left blank."""
+        text = _digits(self.threshold.data)
+        return int(text) if text else None
+
+
+def _digits(text):
+    # "1,000" and "1 000" are how people write a thousand stamps.
+    return (text or "").replace(",", "").replace(" ", "").strip()

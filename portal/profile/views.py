@@ -9,6 +9,7 @@ from portal.auth.forms import ConfirmForm
 from portal.auth.passwords import WeakPassword
 from portal.auth.throttle import Throttled
 from portal.extensions import db
+from portal.grid import grid_response
 from portal.htmx import is_htmx, render
 from portal.models._types import utcnow
 from portal.postgres import reads_only
@@ -134,13 +135,11 @@ def _continue_in_a_new_session(user):
 @reads_only
 @login_required
 def activity_log():
-    """"Actividad": the account's sign-ins, failed sign-ins, e-mail and password changes."""
+    """"Actividad": every event of the account, on the grid (filter by kind and dates, CSV)."""
     page = request.args.get("page", "1")
     if not (page.isascii() and page.isdigit()) or not 1 <= int(page) <= 10_000:
         abort(400, "La página solicitada no es válida.")
-    events, older = activity.recent_events(current_user, int(page))
-    return render("profile/activity.html", block="activity_table", events=events, labels=activity.LABELS,
-                  page=int(page), older=older)
+    return grid_response(activity.ACTIVITY, "profile/activity.html", "activity_grid", {"user_id": current_user.id})
 
 
 @bp.route("/correo/confirmar/<token>", methods=["GET", "POST"])

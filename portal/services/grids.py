@@ -1,7 +1,11 @@
 """The seven Mis Servicios grids: one per category, over the desk's services of that category."""
+from flask import current_app
+from markupsafe import Markup, escape
 from sqlalchemy import select
 from sqlalchemy.orm import outerjoin
 
+from portal.alerts.clock import local_today
+from portal.alerts.due import due_label
 from portal.extensions import db
 from portal.grid import Choice, Column, DateRange, Grid, NumberRange, Text, badge
 from portal.models import Product, Service
@@ -23,6 +27,15 @@ def _status_badge(value):
     return badge(value, STATUS_LABELS.get(value, value))
 
 
+def _due_cell(value):
+    """The date, and within a week of it a badge: "Vence en 3 días", "Vence mañana", "Vence hoy"."""
+    shown = value.strftime("%d/%m/%Y")
+    label = due_label(value, local_today(current_app.config["TIMEZONE"]))
+    if label is None:
+        return shown
+    return Markup(f'{shown} <span class="badge badge-due">{escape(label)}</span>')
+
+
 def _scope(category):
     def scope(desk_id):
         return [Service.desk_id == desk_id, Service.category == category]
@@ -37,7 +50,7 @@ USERS = Column("usuarios", "Usuarios", Service.users, kind="number", groupable=T
 SERIAL = Column("serie", "No. Serie", Service.serial, filter=Text("serie"), nullable=True)
 ACTIVATED = Column("activacion", "Fecha Activación", Service.activated_on, kind="date",
                    filter=DateRange("desde", "hasta"))
-NEXT_PAYMENT = Column("proximo_pago", "Próximo Pago", Service.next_payment_on, kind="date", nullable=True,
+NEXT_PAYMENT = Column("proximo_pago", "Próximo Pago", Service.next_payment_on, kind="date", nullable=True, html=_due_cell,
                       filter=DateRange("pago_desde", "pago_hasta"))
 ACQUISITION = Column("adquisicion", "Adquisición", Service.acquisition, labels=ACQUISITION_LABELS,
                      groupable=True, visible=False, nullable=True, filter=Choice("adquisicion"))
@@ -48,7 +61,7 @@ PLAN = Column("plan", "Plan", Service.plan, groupable=True, nullable=True)
 CAPACITY = Column("capacidad", "Capacidad", Service.capacity, groupable=True, nullable=True)
 VALID_FROM = Column("vigencia_desde", "Vigencia desde", Service.valid_from, kind="date", nullable=True,
                     filter=DateRange("desde", "hasta"))
-VALID_UNTIL = Column("vigencia_hasta", "Vigencia hasta", Service.valid_until, kind="date", nullable=True,
+VALID_UNTIL = Column("vigencia_hasta", "Vigencia hasta", Service.valid_until, kind="date", nullable=True, html=_due_cell,
                      filter=DateRange("vence_desde", "vence_hasta"))
 
 COLUMNS = {

@@ -1,6 +1,8 @@
 """The category pages of Mis Servicios: one grid each."""
-from flask import abort
+from flask import abort, current_app
 
+from portal.alerts.clock import local_today
+from portal.alerts.forecast import forecast
 from portal.desks import current_desk, desk_required
 from portal.grid import grid_response
 from portal.htmx import is_htmx
@@ -39,7 +41,11 @@ def category(category):
         abort(404)
     desk = current_desk()
     # The balance sits outside the swapped block: a fragment does not need it.
-    balance = stamp_balance(desk.id) if category == "sellado-cfdi" and not is_htmx() else None
+    balance = pace = None
+    if category == "sellado-cfdi" and not is_htmx():
+        balance = stamp_balance(desk.id)
+        tz_name = current_app.config["TIMEZONE"]
+        pace = forecast(desk.id, local_today(tz_name), tz_name)
     return grid_response(grid, "services/category.html", "services_grid", {"desk_id": desk.id},
                          context={"category": category, "title": TITLES[category], "intro": INTROS[category],
-                                  "balance": balance})
+                                  "balance": balance, "forecast": pace})
