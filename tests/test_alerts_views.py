@@ -19,7 +19,7 @@ def text_of(html):
 
 def _kinds(html):
     """The Movimiento of each row of the Actividad grid."""
-    return re.findall(r"<tr><td>[^<]*</td><td>([^<]*)</td>", html)
+    return re.findall(r"<tr><td[^>]*>[^<]*</td><td[^>]*>([^<]*)</td>", html)
 
 
 def _today(app):

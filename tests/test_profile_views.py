@@ -321,7 +321,7 @@ def test_activity_lists_the_users_own_account_events_newest_first(app, client, w
     response = client.get("/perfil/actividad")
     page = response.get_data(as_text=True)
     assert "Mi perfil &gt; Actividad" in page
-    rows = re.findall(r"<tr><td>([^<]*)</td><td>([^<]*)</td>", page)
+    rows = re.findall(r"<tr><td[^>]*>([^<]*)</td><td[^>]*>([^<]*)</td>", page)
     assert [label for _, label in rows] == ["Inicio de sesión", "Intento fallido de inicio de sesión"]
     assert "203.0.113.50" in page
     assert "198.51.100.99" not in page and b.email not in page and "adivinanza" not in page
