@@ -71,18 +71,25 @@ def csv_safe(text):
 
 # --- filters ---------------------------------------------------------------------------------
 
+class OneParameter:
+    """A filter of one URL parameter, linked as the form shows it."""
+
+    @property
+    def params(self):
+        return (self.param,)
+
+    def url_values(self, form):
+        return {self.param: form.get(self.param)}
+
+
 @dataclass(frozen=True)
-class Choice:
+class Choice(OneParameter):
     """One or more of a list of values (a <select>): `param=value`, repeatable."""
 
     param: str
     options: Any = None   # None: the column's labels; or a callable returning [(value, label), ...]
     where: Callable | None = None  # callable(values) -> condition; default: column IN values
     kind = "choice"
-
-    @property
-    def params(self):
-        return (self.param,)
 
     def choices(self, column):
         if self.options is None:
@@ -103,9 +110,6 @@ class Choice:
 
     def condition(self, column, values):
         return self.where(values) if self.where else column.expr.in_(values)
-
-    def url_values(self, form):
-        return {self.param: form.get(self.param)}
 
     def describe(self, column, values, state):
         # In the order the form lists them, whatever order the URL gave.
@@ -231,15 +235,11 @@ class NumberRange(Range):
 
 
 @dataclass(frozen=True)
-class Text:
+class Text(OneParameter):
     """Contains the text, ignoring case: `serie=SAE12`."""
 
     param: str
     kind = "text"
-
-    @property
-    def params(self):
-        return (self.param,)
 
     def parse(self, args, column, state):
         value = (first_of(args, self.param) or "")[:MAX_SEARCH]
@@ -248,9 +248,6 @@ class Text:
 
     def condition(self, column, value):
         return func.lower(column.expr).like(like_pattern(value), escape="\\")
-
-    def url_values(self, form):
-        return {self.param: form.get(self.param)}
 
     def describe(self, column, value, state):
         return state.form[self.param]

@@ -82,7 +82,8 @@ class Grid:
         yield "\ufeff" + buffer.getvalue()
         formats = [c.csv for c in shown]
         with (engine or db.engine).connect() as connection:
-            streamed = connection.execution_options(stream_results=True, yield_per=CSV_CHUNK, **query.options(state))
+            # A streamed read is a server-side cursor, which psycopg never prepares: no plan option.
+            streamed = connection.execution_options(stream_results=True, yield_per=CSV_CHUNK)
             for rows in streamed.execute(statement).partitions():
                 buffer.seek(0)
                 buffer.truncate()
