@@ -7,6 +7,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 
 from portal.extensions import db
 from portal.htmx import is_htmx, render
+from portal.limits import RateLimited
 
 log = logging.getLogger("portal.errors")
 
@@ -57,7 +58,21 @@ def error_response(code, message=None):
     return html, code, headers
 
 
+def rate_limited(error, body=None):
+    """The one 429 of the portal: `body` (the view's own page or fragment showing str(error)) or the
+    error page, fragment or JSON; always with Retry-After, so a client knows when to come back."""
+    headers = {"Retry-After": str(error.retry_after)}
+    if body is not None:
+        return body, 429, headers
+    if is_api_request():
+        return json_error(429, str(error), headers=headers)
+    html, status, extra = error_response(429, str(error))
+    return html, status, {**extra, **headers}
+
+
 def init_app(app):
+    app.register_error_handler(RateLimited, rate_limited)
+
     @app.errorhandler(CSRFError)
     def _csrf(_error):
         return error_response(400, CSRF_MESSAGE)

@@ -8,9 +8,10 @@ from portal import audit
 from portal.auth import bp, mails, registration, sessions, throttle, tokens
 from portal.auth.forms import ConfirmForm, ForgotForm, RegisterForm, ResetForm, SignInForm
 from portal.auth.recovery import reset_password
-from portal.auth.signin import BadCredentials, authenticate, find_user_by_email, mark_verified
-from portal.auth.throttle import Throttled
+from portal.auth.signin import BadCredentials, authenticate, find_user_by_email, mark_verified, signed_in_from
+from portal.errors import rate_limited
 from portal.extensions import db
+from portal.limits import RateLimited
 from portal.models._types import utcnow
 from portal.htmx import is_htmx, render
 from portal.htmx import redirect as hx_redirect
@@ -24,10 +25,8 @@ def _ip():
 
 
 def _throttled(error, template, block, **context):
-    """The page (or block) again, with the wait message (or why the limits cannot be checked) and 429."""
-    response = make_response(render(template, block=block, error=str(error), **context), error.status)
-    response.headers["Retry-After"] = str(error.verdict.retry_after)
-    return response
+    """The page (or block) again, with the wait message (or why the limits cannot be checked)."""
+    return rate_limited(error, render(template, block=block, error=str(error), **context))
 
 
 def _form_or_limit(form, template, block, action):
@@ -37,8 +36,9 @@ def _form_or_limit(form, template, block, action):
         status = 422 if request.method == "POST" else 200
         return render(template, block=block, form=form), status
     try:
-        throttle.spend(action, ip=_ip(), email=form.email.data)
-    except Throttled as refused:
+        email = form.email.data
+        throttle.spend(action, ip=_ip(), email=email, known_address=lambda: signed_in_from(email, _ip()))
+    except RateLimited as refused:
         return _throttled(refused, template, block, form=form)
     return None
 
@@ -56,18 +56,18 @@ def sign_in():
     if form.validate_on_submit():
         email = form.email.data
         try:
-            throttle.check_sign_in(_ip(), email)
+            # Counted before the password is checked (hit-then-check); a right one is given back.
+            throttle.sign_in_attempt(_ip(), email, known_address=lambda: signed_in_from(email, _ip()))
             user = authenticate(email, form.password.data)
-        except Throttled as refused:
+        except RateLimited as refused:
             return _throttled(refused, "auth/sign_in.html", "sign_in_form", form=form)
         except BadCredentials as bad:
-            throttle.count_failed_sign_in(_ip(), email)
             # Kept under the account the e-mail names, so its owner sees it in Actividad.
             audit.record("sign_in_failed", user=bad.user, ip=_ip(), actor=email[:120])
             db.session.commit()
             error, status = BAD_CREDENTIALS, 422
         else:
-            throttle.forget_failed_sign_ins(email)
+            throttle.sign_in_succeeded(_ip(), email)
             # A fresh session at sign-in, with a new server-side id: nothing planted before it survives.
             session.clear()
             sessions.start(user, idle_limit=current_app.config["REMEMBER_COOKIE_DURATION"])
@@ -159,7 +159,7 @@ def resend_verification():
     else:
         try:
             throttle.spend("verify", user=current_user)
-        except Throttled as refused:
+        except RateLimited as refused:
             return _throttled(refused, "auth/verify_request.html", "verify_panel", form=form)
         mails.verification(current_user)
         audit.record("verification_sent", user=current_user.id, ip=_ip())
@@ -239,7 +239,7 @@ def _choose_password(token, purpose):
     audit.record("password_reset", user=user, ip=_ip())
     mails.password_changed(user, utcnow())
     db.session.commit()
-    throttle.forget_failed_sign_ins(user.email)
+    throttle.password_reset(_ip(), user.email)
     logout_user()
     session.clear()
     flash("Tu contraseña se cambió. Inicia sesión con la nueva.", "success")
