@@ -103,8 +103,8 @@ def import_command(files, kind, dry_run):
     from portal.backoffice.importer import ImportRefused, import_csv, kind_of
 
     failed = False
-    # Links in e-mail (new users) need the portal's public address outside a request; POST, so that
-    # SQLite takes the write lock at BEGIN (portal/sqlite.py) as for any other writer.
+    # As inside a POST, so that SQLite takes the write lock at BEGIN (portal/sqlite.py) as for any
+    # other writer; links in e-mail come from PORTAL_URL (portal.urls.public_url) either way.
     with current_app.test_request_context(base_url=current_app.config["PORTAL_URL"], method="POST"):
         for path in files:
             try:

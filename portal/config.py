@@ -6,6 +6,7 @@ import os
 import secrets
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 
 class ConfigError(RuntimeError):
@@ -55,13 +56,14 @@ SETTINGS = {
     # argon2id, 19 MiB, 2 iterations: OWASP/ASVS's minimum, ~20 ms here (portal/auth/passwords.py).
     "PASSWORD_HASH_METHOD": ("argon2id:19456:2:1", str),
     "MAX_CONTENT_LENGTH": (1024 * 1024, int),
-    # Host names the portal answers to (comma list); links in e-mails are built from the Host header.
+    # Host names the portal answers to (comma list); required in production.
     "TRUSTED_HOSTS": (None, _list),
     # The back-office API: requests per token, and the largest JSON body it reads.
     "API_RATE_LIMIT": ("600/minute", str),
     "API_MAX_CONTENT_LENGTH": (64 * 1024, int),
-    # The portal's public address, for links in e-mail written outside a request (`flask portal import`).
-    "PORTAL_URL": ("http://127.0.0.1:5000", str),
+    # The portal's public address, prefix included: every link in every e-mail starts with it (never
+    # with the request's Host). Required in production; development defaults to the dev server.
+    "PORTAL_URL": (None, str),
     # PostgreSQL: a pooled connection that rested longer than this is pinged before use (portal/postgres.py).
     "DATABASE_PING_IDLE_SECONDS": (10.0, float),
 }
@@ -88,6 +90,8 @@ def load_config(app, overrides=None):
             )
         app.config["SECRET_KEY"] = _development_secret(instance)
 
+    _public_address(app.config, production)
+
     url = app.config.get("SQLALCHEMY_DATABASE_URI") or app.config.get("DATABASE_URL")
     if not url:
         url = f"sqlite:///{instance / 'portal.db'}"
@@ -109,6 +113,23 @@ def load_config(app, overrides=None):
     app.config.setdefault("COMPRESS_ALGORITHM_STREAMING", ["deflate"])
     app.config["RATELIMIT_STORAGE_URI"] = app.config["RATELIMIT_STORAGE_URI"]
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", _engine_options(app.config["SQLALCHEMY_DATABASE_URI"]))
+
+
+def _public_address(config, production):
+    """PORTAL_URL and TRUSTED_HOSTS: production refuses to start without them (links in e-mail and
+    redirects would otherwise follow whatever Host a request names)."""
+    missing = [name for name in ("PORTAL_URL", "TRUSTED_HOSTS") if not config.get(name)]
+    if production and missing:
+        raise ConfigError(
+            f"Falta {' y '.join(missing)}: en producción (PORTAL_ENV=production) define PORTAL_URL con la "
+            "dirección pública del portal, prefijo incluido (https://intranet.example.mx/portal), y "
+            "TRUSTED_HOSTS con los nombres de host que atiende (intranet.example.mx)."
+        )
+    url = (config.get("PORTAL_URL") or "http://127.0.0.1:5000").rstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise ConfigError(f"PORTAL_URL={url!r} no es válida: usa una dirección como https://intranet.example.mx/portal.")
+    config["PORTAL_URL"] = url
 
 
 def _same_site(value, secure):

@@ -325,12 +325,20 @@ def test_session_cookies_are_secure_when_configured_for_https(client, world):
     assert "Secure" in response.headers["Set-Cookie"]
 
 
-@pytest.mark.app_config(TRUSTED_HOSTS=["portal.example"])
+@pytest.mark.app_config(TRUSTED_HOSTS=["portal.example"], PORTAL_URL="http://portal.example")
 def test_a_forged_host_cannot_put_its_name_in_a_reset_link(client, world, mailbox):
     forged = client.post("/cuenta/recuperar", data={"email": world.a.user.email}, base_url="http://malo.example")
     assert forged.status_code == 400 and mailbox() == []
     client.post("/cuenta/recuperar", data={"email": world.a.user.email}, base_url="http://portal.example")
     assert "http://portal.example/cuenta/restablecer/" in body_of(mail_to(mailbox(), world.a.user.email))
+
+
+@pytest.mark.app_config(PORTAL_URL="https://intranet.example.mx/portal")
+def test_reset_link_uses_portal_url_whatever_host_the_request_names(client, world, mailbox):
+    """Without TRUSTED_HOSTS too (development): the link is PORTAL_URL's, prefix included."""
+    client.post("/cuenta/recuperar", data={"email": world.a.user.email}, headers={"Host": "evil.example"})
+    body = body_of(mail_to(mailbox(), world.a.user.email))
+    assert "https://intranet.example.mx/portal/cuenta/restablecer/" in body and "evil.example" not in body
 
 
 # --- password reset ---------------------------------------------------------------------------
