@@ -19,6 +19,18 @@ def demo_command():
     click.echo(result.summary())
 
 
+@outbox_cli.command("purge")
+@click.option("--older-than", "days", type=click.IntRange(min=0), required=True, metavar="DAYS",
+              help="Borrar los mensajes enviados o fallidos con más de DAYS días.")
+def purge_command(days):
+    """Delete sent and failed messages older than DAYS days (pending ones are kept)."""
+    from datetime import timedelta
+
+    from portal.mail.outbox import purge
+
+    click.echo(f"Mensajes borrados: {purge(timedelta(days=days))}.")
+
+
 @outbox_cli.command("deliver")
 @click.option("--loop", is_flag=True, help="Seguir repartiendo (proceso trabajador).")
 @click.option("--interval", default=2.0, show_default=True, help="Segundos entre rondas sin correo.")

@@ -48,7 +48,7 @@ def test_openapi_document_is_public_and_describes_every_route(app, client):
         Draft202012Validator.check_schema(schema)
     documented = {(method.upper(), path) for path, item in document["paths"].items()
                   for method in item if method != "parameters"}
-    routed = {(method, re.sub(r"<(\w+)>", r"{\1}", rule.rule.removeprefix("/api/v1")))
+    routed = {(method, re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule.removeprefix("/api/v1")))
               for rule in app.url_map.iter_rules() if rule.endpoint.startswith("api.") and rule.endpoint != "api.openapi"
               for method in rule.methods - {"HEAD", "OPTIONS"}}
     assert documented == routed

@@ -171,7 +171,7 @@ def resend_verification():
     return redirect(url_for("auth.verify_request"), code=303)
 
 
-@bp.get("/verificar/<token>")
+@bp.get("/verificar/<secret:token>")
 def verify_email(token):
     """The link of the verification e-mail: the address is the account's own."""
     try:
@@ -212,13 +212,13 @@ def forgot_sent():
     return render("auth/notice.html", title="Revisa tu correo", kind="forgot_sent")
 
 
-@bp.route("/restablecer/<token>", methods=["GET", "POST"])
+@bp.route("/restablecer/<secret:token>", methods=["GET", "POST"])
 def reset(token):
     """Choose a new password from the e-mailed reset link (1 hour, single use); every session ends."""
     return _choose_password(token, tokens.RESET_PASSWORD)
 
 
-@bp.route("/definir/<token>", methods=["GET", "POST"])
+@bp.route("/definir/<secret:token>", methods=["GET", "POST"])
 def set_password(token):
     """A user the back office created chooses a first password (link valid a week, single use)."""
     return _choose_password(token, tokens.SET_PASSWORD)

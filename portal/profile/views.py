@@ -146,7 +146,7 @@ def activity_log():
                   page=int(page), older=older)
 
 
-@bp.route("/correo/confirmar/<token>", methods=["GET", "POST"])
+@bp.route("/correo/confirmar/<secret:token>", methods=["GET", "POST"])
 def confirm_email(token):
     """The link sent to the new address: a page with one button, so a mail scanner's visit changes nothing."""
     try:
