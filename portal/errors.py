@@ -2,6 +2,8 @@
 import logging
 
 from flask import jsonify, request
+from flask.globals import request_ctx
+from markupsafe import escape
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -45,9 +47,20 @@ def json_error(status, message=None, *, code=None, fields=None, headers=None):
     return jsonify({"error": error}), status, headers or {}
 
 
+def bare_page(code, message=None):
+    """The error page without the layout: for a request no URL can be built for (a Host refused or
+    malformed, e.g. a 64-character label), where the layout's url_for would fail."""
+    title, default = MESSAGES.get(code, MESSAGES[500])
+    body = (f'<!doctype html><html lang="es-MX"><meta charset="utf-8"><title>{escape(title)}</title>'
+            f"<h1>{escape(title)}</h1><p>{escape(message or default)}</p></html>")
+    return body, code, {"Content-Type": "text/html; charset=utf-8"}
+
+
 def error_response(code, message=None):
     """Render the Spanish error page (or fragment) for `code`."""
     title, default = MESSAGES.get(code, MESSAGES[500])
+    if request_ctx.url_adapter is None:
+        return bare_page(code, message)
     if is_api_request():
         return json_error(code, message)
     html = render("errors/error.html", block="error_panel", code=code, title=title, message=message or default)

@@ -9,7 +9,7 @@ from portal.auth import bp, mails, registration, sessions, throttle, tokens
 from portal.auth.forms import ConfirmForm, ForgotForm, RegisterForm, ResetForm, SignInForm
 from portal.auth.recovery import reset_password
 from portal.auth.signin import BadCredentials, authenticate, find_user_by_email, mark_verified, signed_in_from
-from portal.errors import rate_limited
+from portal.errors import bare_page, rate_limited
 from portal.extensions import db
 from portal.limits import RateLimited
 from portal.models._types import utcnow
@@ -256,10 +256,7 @@ def _link_error(error, retry):
 @bp.app_errorhandler(SecurityError)
 def untrusted_host(_error):
     """A Host outside TRUSTED_HOSTS: refused before any URL (or e-mail link) is built from it."""
-    # No url_for here: the request has no URL adapter for an untrusted host.
-    body = ("<!doctype html><html lang=\"es-MX\"><meta charset=\"utf-8\"><title>Solicitud no válida</title>"
-            "<h1>Solicitud no válida</h1><p>La dirección con la que llegaste no corresponde a este portal.</p></html>")
-    return body, 400, {"Content-Type": "text/html; charset=utf-8"}
+    return bare_page(400, "La dirección con la que llegaste no corresponde a este portal.")
 
 
 def unauthorized():

@@ -1,12 +1,12 @@
 """Activation forms. The destination is checked by the rules (confirm_key), not by WTForms."""
-from flask_wtf import FlaskForm
+from portal.forms import TextForm
 from wtforms import BooleanField, HiddenField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
 MAX_KEYS_PER_REQUEST = 20
 
 
-class ValidateForm(FlaskForm):
+class ValidateForm(TextForm):
     keys = TextAreaField("Clave Prepago", validators=[
         DataRequired("Captura la clave de prepago."),
         Length(max=MAX_KEYS_PER_REQUEST * 30, message="Captura como máximo 20 claves a la vez."),
@@ -17,7 +17,7 @@ class ValidateForm(FlaskForm):
         return [line.strip() for line in (self.keys.data or "").splitlines() if line.strip()]
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(TextForm):
     token = HiddenField()
     # "mi_negocio" / "distribuidor", rendered as radios by the template; confirm_key checks the value
     # (and that only a distributor desk may choose "distribuidor") and explains a refusal in Spanish.

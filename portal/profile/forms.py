@@ -1,5 +1,5 @@
 """Mi perfil forms: three on one page, told apart by their prefixes."""
-from flask_wtf import FlaskForm
+from portal.forms import TextForm
 from wtforms import EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
@@ -14,17 +14,17 @@ def current_password_field():
     ])
 
 
-class DetailsForm(FlaskForm):
+class DetailsForm(TextForm):
     name = StringField("Nombre", validators=[Cleaned(clean_name, 120, "El nombre")])
     phone = StringField("Teléfono", validators=[Cleaned(clean_phone)])
 
 
-class EmailForm(FlaskForm):
+class EmailForm(TextForm):
     new_email = EmailField("Nuevo correo electrónico", validators=[Cleaned(clean_email)])
     current_password = current_password_field()
 
 
-class PasswordForm(FlaskForm):
+class PasswordForm(TextForm):
     current_password = current_password_field()
     new_password = password_field("Nueva contraseña")
     new_password_confirm = confirm_field("Confirma la nueva contraseña", "new_password")
