@@ -6,6 +6,9 @@ from wtforms.validators import DataRequired, Length
 MAX_KEYS_PER_REQUEST = 20
 
 
+FALSE_VALUES = (False, "false", "", "n", "no", "0", "off")
+
+
 class ValidateForm(TextForm):
     keys = TextAreaField("Clave Prepago", validators=[
         DataRequired("Captura la clave de prepago."),
@@ -22,4 +25,5 @@ class ConfirmForm(TextForm):
     # "mi_negocio" / "distribuidor", rendered as radios by the template; confirm_key checks the value
     # (and that only a distributor desk may choose "distribuidor") and explains a refusal in Spanish.
     destination = StringField("Destino", default="mi_negocio")
-    accept_license = BooleanField("Acepto la Licencia de Uso.")
+    # Only the checkbox's own value accepts: "n", "no" or "0" typed into a request do not.
+    accept_license = BooleanField("Acepto la Licencia de Uso.", false_values=FALSE_VALUES)
