@@ -50,8 +50,12 @@ SETTINGS = {
     # Under a prefix on a shared intranet host: the prefix, so the cookie is not sent to the host's other apps.
     "SESSION_COOKIE_PATH": (None, str),
     "SESSION_COOKIE_NAME": ("session", str),
-    # A session unused this long is over; "Mantener la sesión iniciada" keeps its cookie as long.
+    # A remembered session ("Mantener la sesión iniciada") unused this long is over; its cookie lasts as long.
     "SESSION_DAYS": (14, int),
+    # A session not remembered is over after this many minutes unused.
+    "SESSION_IDLE_MINUTES": (30, int),
+    # No session lives longer than this from its sign-in, remembered and used or not.
+    "SESSION_MAX_DAYS": (30, int),
     "PREFERRED_URL_SCHEME": ("http", str),
     # argon2id, 19 MiB, 2 iterations: OWASP/ASVS's minimum, ~20 ms here (portal/auth/passwords.py).
     "PASSWORD_HASH_METHOD": ("argon2id:19456:2:1", str),
@@ -105,7 +109,8 @@ def load_config(app, overrides=None):
     app.config["REMEMBER_COOKIE_SECURE"] = app.config["SESSION_COOKIE_SECURE"]
     app.config["REMEMBER_COOKIE_SAMESITE"] = app.config["SESSION_COOKIE_SAMESITE"]
     app.config["REMEMBER_COOKIE_PATH"] = app.config["SESSION_COOKIE_PATH"] or "/"
-    app.config["REMEMBER_COOKIE_DURATION"] = timedelta(days=app.config["SESSION_DAYS"])
+    app.config["REMEMBER_COOKIE_DURATION"] = timedelta(days=min(app.config["SESSION_DAYS"], app.config["SESSION_MAX_DAYS"]))
+    app.config.setdefault("REMEMBER_COOKIE_NAME", "remember_token")
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", 8 * 3600)
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", False)
     # gzip every client decodes (brotli gains little on pages this small); streams use deflate.

@@ -52,8 +52,10 @@ def end_all(user):
     db.session.execute(delete(UserSession).where(UserSession.user_id == user.id))
 
 
-def load(user_id, *, idle_limit, touch=True, desk_id=None, also=None):
+def load(user_id, *, idle_limit, max_age=None, touch=True, desk_id=None, also=None):
     """The user of a live session, from the Flask-Login id "<user>:<token>:<secret>", or None.
+
+    A session is over once unused for `idle_limit`, and `max_age` after it started whatever its use.
 
     One primary-key lookup; `touch` records the visit (at most once a minute, outside the
     request's transaction, and never failing the request). With `desk_id` (the desk the session
@@ -68,7 +70,7 @@ def load(user_id, *, idle_limit, touch=True, desk_id=None, also=None):
     except ValueError:
         return None
     key = _digest(secret)
-    statement = (select(User, UserSession.last_seen_at).join(UserSession, UserSession.user_id == User.id)
+    statement = (select(User, UserSession.last_seen_at, UserSession.created_at).join(UserSession, UserSession.user_id == User.id)
                  .where(UserSession.id == key, User.id == pk))
     also = also or {}
     statement = statement.add_columns(*also.values())
@@ -79,14 +81,16 @@ def load(user_id, *, idle_limit, touch=True, desk_id=None, also=None):
     row = db.session.execute(statement).first()
     if row is None:
         return None
-    user, last_seen = row[0], row[1]
-    for name, value in zip(also, row[2:]):
+    user, last_seen, started = row[0], row[1], row[2]
+    for name, value in zip(also, row[3:]):
         setattr(user, name, value)
     user.session_desk = row[-1] if desk_id is not None else None
     now = utcnow()
     if last_seen.tzinfo is None:  # SQLite returns naive UTC
-        last_seen = last_seen.replace(tzinfo=now.tzinfo)
+        last_seen, started = last_seen.replace(tzinfo=now.tzinfo), started.replace(tzinfo=now.tzinfo)
     if user.session_token != token or now - last_seen > idle_limit:
+        return None
+    if max_age is not None and now - started > max_age:
         return None
     if touch and now - last_seen >= TOUCH_EVERY:
         _touch(key, now)
