@@ -187,6 +187,15 @@ def test_sign_up_is_rate_limited_per_address(client, mailbox):
     assert len(mailbox()) == 3  # one welcome, then two "ya tienes una cuenta": no flood
 
 
+def test_an_address_registration_accepts_can_sign_in(client, mailbox):
+    """One e-mail rule for both forms: a .test domain (refused by the sign-in form before) included."""
+    client.post("/cuenta/crear", data=sign_up_data(email="ana@empresa.test"))
+    link = link_in(mail_to(mailbox(), "ana@empresa.test"), "/cuenta/verificar/")
+    client.get(link)
+    response = client.post("/cuenta/ingresar", data={"email": "Ana@Empresa.test", "password": sign_up_data()["password"]})
+    assert response.status_code == 303
+
+
 def test_terms_and_distributor_access_pages(client):
     assert "Términos y condiciones de uso" in client.get("/cuenta/terminos").get_data(as_text=True)
     page = client.get("/cuenta/crear").get_data(as_text=True)

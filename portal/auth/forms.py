@@ -2,7 +2,7 @@
 these forms only attach them to fields, so every message appears next to its field."""
 from portal.forms import TextForm
 from wtforms import BooleanField, EmailField, HiddenField, PasswordField, StringField
-from wtforms.validators import DataRequired, Email, EqualTo, Length, ValidationError
+from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
 
 from portal.auth.passwords import MAX_LENGTH, WeakPassword, check_new_password
 from portal.auth.validation import clean_email, clean_name, clean_phone
@@ -53,11 +53,8 @@ def check_strength(form, field, email=""):
 
 
 class SignInForm(TextForm):
-    email = EmailField("Correo electrónico", validators=[
-        DataRequired("Captura tu correo electrónico."),
-        Length(max=254, message="El correo es demasiado largo."),
-        Email("Captura un correo electrónico válido."),
-    ])
+    # The same rule as Crear cuenta: an address registration accepts can always sign in.
+    email = EmailField("Correo electrónico", validators=[Cleaned(clean_email)])
     password = PasswordField("Contraseña", validators=[
         DataRequired("Captura tu contraseña."),
         Length(max=200, message="La contraseña es demasiado larga."),
