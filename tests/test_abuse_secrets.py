@@ -71,6 +71,7 @@ def test_canary_secrets_appear_nowhere_but_where_they_belong(app, smtp, deliver,
         delivered += mail()
         verify_path = _link(delivered, email, "/cuenta/verificar/")
         portal.go("GET", verify_path)
+        portal.go("POST", verify_path)
         # Sign-in: a wrong canary password, then the right one, remembered.
         portal.go("POST", "/cuenta/ingresar", data={"email": email, "password": WRONG_PASSWORD})
         portal.go("POST", "/cuenta/ingresar", data={"email": email, "password": PASSWORD, "remember": "y"})

@@ -252,7 +252,7 @@ def _links(user):
     reset = {"password": NEW_PASSWORD, "password_confirm": NEW_PASSWORD}
     # Verification first, while the address is unverified (a reset link verifies it too).
     return [
-        (tokens.VERIFY_EMAIL, "/cuenta/verificar/", None),
+        (tokens.VERIFY_EMAIL, "/cuenta/verificar/", {}),
         (tokens.RESET_PASSWORD, "/cuenta/restablecer/", reset),
         (tokens.CHANGE_EMAIL, "/perfil/correo/confirmar/", {}),
     ]

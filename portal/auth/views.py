@@ -171,13 +171,17 @@ def resend_verification():
     return redirect(url_for("auth.verify_request"), code=303)
 
 
-@bp.get("/verificar/<secret:token>")
+@bp.route("/verificar/<secret:token>", methods=["GET", "POST"])
 def verify_email(token):
-    """The link of the verification e-mail: the address is the account's own."""
+    """The link of the verification e-mail: a page with one button, so a mail scanner's visit
+    verifies nothing; its POST proves the address is the account's own."""
     try:
         claim = tokens.read(tokens.VERIFY_EMAIL, token)
     except tokens.TokenError as error:
         return _link_error(error, retry=("auth.verify_request", "Pedir un nuevo enlace"))
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        return render("auth/verify_email.html", form=form, user=claim.user), 400 if request.method == "POST" else 200
     mark_verified(claim.user)
     audit.record("email_verified", user=claim.user, ip=_ip())
     db.session.commit()
