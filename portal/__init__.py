@@ -21,6 +21,8 @@ def create_app(config=None):
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n, x_prefix=n)
 
     _init_extensions(app)
+    from portal.logs import SecretConverter
+    app.url_map.converters["secret"] = SecretConverter  # before the routes that use it
     _register_blueprints(app)
 
     from portal import assets, errors, htmx, logs, sanity, security, templating

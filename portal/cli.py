@@ -19,6 +19,18 @@ def demo_command():
     click.echo(result.summary())
 
 
+@outbox_cli.command("purge")
+@click.option("--older-than", "days", type=click.IntRange(min=0), required=True, metavar="DAYS",
+              help="Borrar los mensajes enviados o fallidos con más de DAYS días.")
+def purge_command(days):
+    """Delete sent and failed messages older than DAYS days (pending ones are kept)."""
+    from datetime import timedelta
+
+    from portal.mail.outbox import purge
+
+    click.echo(f"Mensajes borrados: {purge(timedelta(days=days))}.")
+
+
 @outbox_cli.command("deliver")
 @click.option("--loop", is_flag=True, help="Seguir repartiendo (proceso trabajador).")
 @click.option("--interval", default=2.0, show_default=True, help="Segundos entre rondas sin correo.")
@@ -127,8 +139,8 @@ def import_command(files, kind, dry_run):
     from portal.backoffice.importer import ImportRefused, import_csv, kind_of
 
     failed = False
-    # Links in e-mail (new users) need the portal's public address outside a request; POST, so that
-    # SQLite takes the write lock at BEGIN (portal/sqlite.py) as for any other writer.
+    # As inside a POST, so that SQLite takes the write lock at BEGIN (portal/sqlite.py) as for any
+    # other writer; links in e-mail come from PORTAL_URL (portal.urls.public_url) either way.
     with current_app.test_request_context(base_url=current_app.config["PORTAL_URL"], method="POST"):
         for path in files:
             try:

@@ -6,6 +6,7 @@ import os
 import secrets
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 
 class ConfigError(RuntimeError):
@@ -30,6 +31,8 @@ SETTINGS = {
     "STORE_URL": ("https://www.aspel.com.mx/tienda", str),
     "FRAME_ANCESTORS": ("'self'", str),
     "RATELIMIT_STORAGE_URI": ("memory://", str),
+    # Multiplies every rate of portal/limits.py (the bench raises them; 1 is production's).
+    "RATELIMIT_FACTOR": (1, int),
     "MAIL_SERVER": ("", str),
     "MAIL_PORT": (25, int),
     "MAIL_USE_TLS": (False, _bool),
@@ -50,19 +53,24 @@ SETTINGS = {
     # Under a prefix on a shared intranet host: the prefix, so the cookie is not sent to the host's other apps.
     "SESSION_COOKIE_PATH": (None, str),
     "SESSION_COOKIE_NAME": ("session", str),
-    # A session unused this long is over; "Mantener la sesión iniciada" keeps its cookie as long.
+    # A remembered session ("Mantener la sesión iniciada") unused this long is over; its cookie lasts as long.
     "SESSION_DAYS": (14, int),
+    # A session not remembered is over after this many minutes unused.
+    "SESSION_IDLE_MINUTES": (30, int),
+    # No session lives longer than this from its sign-in, remembered and used or not.
+    "SESSION_MAX_DAYS": (30, int),
     "PREFERRED_URL_SCHEME": ("http", str),
     # argon2id, 19 MiB, 2 iterations: OWASP/ASVS's minimum, ~20 ms here (portal/auth/passwords.py).
     "PASSWORD_HASH_METHOD": ("argon2id:19456:2:1", str),
     "MAX_CONTENT_LENGTH": (1024 * 1024, int),
-    # Host names the portal answers to (comma list); links in e-mails are built from the Host header.
+    # Host names the portal answers to (comma list); required in production.
     "TRUSTED_HOSTS": (None, _list),
     # The back-office API: requests per token, and the largest JSON body it reads.
     "API_RATE_LIMIT": ("600/minute", str),
     "API_MAX_CONTENT_LENGTH": (64 * 1024, int),
-    # The portal's public address, for links in e-mail written outside a request (`flask portal import`).
-    "PORTAL_URL": ("http://127.0.0.1:5000", str),
+    # The portal's public address, prefix included: every link in every e-mail starts with it (never
+    # with the request's Host). Required in production; development defaults to the dev server.
+    "PORTAL_URL": (None, str),
     # PostgreSQL: a pooled connection that rested longer than this is pinged before use (portal/postgres.py).
     "DATABASE_PING_IDLE_SECONDS": (10.0, float),
 }
@@ -89,6 +97,8 @@ def load_config(app, overrides=None):
             )
         app.config["SECRET_KEY"] = _development_secret(instance)
 
+    _public_address(app.config, production)
+
     url = app.config.get("SQLALCHEMY_DATABASE_URI") or app.config.get("DATABASE_URL")
     if not url:
         url = f"sqlite:///{instance / 'portal.db'}"
@@ -102,7 +112,8 @@ def load_config(app, overrides=None):
     app.config["REMEMBER_COOKIE_SECURE"] = app.config["SESSION_COOKIE_SECURE"]
     app.config["REMEMBER_COOKIE_SAMESITE"] = app.config["SESSION_COOKIE_SAMESITE"]
     app.config["REMEMBER_COOKIE_PATH"] = app.config["SESSION_COOKIE_PATH"] or "/"
-    app.config["REMEMBER_COOKIE_DURATION"] = timedelta(days=app.config["SESSION_DAYS"])
+    app.config["REMEMBER_COOKIE_DURATION"] = timedelta(days=min(app.config["SESSION_DAYS"], app.config["SESSION_MAX_DAYS"]))
+    app.config.setdefault("REMEMBER_COOKIE_NAME", "remember_token")
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", 8 * 3600)
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", False)
     # gzip every client decodes (brotli gains little on pages this small); streams use deflate.
@@ -110,6 +121,23 @@ def load_config(app, overrides=None):
     app.config.setdefault("COMPRESS_ALGORITHM_STREAMING", ["deflate"])
     app.config["RATELIMIT_STORAGE_URI"] = app.config["RATELIMIT_STORAGE_URI"]
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", _engine_options(app.config["SQLALCHEMY_DATABASE_URI"]))
+
+
+def _public_address(config, production):
+    """PORTAL_URL and TRUSTED_HOSTS: production refuses to start without them (links in e-mail and
+    redirects would otherwise follow whatever Host a request names)."""
+    missing = [name for name in ("PORTAL_URL", "TRUSTED_HOSTS") if not config.get(name)]
+    if production and missing:
+        raise ConfigError(
+            f"Falta {' y '.join(missing)}: en producción (PORTAL_ENV=production) define PORTAL_URL con la "
+            "dirección pública del portal, prefijo incluido (https://intranet.example.mx/portal), y "
+            "TRUSTED_HOSTS con los nombres de host que atiende (intranet.example.mx)."
+        )
+    url = (config.get("PORTAL_URL") or "http://127.0.0.1:5000").rstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise ConfigError(f"PORTAL_URL={url!r} no es válida: usa una dirección como https://intranet.example.mx/portal.")
+    config["PORTAL_URL"] = url
 
 
 def _same_site(value, secure):

@@ -1,8 +1,10 @@
 """The active desk: every query a signed-in user makes goes through it."""
+from datetime import timedelta
 from functools import wraps
 
 from flask import abort, current_app, request, session
 from flask_login import current_user, login_required
+from flask_login.utils import decode_cookie
 from sqlalchemy import select
 
 from portal.auth import sessions
@@ -15,7 +17,13 @@ def load_user(user_id):
     """Flask-Login loader: the id names a server-side session, so a session ended there is over
     even for a browser that kept its cookie (portal.auth.sessions)."""
     chosen = session.get("desk_id")
-    user, also = sessions.load(user_id, idle_limit=current_app.config["REMEMBER_COOKIE_DURATION"],
+    config = current_app.config
+    # "Mantener la sesión iniciada" keeps an unused session SESSION_DAYS; otherwise
+    # SESSION_IDLE_MINUTES. Remembered means this browser holds a valid remember cookie for this very
+    # session (signed: a copied session cookie alone cannot claim it). None outlives SESSION_MAX_DAYS.
+    remembered = decode_cookie(request.cookies.get(config["REMEMBER_COOKIE_NAME"], "")) == user_id
+    idle = config["REMEMBER_COOKIE_DURATION"] if remembered else timedelta(minutes=config["SESSION_IDLE_MINUTES"])
+    user, also = sessions.load(user_id, idle_limit=idle, max_age=timedelta(days=config["SESSION_MAX_DAYS"]),
                                 # A POST holds SQLite's write lock in its own transaction: pages keep the clock.
                                 touch=request.method in ("GET", "HEAD"),
                                 desk_id=chosen if isinstance(chosen, int) else None,

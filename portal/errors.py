@@ -2,11 +2,14 @@
 import logging
 
 from flask import jsonify, request
+from flask.globals import request_ctx
+from markupsafe import escape
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from portal.extensions import db
 from portal.htmx import is_htmx, render
+from portal.limits import RateLimited
 
 log = logging.getLogger("portal.errors")
 
@@ -44,9 +47,20 @@ def json_error(status, message=None, *, code=None, fields=None, headers=None):
     return jsonify({"error": error}), status, headers or {}
 
 
+def bare_page(code, message=None):
+    """The error page without the layout: for a request no URL can be built for (a Host refused or
+    malformed, e.g. a 64-character label), where the layout's url_for would fail."""
+    title, default = MESSAGES.get(code, MESSAGES[500])
+    body = (f'<!doctype html><html lang="es-MX"><meta charset="utf-8"><title>{escape(title)}</title>'
+            f"<h1>{escape(title)}</h1><p>{escape(message or default)}</p></html>")
+    return body, code, {"Content-Type": "text/html; charset=utf-8"}
+
+
 def error_response(code, message=None):
     """Render the Spanish error page (or fragment) for `code`."""
     title, default = MESSAGES.get(code, MESSAGES[500])
+    if request_ctx.url_adapter is None:
+        return bare_page(code, message)
     if is_api_request():
         return json_error(code, message)
     html = render("errors/error.html", block="error_panel", code=code, title=title, message=message or default)
@@ -57,7 +71,21 @@ def error_response(code, message=None):
     return html, code, headers
 
 
+def rate_limited(error, body=None):
+    """The one 429 of the portal: `body` (the view's own page or fragment showing str(error)) or the
+    error page, fragment or JSON; always with Retry-After, so a client knows when to come back."""
+    headers = {"Retry-After": str(error.retry_after)}
+    if body is not None:
+        return body, 429, headers
+    if is_api_request():
+        return json_error(429, str(error), headers=headers)
+    html, status, extra = error_response(429, str(error))
+    return html, status, {**extra, **headers}
+
+
 def init_app(app):
+    app.register_error_handler(RateLimited, rate_limited)
+
     @app.errorhandler(CSRFError)
     def _csrf(_error):
         return error_response(400, CSRF_MESSAGE)

@@ -1,8 +1,18 @@
-"""Rate limits with custom keys (per account, per system, per desk), on Flask-Limiter's storage.
+"""The portal's rate limits: one table of named limits, one RateLimited error, one way to count.
 
-Flask-Limiter's decorators key on the request; the portal's rules also limit by things only the
-view knows (an e-mail tried, a serial, a desk). Both share one storage, so with
-RATELIMIT_STORAGE_URI=redis://… every process and host counts together.
+A limit is declared once, in LIMITS, by name: its rate and the Spanish sentence a refused person
+reads ({wait} becomes "15 minutos"). Code counts against it by name with the key it limits by:
+
+    limits.hit("signin_account_address", email, ip)   # raises RateLimited when over
+
+Counting happens before the work it guards (hit-then-check): the storage's increment is atomic,
+so requests racing through several processes cannot all pass a test made before any of them
+counted. An attempt that turns out not to count (a right password) is given back with refund().
+
+Every limit is kept in Flask-Limiter's storage, so with RATELIMIT_STORAGE_URI=redis://… every
+process and host counts together; when the storage is down every limit refuses (fail closed).
+RATELIMIT_FACTOR multiplies every rate (the bench raises them; 1 in production). The 429 answer —
+page, htmx fragment or JSON, always with Retry-After — is portal.errors.rate_limited.
 """
 import logging
 import time
@@ -15,60 +25,124 @@ from portal.extensions import limiter
 
 log = logging.getLogger("portal.limits")
 
+TRIES = "Demasiados intentos. Inténtalo de nuevo en {wait}."
+UNAVAILABLE = ("No podemos procesar tu solicitud en este momento por una falla temporal. "
+               "Inténtalo de nuevo en unos minutos.")
 
-@dataclass
-class Verdict:
-    allowed: bool
-    retry_after: int = 0  # seconds until the window lets another attempt through
-    storage_down: bool = False
+
+@dataclass(frozen=True)
+class Limit:
+    rate: str             # "5/15 minutes"; or the name of the setting that holds it (config=True)
+    message: str = TRIES  # what the refused person reads; {wait} is the time left
+    unavailable: str = UNAVAILABLE  # what they read when the storage is down
+    config: bool = False
+
+
+LIMITS = {
+    # Sign-in failures (portal/auth/throttle.py). Per address and account, so nobody else's typing
+    # locks an owner out; the account's ceiling only stops addresses it never signed in from.
+    "signin_address": Limit("20/15 minutes"),
+    "signin_account_address": Limit("5/15 minutes"),
+    "signin_account": Limit("10/15 minutes"),
+    # E-mail-sending actions (registration, reset, verification, e-mail change), every request.
+    "mail_address": Limit("10/hour"),
+    "mail_account_address": Limit("3/hour"),
+    "mail_account": Limit("10/day"),  # ceiling per recipient, for addresses the account never used
+    "mail_user": Limit("3/hour"),
+    "password_check": Limit("5/15 minutes"),  # wrong current password in Mi perfil, per user
+    "cda_system": Limit("3/hour", "Podrás solicitarlo de nuevo en {wait}."),
+    "cda_desk": Limit("20/day", "Podrás solicitarlo de nuevo en {wait}."),
+    "prepaid_validation": Limit(  # failed key validations, per user and per address
+        "10/15 minutes", "Demasiados intentos fallidos de validar claves. Espera {wait} e inténtalo de nuevo.",
+        "No es posible validar claves en este momento. Inténtalo de nuevo en unos minutos."),
+    "api_token": Limit("API_RATE_LIMIT", "Demasiadas solicitudes con este token; espera {wait}.", config=True),
+}
+
+
+class RateLimited(Exception):
+    """Over the limit `name` (or its storage is down); `retry_after` seconds until it lets one through."""
+
+    status = 429
+
+    def __init__(self, name, retry_after, storage_down=False):
+        self.name, self.retry_after, self.storage_down = name, retry_after, storage_down
+        limit = LIMITS[name]
+        super().__init__(limit.unavailable if storage_down else limit.message.format(wait=wait_words(retry_after)))
 
     @property
     def minutes(self):
-        """Whole minutes to wait, at least 1, for messages like "inténtalo en N minutos"."""
+        """Whole minutes to wait, at least 1."""
         return max(1, -(-self.retry_after // 60))
+
+
+def wait_words(seconds):
+    """"1 minuto", "15 minutos" (rounded up), or "N s" under a minute for the API."""
+    minutes = max(1, -(-seconds // 60))
+    return f"{minutes} minuto" + ("" if minutes == 1 else "s")
+
+
+def rate(name):
+    """The limit `name` as a rate item, raised by RATELIMIT_FACTOR."""
+    limit = LIMITS[name]
+    config = current_app.config if has_app_context() else {}
+    item = parse(config[limit.rate] if limit.config else limit.rate)
+    factor = int(config.get("RATELIMIT_FACTOR") or 1)
+    return type(item)(item.amount * factor, item.multiples, item.namespace) if factor > 1 else item
 
 
 def _strategy():
     return limiter.limiter
 
 
-def _prefixed(key):
-    # RATELIMIT_KEY_PREFIX keeps two portals (or two test runs) on one Redis apart; Flask-Limiter
-    # applies it to its own decorators only, so custom keys get it here.
+def _key(name, key):
+    # RATELIMIT_KEY_PREFIX keeps two portals (or two test runs) on one Redis apart.
     prefix = current_app.config.get("RATELIMIT_KEY_PREFIX") if has_app_context() else None
-    return (prefix, *key) if prefix else key
+    parts = (name, *(str(part).strip().lower() for part in key))
+    return (prefix, *parts) if prefix else parts
 
 
-def hit(rate, *key):
-    """Count one attempt against `rate` ("5/15 minutes") for `key`; fail closed if storage is down."""
-    item, full = parse(rate), _prefixed(key)
+def _refusal(name, item, full):
+    reset, _remaining = _strategy().get_window_stats(item, *full)
+    return RateLimited(name, max(1, int(reset - time.time())))
+
+
+def hit(name, *key):
+    """Count one attempt against the limit `name` for `key`; RateLimited if it is over."""
+    item, full = rate(name), _key(name, key)
     try:
-        allowed = _strategy().hit(item, *full)
-        if allowed:
-            return Verdict(True)
-        reset, _remaining = _strategy().get_window_stats(item, *full)
-        return Verdict(False, max(1, int(reset - time.time())))
+        if _strategy().hit(item, *full):
+            return
+        refusal = _refusal(name, item, full)
     except Exception:  # noqa: BLE001 - Redis down: refuse rather than let a brute force through
-        log.warning("Almacén de límites no disponible; se rechaza por precaución (%s)", key[:1])
-        return Verdict(False, 60, storage_down=True)
+        log.warning("Almacén de límites no disponible; se rechaza por precaución (%s)", name)
+        raise RateLimited(name, 60, storage_down=True) from None
+    raise refusal
 
 
-def test(rate, *key):
-    """Would one more attempt pass? (no attempt is counted). Fails closed like hit()."""
-    item, full = parse(rate), _prefixed(key)
+def check(name, *key):
+    """RateLimited if the limit `name` is already spent for `key` (nothing is counted)."""
+    item, full = rate(name), _key(name, key)
     try:
         if _strategy().test(item, *full):
-            return Verdict(True)
-        reset, _remaining = _strategy().get_window_stats(item, *full)
-        return Verdict(False, max(1, int(reset - time.time())))
+            return
+        refusal = _refusal(name, item, full)
     except Exception:  # noqa: BLE001
-        log.warning("Almacén de límites no disponible; se rechaza por precaución (%s)", key[:1])
-        return Verdict(False, 60, storage_down=True)
+        log.warning("Almacén de límites no disponible; se rechaza por precaución (%s)", name)
+        raise RateLimited(name, 60, storage_down=True) from None
+    raise refusal
 
 
-def clear(rate, *key):
+def refund(name, *key):
+    """Give back one attempt hit() counted (it turned out not to count, e.g. a right password)."""
+    try:
+        _strategy().hit(rate(name), *_key(name, key), cost=-1)
+    except Exception:  # noqa: BLE001 - the attempt stays counted: stricter, never looser
+        log.warning("Almacén de límites no disponible al descontar (%s)", name)
+
+
+def clear(name, *key):
     """Forget the attempts counted for `key` (e.g. failures after a successful sign-in)."""
     try:
-        _strategy().clear(parse(rate), *_prefixed(key))
+        _strategy().clear(rate(name), *_key(name, key))
     except Exception:  # noqa: BLE001
-        log.warning("Almacén de límites no disponible al limpiar (%s)", key[:1])
+        log.warning("Almacén de límites no disponible al limpiar (%s)", name)

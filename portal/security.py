@@ -5,6 +5,10 @@ from flask import request
 
 from portal.config import ConfigError
 
+# The portal uses no device or powerful feature: none for it nor for anything it might frame.
+PERMISSIONS_POLICY = ", ".join(f"{feature}=()" for feature in (
+    "camera", "microphone", "geolocation", "payment", "usb", "serial", "bluetooth", "hid", "midi",
+    "accelerometer", "gyroscope", "magnetometer", "display-capture", "screen-wake-lock", "browsing-topics"))
 # X-Frame-Options for browsers without CSP frame-ancestors; it can only say "nobody" or "this origin".
 OLD_FRAME_OPTIONS = {"'none'": "DENY", "'self'": "SAMEORIGIN"}
 
@@ -36,6 +40,7 @@ def init_app(app):
         response.headers.setdefault("Content-Security-Policy", csp)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
         if frame_options:
             response.headers.setdefault("X-Frame-Options", frame_options)
         if request.is_secure:

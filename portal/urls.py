@@ -1,7 +1,7 @@
 """URL helpers."""
 from urllib.parse import urlsplit
 
-from flask import request
+from flask import current_app, request
 
 
 def safe_next(target):
@@ -25,3 +25,14 @@ def here():
     """The current path and query without the mount prefix: what `next` fields carry."""
     path = request.full_path
     return path[:-1] if path.endswith("?") else path
+
+
+def public_url(endpoint, **values):
+    """The absolute URL of `endpoint` at the portal's public address (PORTAL_URL, prefix included).
+
+    For links that leave the portal (e-mail): never built from the request's Host header, and
+    the same in a request, the CLI or the outbox worker.
+    """
+    parts = urlsplit(current_app.config["PORTAL_URL"])
+    adapter = current_app.url_map.bind(parts.netloc, script_name=parts.path or "/", url_scheme=parts.scheme)
+    return adapter.build(endpoint, values, force_external=True)

@@ -20,6 +20,8 @@ def _missing(response, account_page):
         missing.append("nosniff")
     if not response.headers.get("Referrer-Policy"):
         missing.append("Referrer-Policy")
+    if "camera=()" not in response.headers.get("Permissions-Policy", ""):
+        missing.append("Permissions-Policy")
     if account_page and "no-store" not in response.headers.get("Cache-Control", ""):
         missing.append("no-store")
     return missing

@@ -8,20 +8,19 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
-from portal.auth import throttle
 from portal.extensions import db
+from portal.limits import LIMITS
 from portal.models import PrepaidKey
 from portal.prepaid import codes
 from portal.prepaid.forms import MAX_KEYS_PER_REQUEST
-from portal.prepaid.views import FAILED_VALIDATIONS
 from tests import factories
 from tests.abuse_helpers import record_figure, scale
 from tests.api_support import token as api_token
 from tests.prepaid_helpers import REDIS_URL, gunicorn, redis_or_skip, server_config, signed_in_cookies
 
-SIGN_IN_IP = int(throttle.SIGN_IN_IP.split("/")[0])            # 20 failures per address
-SIGN_IN_ACCOUNT = int(throttle.SIGN_IN_ACCOUNT.split("/")[0])  # 5 failures per account
-KEY_GUESSES = int(FAILED_VALIDATIONS.split("/")[0])            # 10 failed validations
+SIGN_IN_IP = int(LIMITS["signin_address"].rate.split("/")[0])                  # 20 per address
+SIGN_IN_ACCOUNT = int(LIMITS["signin_account_address"].rate.split("/")[0])     # 5 per account and address
+KEY_GUESSES = int(LIMITS["prepaid_validation"].rate.split("/")[0])             # 10 failed validations
 LIMITS_DOWN = "No podemos procesar tu solicitud en este momento"
 KEYS_DOWN = "No es posible validar claves en este momento."
 

@@ -71,6 +71,7 @@ def test_canary_secrets_appear_nowhere_but_where_they_belong(app, smtp, deliver,
         delivered += mail()
         verify_path = _link(delivered, email, "/cuenta/verificar/")
         portal.go("GET", verify_path)
+        portal.go("POST", verify_path)
         # Sign-in: a wrong canary password, then the right one, remembered.
         portal.go("POST", "/cuenta/ingresar", data={"email": email, "password": WRONG_PASSWORD})
         portal.go("POST", "/cuenta/ingresar", data={"email": email, "password": PASSWORD, "remember": "y"})
@@ -163,26 +164,44 @@ def _belongs(what, secret, asked):
 LINK_TOKEN = "Canario-Enlace-" + uuid.uuid4().hex
 
 
-def _token_urls(app):
-    """A URL for every route that takes a token (e-mailed links), with the canary as the token."""
+def _secret_urls(app):
+    """A URL for every route with a secret segment (the `secret` converter), the canary in it."""
+    from portal.logs import SecretConverter
+
     urls = []
     for rule in app.url_map.iter_rules():
-        if any("token" in argument for argument in rule.arguments):
-            path = re.sub(r"<[^>]*token>", LINK_TOKEN, rule.rule)
-            urls.append(re.sub(r"<[^>]+>", "1", path))
+        secret = {name for name, converter in rule._converters.items() if isinstance(converter, SecretConverter)}
+        if secret:
+            path = re.sub(r"<(?:\w+:)?(\w+)>", lambda m: LINK_TOKEN if m.group(1) in secret else "1", rule.rule)
+            urls.append(path)
     return urls
 
 
-def test_every_link_route_token_is_hidden_from_request_lines(app):
+def _token_urls(app):
+    """The e-mailed links' routes among them (the others are the API's key routes)."""
+    return [url for url in _secret_urls(app) if not url.startswith("/api/")]
+
+
+def test_every_route_naming_a_secret_declares_it_so_logs_hide_it(app):
+    """A new route with a token, a code or a key in its path must use <secret:…>: caught here."""
+    from portal.logs import SecretConverter
+
+    undeclared = [rule.rule for rule in app.url_map.iter_rules() for name, converter in rule._converters.items()
+                  if re.search(r"token|code|secret|key|clave", name) and not isinstance(converter, SecretConverter)]
+    assert undeclared == []
+    assert {"/cuenta/verificar/", "/cuenta/restablecer/", "/cuenta/definir/", "/perfil/correo/confirmar/",
+            "/api/v1/keys/", "/api/v1/keys//revoke", "/api/v1/keys//assignment"} <= {
+        url.replace(LINK_TOKEN, "") for url in _secret_urls(app)}
+
+
+def test_every_secret_segment_is_hidden_from_request_lines(app):
     from portal.logs import redact_urls
 
-    urls = _token_urls(app)
-    assert {"/cuenta/verificar/", "/cuenta/restablecer/", "/cuenta/definir/", "/perfil/correo/confirmar/"} <= {
-        url.replace(LINK_TOKEN, "") for url in urls}
-    for url in urls:
-        line = redact_urls(f'"GET {url}?correo=zqxw%40x.mx HTTP/1.1" 200 -')
-        assert LINK_TOKEN not in line and "zqxw" not in line, line
-        assert line.startswith('"GET /') and line.endswith('?[…] HTTP/1.1" 200 -'), line
+    for url in _secret_urls(app):
+        for prefix in ("", "/portal"):  # under an intranet prefix too
+            line = redact_urls(f'"GET {prefix}{url}?correo=zqxw%40x.mx HTTP/1.1" 200 -')
+            assert LINK_TOKEN not in line and "zqxw" not in line, line
+            assert line.startswith(f'"GET {prefix}/') and line.endswith('?[…] HTTP/1.1" 200 -'), line
 
 
 def test_gunicorn_error_lines_about_a_request_hide_its_url(app, capfd):

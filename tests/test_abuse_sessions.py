@@ -182,6 +182,30 @@ def test_a_session_unused_for_session_days_is_over(app, client, world):
     assert _only_remember_cookie(app, client).get(PAGE).status_code == 302
 
 
+@pytest.mark.app_config(SESSION_IDLE_MINUTES=30)
+def test_a_session_not_remembered_is_over_after_session_idle_minutes(app, client, world):
+    remembered = app.test_client()
+    _sign_in(client, world.a.user)
+    _sign_in(remembered, world.b.user, remember=True)
+    db.session.execute(update(UserSession).values(last_seen_at=utcnow() - timedelta(minutes=31)))
+    db.session.commit()
+    assert client.get(PAGE).status_code == 302
+    assert remembered.get(PAGE).status_code == 200  # "Mantener la sesión iniciada": SESSION_DAYS
+    # The session cookie of a remembered session, copied without its remember cookie: the short rule.
+    db.session.execute(update(UserSession).values(last_seen_at=utcnow() - timedelta(minutes=31)))
+    db.session.commit()
+    assert _copy(app, remembered, names=("session",)).get(PAGE).status_code == 302
+
+
+@pytest.mark.app_config(SESSION_MAX_DAYS=2)
+def test_no_session_outlives_session_max_days_however_used(app, client, world):
+    _sign_in(client, world.a.user, remember=True)
+    db.session.execute(update(UserSession).values(created_at=utcnow() - timedelta(days=2, minutes=1)))
+    db.session.commit()
+    assert client.get(PAGE).status_code == 302
+    assert _only_remember_cookie(app, client).get(PAGE).status_code == 302
+
+
 def test_a_visit_is_recorded_at_most_once_a_minute(client, world):
     _sign_in(client, world.a.user)
     long_ago = utcnow() - timedelta(minutes=5)
@@ -228,7 +252,7 @@ def _links(user):
     reset = {"password": NEW_PASSWORD, "password_confirm": NEW_PASSWORD}
     # Verification first, while the address is unverified (a reset link verifies it too).
     return [
-        (tokens.VERIFY_EMAIL, "/cuenta/verificar/", None),
+        (tokens.VERIFY_EMAIL, "/cuenta/verificar/", {}),
         (tokens.RESET_PASSWORD, "/cuenta/restablecer/", reset),
         (tokens.CHANGE_EMAIL, "/perfil/correo/confirmar/", {}),
     ]

@@ -43,6 +43,7 @@ def test_sign_up_verify_sign_in_and_change_email(live_server, browser_page, deli
     assert page.get_by_role("heading", name="Revisa tu correo").is_visible()
 
     page.goto(_link(mail_to(deliver(), email), "/cuenta/verificar/"))
+    page.get_by_role("button", name="Verificar mi correo").click()
     page.wait_for_url("**/cuenta/ingresar")
     assert page.get_by_text("¡Listo! Tu correo quedó verificado.").is_visible()
 

@@ -97,6 +97,8 @@ def test_emails():
     ("Contraseña123", "demasiado común"),           # Spanish, any case
     ("qwertyuiop", "demasiado común"),
     ("aaaaaaaaaaaa", "demasiado común"),            # fewer than 3 different characters
+    ("William1", "filtradas en robos de datos"),    # in the breached list (zxcvbn), any case
+    ("hannibal", "filtradas en robos de datos"),
     ("ana@empresa.mx", "tu correo"),
     ("ANA@EMPRESA.MX", "tu correo"),
 ])

@@ -64,12 +64,15 @@ def test_sign_up_then_verify_from_the_email_then_sign_in(client, mailbox):
     assert "Tu CDA y tus claves se envían por correo" in page
 
     link = link_in(message, "/cuenta/verificar/")
-    verified = client.get(link)
+    opened = client.get(link)  # what a mail scanner does too: a page with a button, nothing verified
+    assert opened.status_code == 200 and "Verificar mi correo" in opened.get_data(as_text=True)
+    assert not _user(SIGN_UP_EMAIL).email_verified
+    verified = client.post(link)
     assert verified.status_code == 303
     assert "¡Listo! Tu correo quedó verificado." in client.get("/cuenta/verificar").get_data(as_text=True)
     assert _user(SIGN_UP_EMAIL).email_verified
 
-    used = client.get(link)
+    used = client.post(link)
     assert used.status_code == 400
     assert "Este enlace ya se usó" in used.get_data(as_text=True)
 
@@ -108,7 +111,7 @@ def test_sign_up_with_a_registered_rfc_answers_the_same_and_joins_no_desk(client
     assert "ya existe un escritorio registrado con el RFC" in body_of(message)
     assert world.a.desk.razon_social not in body_of(message)
 
-    client.get(link_in(message, "/cuenta/verificar/"))
+    client.post(link_in(message, "/cuenta/verificar/"))
     _sign_in(client, "intruso@otra.mx", "Martillo-azul-2026")
     page = client.get("/claves-prepago")
     assert page.status_code == 403 and world.a.desk.razon_social not in page.get_data(as_text=True)
@@ -187,6 +190,15 @@ def test_sign_up_is_rate_limited_per_address(client, mailbox):
     assert len(mailbox()) == 3  # one welcome, then two "ya tienes una cuenta": no flood
 
 
+def test_an_address_registration_accepts_can_sign_in(client, mailbox):
+    """One e-mail rule for both forms: a .test domain (refused by the sign-in form before) included."""
+    client.post("/cuenta/crear", data=sign_up_data(email="ana@empresa.test"))
+    link = link_in(mail_to(mailbox(), "ana@empresa.test"), "/cuenta/verificar/")
+    client.post(link)
+    response = client.post("/cuenta/ingresar", data={"email": "Ana@Empresa.test", "password": sign_up_data()["password"]})
+    assert response.status_code == 303
+
+
 def test_terms_and_distributor_access_pages(client):
     assert "Términos y condiciones de uso" in client.get("/cuenta/terminos").get_data(as_text=True)
     page = client.get("/cuenta/crear").get_data(as_text=True)
@@ -223,8 +235,8 @@ def test_resending_the_verification_email_works_and_is_rate_limited(client, hx, 
     assert len(messages) == 3 and all(m["message"]["Subject"] == "Verifica tu correo electrónico" for m in messages)
     # Any of the links verifies; the others then are spent.
     links = [link_in(m["message"], "/cuenta/verificar/") for m in messages]
-    assert client.get(links[1]).status_code == 303
-    assert client.get(links[0]).status_code == 400
+    assert client.post(links[1]).status_code == 303
+    assert client.post(links[0]).status_code == 400
 
 
 def test_a_verified_user_is_told_so_and_gets_no_email(client, world, login, mailbox):
@@ -325,12 +337,20 @@ def test_session_cookies_are_secure_when_configured_for_https(client, world):
     assert "Secure" in response.headers["Set-Cookie"]
 
 
-@pytest.mark.app_config(TRUSTED_HOSTS=["portal.example"])
+@pytest.mark.app_config(TRUSTED_HOSTS=["portal.example"], PORTAL_URL="http://portal.example")
 def test_a_forged_host_cannot_put_its_name_in_a_reset_link(client, world, mailbox):
     forged = client.post("/cuenta/recuperar", data={"email": world.a.user.email}, base_url="http://malo.example")
     assert forged.status_code == 400 and mailbox() == []
     client.post("/cuenta/recuperar", data={"email": world.a.user.email}, base_url="http://portal.example")
     assert "http://portal.example/cuenta/restablecer/" in body_of(mail_to(mailbox(), world.a.user.email))
+
+
+@pytest.mark.app_config(PORTAL_URL="https://intranet.example.mx/portal")
+def test_reset_link_uses_portal_url_whatever_host_the_request_names(client, world, mailbox):
+    """Without TRUSTED_HOSTS too (development): the link is PORTAL_URL's, prefix included."""
+    client.post("/cuenta/recuperar", data={"email": world.a.user.email}, headers={"Host": "evil.example"})
+    body = body_of(mail_to(mailbox(), world.a.user.email))
+    assert "https://intranet.example.mx/portal/cuenta/restablecer/" in body and "evil.example" not in body
 
 
 # --- password reset ---------------------------------------------------------------------------

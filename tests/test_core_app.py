@@ -17,6 +17,18 @@ def test_production_without_secret_key_stops_with_a_clear_message(tmp_path, monk
         create_app({"PORTAL_ENV": "production", "INSTANCE_PATH": str(tmp_path)})
 
 
+@pytest.mark.parametrize("given, missing", [
+    ({}, "PORTAL_URL y TRUSTED_HOSTS"),
+    ({"TRUSTED_HOSTS": ["intranet.example.mx"]}, "PORTAL_URL"),
+    ({"PORTAL_URL": "https://intranet.example.mx/portal"}, "TRUSTED_HOSTS"),
+])
+def test_production_without_its_public_address_stops_with_a_clear_message(tmp_path, monkeypatch, given, missing):
+    for name in ("PORTAL_URL", "TRUSTED_HOSTS"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(ConfigError, match=f"Falta {missing}: en producción"):
+        create_app({"PORTAL_ENV": "production", "SECRET_KEY": "x" * 40, "INSTANCE_PATH": str(tmp_path), **given})
+
+
 def test_development_generates_and_keeps_a_secret_key_under_instance(tmp_path, monkeypatch):
     monkeypatch.delenv("SECRET_KEY", raising=False)
     first = create_app({"INSTANCE_PATH": str(tmp_path)})

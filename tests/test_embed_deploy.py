@@ -27,6 +27,7 @@ def gunicorn(database_url, tmp_path):
     env = {**os.environ, "PORTAL_ENV": "production", "SECRET_KEY": "clave-de-despliegue-de-prueba-" + "x" * 20,
            "DATABASE_URL": database_url, "GUNICORN_BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": "1",
            "SCRIPT_NAME": "/portal", "PROXY_COUNT": "1", "TRUSTED_HOSTS": "intranet.example.mx",
+           "PORTAL_URL": "https://intranet.example.mx/portal",
            "SESSION_COOKIE_SECURE": "1", "SESSION_COOKIE_PATH": "/portal", "FRAME_ANCESTORS": "'self'",
            "MAIL_DIR": str(tmp_path / "mail"), "RATELIMIT_STORAGE_URI": "memory://"}
     process = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", "app:app"],

@@ -27,8 +27,11 @@ FORWARDED = {"HTTP_X_FORWARDED_FOR": "10.20.30.40", "HTTP_X_FORWARDED_PROTO": "h
 CATEGORIES = ["suscripciones", "licenciamiento", "servidor-virtual", "espacio", "polizas", "sellado-cfdi", "cursos"]
 
 MODES = [
-    pytest.param("mount", id="mount", marks=pytest.mark.app_config(SESSION_COOKIE_PATH=PREFIX)),
-    pytest.param("proxy", id="proxy", marks=pytest.mark.app_config(PROXY_COUNT=1, SESSION_COOKIE_SECURE=True)),
+    # PORTAL_URL: the public address each deployment declares; e-mail links start with it.
+    pytest.param("mount", id="mount", marks=pytest.mark.app_config(SESSION_COOKIE_PATH=PREFIX,
+                                                                   PORTAL_URL="http://localhost" + PREFIX)),
+    pytest.param("proxy", id="proxy", marks=pytest.mark.app_config(PROXY_COUNT=1, SESSION_COOKIE_SECURE=True,
+                                                                   PORTAL_URL=f"https://{PUBLIC_HOST}{PREFIX}")),
 ]
 
 

@@ -79,6 +79,41 @@ def test_smtp_down_keeps_the_message_and_retries_later(app, smtp):
     assert len(smtp.messages) == 1
 
 
+def test_a_message_that_ends_in_error_keeps_no_secret(app, smtp):
+    from datetime import timedelta
+    from portal.models._types import utcnow
+
+    app.config["OUTBOX_MAX_ATTEMPTS"] = 2
+    app.extensions["mail"].port = 1  # nothing listens there
+    enqueue("ana@empresa.mx", "Tu CDA", "cda", name="Ana", product="SAE", version="9", serial="S-1", cda="CDA-SECRETO-1")
+    db.session.commit()
+    for _ in range(2):
+        db.session.query(OutboxMessage).update({"next_attempt_at": utcnow() - timedelta(seconds=1)})
+        db.session.commit()
+        deliver_pending()
+    message = db.session.query(OutboxMessage).one()
+    assert message.status == "error" and message.attempts == 2 and message.last_error
+    assert message.body_text == "" and message.body_html is None  # no CDA, no link kept
+
+
+def test_outbox_purge_deletes_old_sent_and_failed_messages_only(app, smtp):
+    from datetime import timedelta
+    from portal.models._types import utcnow
+
+    for status, age in (("enviado", 40), ("error", 40), ("pendiente", 40), ("enviado", 5)):
+        message = _enqueue_test_message()
+        message.status, message.created_at = status, utcnow() - timedelta(days=age)
+    db.session.commit()
+    result = app.test_cli_runner().invoke(args=["outbox", "purge", "--older-than", "30"])
+    assert result.exit_code == 0, result.output
+    assert "Mensajes borrados: 2." in result.output
+    left = sorted((m.status, (utcnow() - m.created_at.replace(tzinfo=utcnow().tzinfo)).days)
+                  for m in db.session.query(OutboxMessage))
+    assert left == [("enviado", 5), ("pendiente", 40)]
+    refused = app.test_cli_runner().invoke(args=["outbox", "purge", "--older-than", "ayer"])
+    assert refused.exit_code != 0
+
+
 def test_the_cli_delivers_the_outbox(app, smtp):
     _enqueue_test_message()
     db.session.commit()

@@ -182,6 +182,25 @@ def test_confirm_without_accepting_the_license_is_refused(client, world, login, 
     assert confirm(client, token).status_code == 303
 
 
+@pytest.mark.parametrize("typed", ["n", "no", "0", "off", "false"])
+def test_a_typed_refusal_of_the_license_is_not_acceptance(client, world, login, typed):
+    key = factories.prepaid_key()
+    login(world.a.user)
+    token = step_token(_text(validate(client, key.code)))
+    response = client.post("/claves-prepago/activar/confirmar",
+                           data={"token": token, "destination": "mi_negocio", "accept_license": typed})
+    assert response.status_code == 422 and "Para confirmar debes aceptar la Licencia de Uso." in _text(response)
+    assert _fresh(key).status == "nueva" and _outbox_count() == 0
+
+
+def test_the_validation_limit_says_when_to_come_back(client, world, login):
+    login(world.a.user)
+    for _ in range(10):
+        validate(client, "ZZZZ-ZZZZ-ZZZZ-ZZZZ")
+    refused = validate(client, "ZZZZ-ZZZZ-ZZZZ-ZZZZ")
+    assert refused.status_code == 429 and 840 <= int(refused.headers["Retry-After"]) <= 900
+
+
 @pytest.mark.parametrize("party, destination, message", [
     ("b", "distribuidor", "El destino «Distribuidor» solo está disponible para escritorios de distribuidor."),
     ("a", "<b>otro</b>", "Elige el destino de la clave: Mi Negocio o Distribuidor."),

@@ -1,14 +1,12 @@
 """The mails of the alerts one run raised: written from that run's rows, in its transaction.
 
 Each goes to the desk's members who still want that kind of alert (no preference row: yes) and
-verified their address. Links are absolute, built like the other mails' links (url_for with
-_external: the CLI runs inside a request context on PORTAL_URL), and every mail ends with its
-signed unsubscribe link.
+verified their address. Links start with PORTAL_URL like every mail's (portal.urls.public_url),
+and every mail ends with its signed unsubscribe link.
 """
 from datetime import date
 from itertools import groupby
 
-from flask import url_for
 from sqlalchemy import and_, func, or_, select, true
 
 from portal.alerts import unsubscribe
@@ -18,6 +16,7 @@ from portal.mail.outbox import enqueue_many
 from portal.models import Alert, AlertPreference, Desk, Membership, PrepaidKey, Product, Service, User
 from portal.models.services import CATEGORIES
 from portal.prepaid.codes import masked
+from portal.urls import public_url
 
 PAYMENT_KINDS = ("payment_7", "payment_1")
 VALIDITY_KINDS = ("validity_30", "validity_7")
@@ -44,18 +43,18 @@ class _Links:
     def __init__(self):
         self.tokens = {}
         self.pages = {}
-        self.preferences = url_for("profile.notifications", _external=True)
+        self.preferences = public_url("profile.notifications")
 
     def category(self, category):
         if category not in self.pages:
-            self.pages[category] = url_for("services.category", category=category, _external=True)
+            self.pages[category] = public_url("services.category", category=category)
         return self.pages[category]
 
     def unsubscribe(self, user_id, desk_id, group):
         key = (user_id, desk_id, group)
         if key not in self.tokens:
             token = unsubscribe.issue(user_id, desk_id, group)
-            self.tokens[key] = url_for("profile.unsubscribe", token=token, _external=True)
+            self.tokens[key] = public_url("profile.unsubscribe", token=token)
         return self.tokens[key]
 
 
@@ -121,7 +120,7 @@ def _key_digests(batch, today, links):
         mails.append((first.email, subject, "alert_keys", dict(
             kind="alert_keys_expiring", desk=desk_id, user=user_id, name=first.user_name,
             desk_name=first.razon_social, keys=listed, more=count - len(listed), count=count,
-            page=url_for("prepaid.keys", estatus="disponible", _external=True),
+            page=public_url("prepaid.keys", estatus="disponible"),
             preferences=links.preferences, unsubscribe=links.unsubscribe(user_id, desk_id, "expiring_keys"))))
     return enqueue_many(mails)
 

@@ -113,10 +113,8 @@ def _authenticate():
 
 
 def _rate_limit(token_id):
-    verdict = limits.hit(current_app.config["API_RATE_LIMIT"], "api", str(token_id))
-    if not verdict.allowed:
-        raise ApiError(429, "rate_limited", f"Demasiadas solicitudes con este token; espera {verdict.retry_after} s.",
-                       headers={"Retry-After": str(verdict.retry_after)})
+    """Per token (API_RATE_LIMIT); a RateLimited answers the JSON 429 of portal.errors.rate_limited."""
+    limits.hit("api_token", token_id)
 
 
 def _audit(caller, status):
@@ -128,7 +126,7 @@ def _audit(caller, status):
 
 
 def _status_of(error):
-    if isinstance(error, ApiError):
+    if isinstance(error, (ApiError, limits.RateLimited)):
         return error.status
     if isinstance(error, HTTPException):
         return error.code

@@ -116,7 +116,7 @@ def issue_keys():
                     "codes": issued.codes}, 201)
 
 
-@bp.get("/keys/<code>")
+@bp.get("/keys/<secret:code>")
 @endpoint("read", "keys:write", "keys:assign")
 def get_key(code):
     """A key's state: status, desk, dates, client."""
@@ -125,7 +125,7 @@ def get_key(code):
     return respond(key_json(key))
 
 
-@bp.post("/keys/<code>/revoke")
+@bp.post("/keys/<secret:code>/revoke")
 @endpoint("keys:write")
 def revoke_key(code):
     """Withdraw a key nobody has confirmed (409 once it is in a desk)."""
@@ -134,7 +134,7 @@ def revoke_key(code):
     return respond(key_json(outcome.obj))
 
 
-@bp.post("/keys/<code>/assignment")
+@bp.post("/keys/<secret:code>/assignment")
 @endpoint("keys:assign")
 def assign_key(code):
     """A distributor's client starts using a key: Utilizada (201); the same client again 200; another 409."""

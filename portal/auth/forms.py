@@ -1,8 +1,8 @@
 """Account forms. Field rules live in plain functions (validation.py, portal.rfc, passwords.py);
 these forms only attach them to fields, so every message appears next to its field."""
-from flask_wtf import FlaskForm
+from portal.forms import TextForm
 from wtforms import BooleanField, EmailField, HiddenField, PasswordField, StringField
-from wtforms.validators import DataRequired, Email, EqualTo, Length, ValidationError
+from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
 
 from portal.auth.passwords import MAX_LENGTH, WeakPassword, check_new_password
 from portal.auth.validation import clean_email, clean_name, clean_phone
@@ -52,12 +52,9 @@ def check_strength(form, field, email=""):
         raise ValidationError(str(error)) from None
 
 
-class SignInForm(FlaskForm):
-    email = EmailField("Correo electrónico", validators=[
-        DataRequired("Captura tu correo electrónico."),
-        Length(max=254, message="El correo es demasiado largo."),
-        Email("Captura un correo electrónico válido."),
-    ])
+class SignInForm(TextForm):
+    # The same rule as Crear cuenta: an address registration accepts can always sign in.
+    email = EmailField("Correo electrónico", validators=[Cleaned(clean_email)])
     password = PasswordField("Contraseña", validators=[
         DataRequired("Captura tu contraseña."),
         Length(max=200, message="La contraseña es demasiado larga."),
@@ -66,7 +63,7 @@ class SignInForm(FlaskForm):
     next = HiddenField()
 
 
-class RegisterForm(FlaskForm):
+class RegisterForm(TextForm):
     razon_social = StringField("Razón social", validators=[Cleaned(clean_name, 200, "La razón social")])
     rfc = StringField("RFC", validators=[Cleaned(_rfc)])
     name = StringField("Nombre de contacto", validators=[Cleaned(clean_name, 120, "El nombre de contacto")])
@@ -82,11 +79,11 @@ class RegisterForm(FlaskForm):
         check_strength(self, field, self.email.data if not self.email.errors else "")
 
 
-class ForgotForm(FlaskForm):
+class ForgotForm(TextForm):
     email = EmailField("Correo electrónico", validators=[Cleaned(clean_email)])
 
 
-class ResetForm(FlaskForm):
+class ResetForm(TextForm):
     password = password_field("Nueva contraseña")
     password_confirm = confirm_field("Confirma la nueva contraseña", "password")
 
@@ -98,5 +95,5 @@ class ResetForm(FlaskForm):
         check_strength(self, field, self.account_email)
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(TextForm):
     """A button and its CSRF token: for actions whose data is in the URL or the session."""

@@ -1,17 +1,16 @@
 """The accounts' e-mails: each one queued in the outbox, in the caller's transaction.
 
-Links carry a signed token (portal.auth.tokens) and are absolute URLs built from the request:
-set TRUSTED_HOSTS in production so a forged Host header cannot point a link elsewhere.
+Links carry a signed token (portal.auth.tokens) and are absolute URLs at PORTAL_URL
+(portal.urls.public_url), never at the request's Host: a forged Host cannot point a link elsewhere.
 """
-from flask import url_for
-
 from portal.auth import tokens
 from portal.mail.outbox import enqueue
+from portal.urls import public_url
 
 
 def verification(user, welcome=False, rfc_taken=False):
     """"Verifica tu correo": the link that proves the account's address (also after sign-up)."""
-    link = url_for("auth.verify_email", token=tokens.issue(tokens.VERIFY_EMAIL, user), _external=True)
+    link = public_url("auth.verify_email", token=tokens.issue(tokens.VERIFY_EMAIL, user))
     subject = "Confirma tu cuenta del Escritorio de Servicios" if welcome else "Verifica tu correo electrónico"
     return enqueue(user.email, subject, "verify_email", kind="verify_email", user=user, name=user.name, link=link,
                    hours=tokens.HOURS[tokens.VERIFY_EMAIL], welcome=welcome, rfc_taken=rfc_taken)
@@ -20,13 +19,13 @@ def verification(user, welcome=False, rfc_taken=False):
 def account_exists(user):
     """Someone tried to sign up with this address: tell its owner, and only them."""
     return enqueue(user.email, "Intento de crear una cuenta con tu correo", "account_exists", user=user,
-                   name=user.name, sign_in=url_for("auth.sign_in", _external=True),
-                   forgot=url_for("auth.forgot", _external=True))
+                   name=user.name, sign_in=public_url("auth.sign_in"),
+                   forgot=public_url("auth.forgot"))
 
 
 def password_reset(user):
     """The link to choose a new password (1 hour, single use)."""
-    link = url_for("auth.reset", token=tokens.issue(tokens.RESET_PASSWORD, user), _external=True)
+    link = public_url("auth.reset", token=tokens.issue(tokens.RESET_PASSWORD, user))
     return enqueue(user.email, "Restablece tu contraseña", "password_reset", user=user, name=user.name, link=link,
                    minutes=tokens.MAX_AGE[tokens.RESET_PASSWORD] // 60)
 
@@ -34,13 +33,13 @@ def password_reset(user):
 def password_changed(user, when):
     """The account's password changed: if it was not them, they know at once."""
     return enqueue(user.email, "Tu contraseña cambió", "password_changed", user=user, name=user.name, when=when,
-                   forgot=url_for("auth.forgot", _external=True))
+                   forgot=public_url("auth.forgot"))
 
 
 def email_change_confirmation(user, new_email):
     """To the new address: the link that makes it the account's."""
     token = tokens.issue(tokens.CHANGE_EMAIL, user, email=new_email)
-    link = url_for("profile.confirm_email", token=token, _external=True)
+    link = public_url("profile.confirm_email", token=token)
     return enqueue(new_email, "Confirma tu nuevo correo electrónico", "email_change_confirm", user=user,
                    name=user.name, link=link, new_email=new_email, hours=tokens.HOURS[tokens.CHANGE_EMAIL])
 
@@ -48,10 +47,10 @@ def email_change_confirmation(user, new_email):
 def email_change_refused(new_email):
     """To an address that already has an account: nothing changes, and its owner knows why."""
     return enqueue(new_email, "Solicitud para usar tu correo en otra cuenta", "email_change_taken",
-                   sign_in=url_for("auth.sign_in", _external=True))
+                   sign_in=public_url("auth.sign_in"))
 
 
 def email_changed(user, old_email, when):
     """To the old address: the account now uses another one."""
     return enqueue(old_email, "El correo de tu cuenta cambió", "email_changed", user=user, name=user.name,
-                   new_email=user.email, when=when, forgot=url_for("auth.forgot", _external=True))
+                   new_email=user.email, when=when, forgot=public_url("auth.forgot"))

@@ -111,8 +111,21 @@ def common_passwords():
     return frozenset(line.strip().lower() for line in lines if line.strip() and not line.startswith("#"))
 
 
+@lru_cache(maxsize=1)
+def breached_passwords():
+    """The 30,000 passwords seen most often in breached password dumps (zxcvbn's frequency list,
+    shipped offline in the package: no request leaves the portal), in lower case."""
+    from zxcvbn.frequency_lists import FREQUENCY_LISTS
+
+    return frozenset(FREQUENCY_LISTS["passwords"])
+
+
+BREACHED = ("Esa contraseña aparece en las listas de contraseñas filtradas en robos de datos, y es de las "
+            "primeras que prueba un atacante. Elige otra.")
+
+
 def check_new_password(password, email=""):
-    """Refuse a password that is short, overlong, common, or the account's own e-mail."""
+    """Refuse a password that is short, overlong, common or breached, or the account's own e-mail."""
     password = password or ""
     if len(password) < MIN_LENGTH:
         raise WeakPassword(f"La contraseña debe tener al menos {MIN_LENGTH} caracteres.")
@@ -124,6 +137,8 @@ def check_new_password(password, email=""):
         raise WeakPassword("La contraseña no puede ser tu correo electrónico.")
     if lowered in common_passwords() or len(set(lowered)) < 3:
         raise WeakPassword("Esa contraseña es demasiado común y fácil de adivinar. Elige otra.")
+    if lowered in breached_passwords():  # ASVS 5.0 V6.2.12
+        raise WeakPassword(BREACHED)
 
 
 def set_password(user, password):

@@ -52,8 +52,10 @@ def end_all(user):
     db.session.execute(delete(UserSession).where(UserSession.user_id == user.id))
 
 
-def load(user_id, *, idle_limit, touch=True, desk_id=None, also=()):
+def load(user_id, *, idle_limit, max_age=None, touch=True, desk_id=None, also=()):
     """The user of a live session, from the Flask-Login id "<user>:<token>:<secret>", or None.
+
+    A session is over once unused for `idle_limit`, and `max_age` after it started whatever its use.
 
     One primary-key lookup; `touch` records the visit (at most once a minute, outside the
     request's transaction, and never failing the request). With `desk_id` (the desk the session
@@ -68,7 +70,7 @@ def load(user_id, *, idle_limit, touch=True, desk_id=None, also=()):
     except ValueError:
         return None, []
     key = _digest(secret)
-    statement = (select(User, UserSession.last_seen_at).join(UserSession, UserSession.user_id == User.id)
+    statement = (select(User, UserSession.last_seen_at, UserSession.created_at).join(UserSession, UserSession.user_id == User.id)
                  .where(UserSession.id == key, User.id == pk))
     also = list(also)
     statement = statement.add_columns(*also)
@@ -79,12 +81,14 @@ def load(user_id, *, idle_limit, touch=True, desk_id=None, also=()):
     row = db.session.execute(statement).first()
     if row is None:
         return None, []
-    user, last_seen, extras = row[0], row[1], list(row[2:2 + len(also)])
+    user, last_seen, started, extras = row[0], row[1], row[2], list(row[3:3 + len(also)])
     user.session_desk = row[-1] if desk_id is not None else None
     now = utcnow()
     if last_seen.tzinfo is None:  # SQLite returns naive UTC
-        last_seen = last_seen.replace(tzinfo=now.tzinfo)
+        last_seen, started = last_seen.replace(tzinfo=now.tzinfo), started.replace(tzinfo=now.tzinfo)
     if user.session_token != token or now - last_seen > idle_limit:
+        return None, []
+    if max_age is not None and now - started > max_age:
         return None, []
     if touch and now - last_seen >= TOUCH_EVERY:
         _touch(key, now)

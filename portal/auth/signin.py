@@ -3,7 +3,7 @@ from sqlalchemy import func, select
 
 from portal.auth.passwords import hash_matches, hash_password, password_needs_rehash, spend_hash_time
 from portal.extensions import db
-from portal.models import User
+from portal.models import AuditEvent, User
 from portal.models._types import utcnow
 
 
@@ -43,13 +43,17 @@ def _credentials(email):
     (portal/sqlite.py), and sign-ins would otherwise queue behind each other's hashes.
     """
     statement = select(User.id, User.password_hash).where(func.lower(User.email) == (email or "").strip().lower())
+    row = _read_apart(statement)
+    return tuple(row) if row is not None else (None, None)
+
+
+def _read_apart(statement):
+    """The first row of `statement`, outside the request's transaction unless one is already open."""
     if db.session().in_transaction():
         # Already open (a signed-in user signing in again): another connection would wait for it.
-        row = db.session.execute(statement).first()
-    else:
-        with db.engine.connect() as connection:
-            row = connection.execute(statement).first()
-    return tuple(row) if row is not None else (None, None)
+        return db.session.execute(statement).first()
+    with db.engine.connect() as connection:
+        return connection.execute(statement).first()
 
 
 def mark_verified(user):
@@ -58,3 +62,14 @@ def mark_verified(user):
         user.email_verified_at = utcnow()
         return True
     return False
+
+
+def signed_in_from(email, ip):
+    """Has the account with this e-mail ever signed in from `ip`? (its owner's own address)."""
+    if not ip:
+        return False
+    statement = (select(AuditEvent.id).join(User, User.id == AuditEvent.user_id)
+                 .where(func.lower(User.email) == (email or "").strip().lower(),
+                        AuditEvent.event == "sign_in", AuditEvent.ip == ip).limit(1))
+    # Read apart like the credentials: it comes before the hash, with no transaction held open.
+    return _read_apart(statement) is not None

@@ -1,86 +1,69 @@
-"""The accounts' rate limits, on portal.limits (shared by every process when it is Redis).
+"""The accounts' rate limits, on the named limits of portal/limits.py.
 
-Sign-in counts failures only, per account and per address, and checks before trying the password:
-once over the limit even the right password waits, or the limit would not stop a guesser.
+Sign-in counts every attempt before the password is checked (hit-then-check: processes racing
+cannot all slip under the limit) and gives back the ones that turn out right. The limits are per
+address and per (account, address), so one person's wrong passwords never lock the account's owner
+out elsewhere; the account's ceiling, reached from many addresses, stops only addresses the account
+never signed in from: its owner goes on signing in (and resetting) from their own.
 Actions that send e-mail count every request, so nobody can flood a mailbox through the portal.
-When the storage is down every limit refuses (fail closed, 429) and says the service is unavailable.
+Each function raises limits.RateLimited; the views answer it with portal.errors.rate_limited.
 """
 from portal import limits
-
-SIGN_IN_ACCOUNT = "5/15 minutes"
-SIGN_IN_IP = "20/15 minutes"
-SEND_PER_ADDRESS = "3/hour"        # registration / reset / change e-mails to one address
-SEND_PER_IP = "10/hour"
-SEND_PER_USER = "3/hour"           # verification resends, e-mail changes
-PASSWORD_CHECKS = "5/15 minutes"   # wrong current password in Mi perfil, per user
-
-UNAVAILABLE = ("No podemos procesar tu solicitud en este momento por una falla temporal. "
-               "Inténtalo de nuevo en unos minutos.")
-
-
-class Throttled(Exception):
-    """Over a limit, or the limits' storage is down; the message is for the user.
-
-    Both answer 429 with Retry-After, as every limit in the portal does: the refusal is designed,
-    not a server error, and a proxy that replaces 5xx pages would hide its message.
-    """
-
-    status = 429
-
-    def __init__(self, verdict):
-        self.verdict = verdict
-        if verdict.storage_down:
-            message = UNAVAILABLE
-        else:
-            unit = "minuto" if verdict.minutes == 1 else "minutos"
-            message = f"Demasiados intentos. Inténtalo de nuevo en {verdict.minutes} {unit}."
-        super().__init__(message)
 
 
 def _key(email):
     return (email or "").strip().lower()
 
 
-def check_sign_in(ip, email):
-    """Raise Throttled if this address or this account has failed too often lately."""
-    for rate, key in ((SIGN_IN_IP, ("sign-in-ip", ip or "?")), (SIGN_IN_ACCOUNT, ("sign-in-account", _key(email)))):
-        verdict = limits.test(rate, *key)
-        if not verdict.allowed:
-            raise Throttled(verdict)
+def _ceiling(name, key, known_address):
+    """Count against an account's ceiling; over it, only an address `known_address()` vouches for passes."""
+    try:
+        limits.hit(name, *key)
+    except limits.RateLimited as refused:
+        if refused.storage_down or not known_address():
+            raise
 
 
-def count_failed_sign_in(ip, email):
-    """One more failure for the address and the account."""
-    limits.hit(SIGN_IN_IP, "sign-in-ip", ip or "?")
-    limits.hit(SIGN_IN_ACCOUNT, "sign-in-account", _key(email))
+def sign_in_attempt(ip, email, known_address):
+    """Count one sign-in attempt before its password is checked; RateLimited when over.
+
+    `known_address()`: has this account signed in from `ip` before (asked only at the ceiling)."""
+    limits.hit("signin_address", ip or "?")
+    limits.hit("signin_account_address", _key(email), ip or "?")
+    _ceiling("signin_account", (_key(email),), known_address)
 
 
-def forget_failed_sign_ins(email):
-    """The account signed in: its failures no longer count (the address's still do)."""
-    limits.clear(SIGN_IN_ACCOUNT, "sign-in-account", _key(email))
+def sign_in_succeeded(ip, email):
+    """The password was right: the attempt does not count, and the earlier failures from here are forgiven."""
+    limits.refund("signin_address", ip or "?")
+    limits.refund("signin_account", _key(email))
+    limits.clear("signin_account_address", _key(email), ip or "?")
 
 
-def spend(action, ip=None, email=None, user=None):
-    """Count one e-mail-sending `action`; raise Throttled when an address, IP or user is over."""
-    rules = []
+def password_reset(ip, email):
+    """The account got a new password from its mailbox: its failures no longer count."""
+    limits.clear("signin_account", _key(email))
+    limits.clear("signin_account_address", _key(email), ip or "?")
+
+
+def spend(action, ip=None, email=None, user=None, known_address=lambda: False):
+    """Count one e-mail-sending `action` by address, (recipient, address) and user; RateLimited when over.
+
+    A recipient's own ceiling stops only addresses `known_address()` does not vouch for, so a
+    stranger spending it does not keep the owner from resetting their password."""
     if ip is not None:
-        rules.append((SEND_PER_IP, (action, "ip", ip)))
+        limits.hit("mail_address", action, ip)
     if email is not None:
-        rules.append((SEND_PER_ADDRESS, (action, "email", _key(email))))
+        limits.hit("mail_account_address", action, _key(email), ip or "?")
+        _ceiling("mail_account", (action, _key(email)), known_address)
     if user is not None:
-        rules.append((SEND_PER_USER, (action, "user", str(getattr(user, "id", user)))))
-    for rate, key in rules:
-        verdict = limits.hit(rate, *key)
-        if not verdict.allowed:
-            raise Throttled(verdict)
+        limits.hit("mail_user", action, getattr(user, "id", user))
 
 
-def check_password_attempt(user):
-    """Raise Throttled when the user got their current password wrong too often lately."""
-    verdict = limits.test(PASSWORD_CHECKS, "password-check", str(user.id))
-    if not verdict.allowed:
-        raise Throttled(verdict)
+def password_attempt(user):
+    """Count one check of the user's current password (Mi perfil) before it is made."""
+    limits.hit("password_check", user.id)
 
 
-def count_wrong_password(user):
-    limits.hit(PASSWORD_CHECKS, "password-check", str(user.id))
+def password_was_right(user):
+    limits.refund("password_check", user.id)

@@ -8,9 +8,10 @@ from portal import audit
 from portal.auth import bp, mails, registration, sessions, throttle, tokens
 from portal.auth.forms import ConfirmForm, ForgotForm, RegisterForm, ResetForm, SignInForm
 from portal.auth.recovery import reset_password
-from portal.auth.signin import BadCredentials, authenticate, find_user_by_email, mark_verified
-from portal.auth.throttle import Throttled
+from portal.auth.signin import BadCredentials, authenticate, find_user_by_email, mark_verified, signed_in_from
+from portal.errors import bare_page, rate_limited
 from portal.extensions import db
+from portal.limits import RateLimited
 from portal.models._types import utcnow
 from portal.htmx import is_htmx, render
 from portal.htmx import redirect as hx_redirect
@@ -24,10 +25,8 @@ def _ip():
 
 
 def _throttled(error, template, block, **context):
-    """The page (or block) again, with the wait message (or why the limits cannot be checked) and 429."""
-    response = make_response(render(template, block=block, error=str(error), **context), error.status)
-    response.headers["Retry-After"] = str(error.verdict.retry_after)
-    return response
+    """The page (or block) again, with the wait message (or why the limits cannot be checked)."""
+    return rate_limited(error, render(template, block=block, error=str(error), **context))
 
 
 def _form_or_limit(form, template, block, action):
@@ -37,8 +36,9 @@ def _form_or_limit(form, template, block, action):
         status = 422 if request.method == "POST" else 200
         return render(template, block=block, form=form), status
     try:
-        throttle.spend(action, ip=_ip(), email=form.email.data)
-    except Throttled as refused:
+        email = form.email.data
+        throttle.spend(action, ip=_ip(), email=email, known_address=lambda: signed_in_from(email, _ip()))
+    except RateLimited as refused:
         return _throttled(refused, template, block, form=form)
     return None
 
@@ -56,18 +56,18 @@ def sign_in():
     if form.validate_on_submit():
         email = form.email.data
         try:
-            throttle.check_sign_in(_ip(), email)
+            # Counted before the password is checked (hit-then-check); a right one is given back.
+            throttle.sign_in_attempt(_ip(), email, known_address=lambda: signed_in_from(email, _ip()))
             user = authenticate(email, form.password.data)
-        except Throttled as refused:
+        except RateLimited as refused:
             return _throttled(refused, "auth/sign_in.html", "sign_in_form", form=form)
         except BadCredentials as bad:
-            throttle.count_failed_sign_in(_ip(), email)
             # Kept under the account the e-mail names, so its owner sees it in Actividad.
             audit.record("sign_in_failed", user=bad.user, ip=_ip(), actor=email[:120])
             db.session.commit()
             error, status = BAD_CREDENTIALS, 422
         else:
-            throttle.forget_failed_sign_ins(email)
+            throttle.sign_in_succeeded(_ip(), email)
             # A fresh session at sign-in, with a new server-side id: nothing planted before it survives.
             session.clear()
             sessions.start(user, idle_limit=current_app.config["REMEMBER_COOKIE_DURATION"])
@@ -159,7 +159,7 @@ def resend_verification():
     else:
         try:
             throttle.spend("verify", user=current_user)
-        except Throttled as refused:
+        except RateLimited as refused:
             return _throttled(refused, "auth/verify_request.html", "verify_panel", form=form)
         mails.verification(current_user)
         audit.record("verification_sent", user=current_user.id, ip=_ip())
@@ -171,13 +171,17 @@ def resend_verification():
     return redirect(url_for("auth.verify_request"), code=303)
 
 
-@bp.get("/verificar/<token>")
+@bp.route("/verificar/<secret:token>", methods=["GET", "POST"])
 def verify_email(token):
-    """The link of the verification e-mail: the address is the account's own."""
+    """The link of the verification e-mail: a page with one button, so a mail scanner's visit
+    verifies nothing; its POST proves the address is the account's own."""
     try:
         claim = tokens.read(tokens.VERIFY_EMAIL, token)
     except tokens.TokenError as error:
         return _link_error(error, retry=("auth.verify_request", "Pedir un nuevo enlace"))
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        return render("auth/verify_email.html", form=form, user=claim.user), 400 if request.method == "POST" else 200
     mark_verified(claim.user)
     audit.record("email_verified", user=claim.user, ip=_ip())
     db.session.commit()
@@ -212,13 +216,13 @@ def forgot_sent():
     return render("auth/notice.html", title="Revisa tu correo", kind="forgot_sent")
 
 
-@bp.route("/restablecer/<token>", methods=["GET", "POST"])
+@bp.route("/restablecer/<secret:token>", methods=["GET", "POST"])
 def reset(token):
     """Choose a new password from the e-mailed reset link (1 hour, single use); every session ends."""
     return _choose_password(token, tokens.RESET_PASSWORD)
 
 
-@bp.route("/definir/<token>", methods=["GET", "POST"])
+@bp.route("/definir/<secret:token>", methods=["GET", "POST"])
 def set_password(token):
     """A user the back office created chooses a first password (link valid a week, single use)."""
     return _choose_password(token, tokens.SET_PASSWORD)
@@ -239,7 +243,7 @@ def _choose_password(token, purpose):
     audit.record("password_reset", user=user, ip=_ip())
     mails.password_changed(user, utcnow())
     db.session.commit()
-    throttle.forget_failed_sign_ins(user.email)
+    throttle.password_reset(_ip(), user.email)
     logout_user()
     session.clear()
     flash("Tu contraseña se cambió. Inicia sesión con la nueva.", "success")
@@ -256,10 +260,7 @@ def _link_error(error, retry):
 @bp.app_errorhandler(SecurityError)
 def untrusted_host(_error):
     """A Host outside TRUSTED_HOSTS: refused before any URL (or e-mail link) is built from it."""
-    # No url_for here: the request has no URL adapter for an untrusted host.
-    body = ("<!doctype html><html lang=\"es-MX\"><meta charset=\"utf-8\"><title>Solicitud no válida</title>"
-            "<h1>Solicitud no válida</h1><p>La dirección con la que llegaste no corresponde a este portal.</p></html>")
-    return body, 400, {"Content-Type": "text/html; charset=utf-8"}
+    return bare_page(400, "La dirección con la que llegaste no corresponde a este portal.")
 
 
 def unauthorized():

@@ -1,8 +1,9 @@
 """The e-mail a user created by the back office gets: they have no password until they choose one."""
-from flask import current_app, url_for
+from flask import current_app
 
 from portal.auth import tokens
 from portal.mail.outbox import enqueue
+from portal.urls import public_url
 
 SUBJECT = "Define tu contraseña del Escritorio de Servicios de {brand}"
 
@@ -17,4 +18,4 @@ def send_set_password(user, desk):
 
 def set_password_url(user):
     """The single-use link where the new user chooses a first password (valid a week)."""
-    return url_for("auth.set_password", token=tokens.issue(tokens.SET_PASSWORD, user), _external=True)
+    return public_url("auth.set_password", token=tokens.issue(tokens.SET_PASSWORD, user))

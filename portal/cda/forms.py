@@ -1,7 +1,7 @@
 """The "Reenviar CDA" button's form: CSRF and where to come back to without JavaScript."""
-from flask_wtf import FlaskForm
+from portal.forms import TextForm
 from wtforms import HiddenField
 
 
-class ResendForm(FlaskForm):
+class ResendForm(TextForm):
     next = HiddenField()

@@ -14,9 +14,6 @@ from portal.models.services import SYSTEM_CATEGORIES
 from portal.templating import mask_email
 
 MAIL_KIND = "cda"
-# Generous for a person who lost a message, useless for filling someone's inbox.
-PER_SYSTEM = "3 per hour"
-PER_DESK = "20 per day"
 HISTORY_SIZE = 20
 
 
@@ -36,13 +33,12 @@ class EmailNotVerified(ResendRefused):
     """The account's address is unconfirmed: a secret is not sent to an address nobody proved."""
 
 
-class TooManyResends(ResendRefused):
-    """A limit is reached; `minutes` until the next send is allowed, `scope` is "system" or "desk"."""
+class TooManyResends(ResendRefused, limits.RateLimited):
+    """A limit (portal/limits.py: cda_system, cda_desk) is reached; `scope` is "system" or "desk"."""
 
-    def __init__(self, scope, minutes):
-        super().__init__(scope, minutes)
-        self.scope = scope
-        self.minutes = minutes
+    def __init__(self, limited):
+        limits.RateLimited.__init__(self, limited.name, limited.retry_after, limited.storage_down)
+        self.scope = "system" if limited.name == "cda_system" else "desk"
 
 
 def find_system(desk, serial):
@@ -61,14 +57,15 @@ def resend_cda(service, user, desk, ip):
         raise NoCdaOnFile()
     if not user.email_verified:
         raise EmailNotVerified()
-    keys = ((PER_SYSTEM, "system", ("cda-sistema", str(service.id))), (PER_DESK, "desk", ("cda-escritorio", str(desk.id))))
-    # First look without counting, so a refused request costs nothing; then count, which is
-    # atomic in the storage, so two requests racing for the last send cannot both pass.
-    for check in (limits.test, limits.hit):
-        for rate, scope, key in keys:
-            verdict = check(rate, *key)
-            if not verdict.allowed:
-                raise TooManyResends(scope, verdict.minutes)
+    # Generous for a person who lost a message, useless for filling someone's inbox. First look
+    # without counting, so a refused request costs nothing; then count, which is atomic in the
+    # storage, so two requests racing for the last send cannot both pass.
+    try:
+        for count in (limits.check, limits.hit):
+            count("cda_system", service.id)
+            count("cda_desk", desk.id)
+    except limits.RateLimited as limited:
+        raise TooManyResends(limited) from None
     product = service.product.name if service.product else service.name
     message = enqueue(
         user.email,

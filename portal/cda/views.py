@@ -9,6 +9,7 @@ from portal.cda.forms import ResendForm
 from portal.cda.resend import (EmailNotVerified, NoCdaOnFile, PhysicalCopy, ResendRefused, TooManyResends,
                                find_system, latest_send, recent_sends, resend_cda)
 from portal.desks import current_desk, desk_required
+from portal.errors import rate_limited
 from portal.extensions import db
 from portal.htmx import is_htmx, redirect, render
 from portal.postgres import reads_only
@@ -50,14 +51,12 @@ def resend(serial):
 def _refused(refusal, service, desk, back):
     """The notice explaining why nothing was sent: a modal for htmx, a page with it open otherwise."""
     outcome, status = REFUSALS[type(refusal)]
-    headers = {}
-    latest = None
-    if isinstance(refusal, TooManyResends):
-        headers["Retry-After"] = str(refusal.minutes * 60)
-        latest = latest_send(desk, service)
+    latest = latest_send(desk, service) if isinstance(refusal, TooManyResends) else None
     html = render(NOTICE, block="cda_modal", in_page=not is_htmx(), outcome=outcome, service=service,
                   refusal=refusal, latest=latest, back=back)
-    return html, status, headers
+    if isinstance(refusal, TooManyResends):
+        return rate_limited(refusal, html)
+    return html, status
 
 
 @bp.get("/<serial>/envios-cda")

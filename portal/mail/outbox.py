@@ -14,7 +14,7 @@ from pathlib import Path
 
 import flask_mail
 from flask import current_app
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, insert, select, update
 
 from portal.extensions import db
 from portal.models import OutboxMessage
@@ -134,11 +134,24 @@ def _schedule_retry(message, error):
     max_attempts = current_app.config["OUTBOX_MAX_ATTEMPTS"]
     if message.attempts >= max_attempts:
         message.status = "error"
+        # Never to be sent: the CDA or the link it carries is not kept either (the row stays as a record).
+        message.body_text = ""
+        message.body_html = None
     else:
         delay = BACKOFF_BASE_SECONDS * 2 ** (message.attempts - 1)
         message.next_attempt_at = utcnow() + timedelta(seconds=delay)
     # Never the body: it may hold a secret.
     log.warning("Correo %s no entregado (intento %s): %s", message.id, message.attempts, message.last_error)
+
+
+def purge(older_than):
+    """Delete the sent and failed messages created before `older_than` (a timedelta); returns how many.
+
+    Pending ones stay whatever their age: they are still to be delivered."""
+    result = db.session.execute(delete(OutboxMessage).where(OutboxMessage.status.in_(("enviado", "error")),
+                                                            OutboxMessage.created_at < utcnow() - older_than))
+    db.session.commit()
+    return result.rowcount
 
 
 def encode_subject(subject):
@@ -235,4 +248,4 @@ def run_worker(interval=2.0, stop=None, every=None):
             time.sleep(interval)
 
 
-__all__ = ["enqueue", "enqueue_many", "deliver_pending", "claim_due", "run_worker"]
+__all__ = ["enqueue", "enqueue_many", "deliver_pending", "claim_due", "run_worker", "purge"]

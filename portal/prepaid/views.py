@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from portal import audit, limits
 from portal.desks import current_desk, desk_required
+from portal.errors import rate_limited
 from portal.extensions import db
 from portal.grid import grid_response
 from portal.htmx import is_htmx, render
@@ -30,7 +31,6 @@ from portal.prepaid.redemption import (
 )
 from portal.prepaid.steps import StepTokenError, make_step_token, read_step_token
 
-FAILED_VALIDATIONS = "10/15 minutes"
 MAX_ID = 2**31 - 1  # the largest id an INTEGER column holds
 LICENSE_FILE = Path(__file__).with_name("licencia.txt")
 # Errors about the request as a whole (not one key): step 2 is shown again with the message.
@@ -72,12 +72,12 @@ def validate():
     if limited:
         audit.record("prepaid_key_validation_limited", user=current_user, desk=desk, ip=request.remote_addr)
         db.session.commit()
-        return _capture(form, 429, error=_limit_message(limited))
+        return rate_limited(limited, _capture(form, error=str(limited))[0])
 
     lines, cut_short = [], False
     for raw in typed:
         if limited:
-            lines.append(Line(_shown(raw), _limit_message(limited), "error"))
+            lines.append(Line(_shown(raw), str(limited), "error"))
             cut_short = True
             continue
         try:
@@ -96,8 +96,9 @@ def validate():
 
     valid = [line.key for line in lines if line.outcome == "ok"]
     if not valid:
-        status = 429 if cut_short else 422 if any(line.outcome == "error" for line in lines) else 200
-        return _capture(form, status, lines=lines)
+        if cut_short:
+            return rate_limited(limited, _capture(form, lines=lines)[0])
+        return _capture(form, 422 if any(line.outcome == "error" for line in lines) else 200, lines=lines)
     confirm_form = ConfirmForm(formdata=None, token=make_step_token(desk, current_user, [k.code for k in valid]))
     return _confirmation(confirm_form, lines)
 
@@ -115,16 +116,16 @@ def _shown(raw):
 
 
 def _limit_keys():
-    return [("prepaid-validate", "user", str(current_user.id)),
-            ("prepaid-validate", "ip", request.remote_addr or "desconocida")]
+    return [("user", str(current_user.id)), ("ip", request.remote_addr or "desconocida")]
 
 
 def _validation_limit():
-    """The Verdict of the first exhausted limit (per user, per IP), or None while attempts remain."""
-    for key in _limit_keys():
-        verdict = limits.test(FAILED_VALIDATIONS, *key)
-        if not verdict.allowed:
-            return verdict
+    """The RateLimited of the first exhausted limit (per user, per IP), or None while attempts remain."""
+    try:
+        for key in _limit_keys():
+            limits.check("prepaid_validation", *key)
+    except limits.RateLimited as limited:
+        return limited
     return None
 
 
@@ -137,15 +138,11 @@ def _count_failed_validation(desk, raw, refusal):
     audit.record("prepaid_key_validation_failed", user=current_user, desk=desk, ip=request.remote_addr,
                  reason=refusal.code, key=masked)
     for key in _limit_keys():
-        limits.hit(FAILED_VALIDATIONS, *key)
+        try:
+            limits.hit("prepaid_validation", *key)
+        except limits.RateLimited:
+            pass  # this failure was the last one allowed; the check below says so for the rest
     return _validation_limit()
-
-
-def _limit_message(verdict):
-    if verdict.storage_down:
-        return "No es posible validar claves en este momento. Inténtalo de nuevo en unos minutos."
-    return (f"Demasiados intentos fallidos de validar claves. Espera {verdict.minutes} "
-            f"minuto{'s' if verdict.minutes != 1 else ''} e inténtalo de nuevo.")
 
 
 # --- step 2: "Solicitar Clave de Confirmación" --------------------------------------------------

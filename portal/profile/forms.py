@@ -1,7 +1,8 @@
 """Mi perfil forms: three on Datos generales, told apart by their prefixes; Notificaciones."""
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length, ValidationError
+
+from portal.forms import TextForm
 
 from portal.alerts.preferences import MAX_THRESHOLD
 from portal.auth.forms import Cleaned, check_strength, confirm_field, password_field
@@ -15,17 +16,17 @@ def current_password_field():
     ])
 
 
-class DetailsForm(FlaskForm):
+class DetailsForm(TextForm):
     name = StringField("Nombre", validators=[Cleaned(clean_name, 120, "El nombre")])
     phone = StringField("Teléfono", validators=[Cleaned(clean_phone)])
 
 
-class EmailForm(FlaskForm):
+class EmailForm(TextForm):
     new_email = EmailField("Nuevo correo electrónico", validators=[Cleaned(clean_email)])
     current_password = current_password_field()
 
 
-class PasswordForm(FlaskForm):
+class PasswordForm(TextForm):
     current_password = current_password_field()
     new_password = password_field("Nueva contraseña")
     new_password_confirm = confirm_field("Confirma la nueva contraseña", "new_password")
@@ -38,7 +39,7 @@ class PasswordForm(FlaskForm):
         check_strength(self, field, self.account_email)
 
 
-class NotificationsForm(FlaskForm):
+class NotificationsForm(TextForm):
     """Mi perfil > Notificaciones: which alerts, and the stamp threshold (blank: no alert)."""
 
     payments = BooleanField("Próximo pago de mis suscripciones (7 días y 1 día antes)")

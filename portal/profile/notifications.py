@@ -52,7 +52,7 @@ def save_notifications():
                   form=_form(preferences.preference_of(current_user.id, desk.id)))
 
 
-@bp.route("/notificaciones/baja/<token>", methods=["GET", "POST"])
+@bp.route("/notificaciones/baja/<secret:token>", methods=["GET", "POST"])
 def unsubscribe(token):
     """The link at the foot of every alert mail: a page with one button, then that alert is off."""
     try:

@@ -7,7 +7,8 @@ from portal import audit
 from portal.auth import mails, sessions, throttle, tokens
 from portal.auth.forms import ConfirmForm
 from portal.auth.passwords import WeakPassword
-from portal.auth.throttle import Throttled
+from portal.errors import rate_limited
+from portal.limits import RateLimited
 from portal.extensions import db
 from portal.grid import grid_response
 from portal.htmx import is_htmx, render
@@ -70,16 +71,17 @@ def change_email():
         return _answer("email", form)
     user, new_email = current_user._get_current_object(), form.new_email.data
     try:
-        throttle.check_password_attempt(user)
+        throttle.password_attempt(user)
         other = changes.request_email_change(user, form.current_password.data, new_email)
+        throttle.password_was_right(user)
         throttle.spend("email-change", email=new_email, user=user)
-    except Throttled as refused:
-        return _answer("email", form, refused.status, str(refused))
+    except RateLimited as refused:
+        return rate_limited(refused, _answer("email", form, 429, str(refused))[0])
     except changes.WrongPassword as error:
-        throttle.count_wrong_password(user)
         form.current_password.errors = [str(error)]
         return _answer("email", form)
     except changes.SameEmail as error:
+        throttle.password_was_right(user)
         form.new_email.errors = [str(error)]
         return _answer("email", form)
     if other is None:
@@ -104,17 +106,18 @@ def change_password():
     if not form.validate_on_submit():
         return _answer("password", form)
     try:
-        throttle.check_password_attempt(user)
+        throttle.password_attempt(user)
         changes.change_password(user, form.current_password.data, form.new_password.data)
-    except Throttled as refused:
-        return _answer("password", form, refused.status, str(refused))
+    except RateLimited as refused:
+        return rate_limited(refused, _answer("password", form, 429, str(refused))[0])
     except changes.WrongPassword as error:
-        throttle.count_wrong_password(user)
         form.current_password.errors = [str(error)]
         return _answer("password", form)
     except WeakPassword as error:
+        throttle.password_was_right(user)
         form.new_password.errors = [str(error)]
         return _answer("password", form)
+    throttle.password_was_right(user)
     audit.record("password_changed", user=user, ip=request.remote_addr)
     mails.password_changed(user, utcnow())
     _continue_in_a_new_session(user)
@@ -142,7 +145,7 @@ def activity_log():
     return grid_response(activity.ACTIVITY, "profile/activity.html", "activity_grid", {"user_id": current_user.id})
 
 
-@bp.route("/correo/confirmar/<token>", methods=["GET", "POST"])
+@bp.route("/correo/confirmar/<secret:token>", methods=["GET", "POST"])
 def confirm_email(token):
     """The link sent to the new address: a page with one button, so a mail scanner's visit changes nothing."""
     try:
