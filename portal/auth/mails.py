@@ -7,6 +7,7 @@ from flask import url_for
 
 from portal.auth import tokens
 from portal.mail.outbox import enqueue
+from portal.models._types import utcnow
 
 
 def verification(user, welcome=False, rfc_taken=False):
@@ -55,3 +56,13 @@ def email_changed(user, old_email, when):
     """To the old address: the account now uses another one."""
     return enqueue(old_email, "El correo de tu cuenta cambió", "email_changed", user=user, name=user.name,
                    new_email=user.email, when=when, forgot=url_for("auth.forgot", _external=True))
+
+
+def two_factor_changed(user, enabled):
+    """Two-factor sign-in was turned on or off: if it was not them, they know at once."""
+    event = "two_factor_enabled" if enabled else "two_factor_disabled"
+    subject = ("Activaste la verificación en dos pasos" if enabled
+               else "Desactivaste la verificación en dos pasos")
+    return enqueue(user.email, subject, event, user=user, name=user.name, when=utcnow(),
+                   profile=url_for("profile.two_factor_page", _external=True),
+                   forgot=url_for("auth.forgot", _external=True))

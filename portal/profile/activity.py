@@ -22,6 +22,12 @@ LABELS = {
     "email_change_requested": "Solicitud de cambio de correo",
     "email_changed": "Correo cambiado",
     "profile_updated": "Datos generales actualizados",
+    "two_factor_enabled": "Verificación en dos pasos activada",
+    "two_factor_disabled": "Verificación en dos pasos desactivada",
+    "two_factor_ok": "Código de verificación correcto",
+    "two_factor_failed": "Código de verificación incorrecto",
+    "recovery_code_used": "Código de recuperación usado",
+    "recovery_codes_regenerated": "Nuevos códigos de recuperación",
 }
 
 

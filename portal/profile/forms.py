@@ -1,6 +1,6 @@
 """Mi perfil forms: three on one page, told apart by their prefixes."""
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, StringField
+from wtforms import BooleanField, EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
 from portal.auth.forms import Cleaned, check_strength, confirm_field, password_field
@@ -35,3 +35,16 @@ class PasswordForm(FlaskForm):
 
     def validate_new_password(self, field):
         check_strength(self, field, self.account_email)
+
+
+class PasswordAndCodeForm(FlaskForm):
+    """Proof for a two-factor change: the password, and a code (from the app, or a recovery code)."""
+    current_password = current_password_field()
+    code = StringField("Código de verificación", validators=[
+        DataRequired("Captura el código de 6 dígitos de tu aplicación."),
+        Length(max=20, message="El código de verificación no es correcto o ya se usó."),
+    ], render_kw={"autocomplete": "one-time-code", "spellcheck": "false"})
+
+
+class DeskRequirementForm(FlaskForm):
+    require = BooleanField("Exigir la verificación en dos pasos a todos los usuarios de este escritorio")
