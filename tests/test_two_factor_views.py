@@ -1,5 +1,6 @@
 """Two-factor sign-in through HTTP with JS off: enrol, sign in with a real TOTP, recovery codes,
 turning it off, desks that require it, and a second account that cannot touch the first's."""
+import logging
 import re
 
 import pyotp
@@ -257,7 +258,8 @@ def test_a_desk_that_requires_it_leads_its_users_to_enrol_before_the_desk(client
     assert client.get("/servicios/suscripciones").status_code == 200
 
 
-def test_no_secret_in_audit_rows_or_outbox(client, world, login):
+def test_no_secret_in_audit_rows_outbox_or_logs(client, world, login, caplog):
+    caplog.set_level(logging.DEBUG)
     login(world.a.user)
     secret, codes = enrol(client)
     client.post("/cuenta/salir")
@@ -269,3 +271,5 @@ def test_no_secret_in_audit_rows_or_outbox(client, world, login):
     assert not any(code in dumped or code.replace("-", "") in dumped for code in codes)
     stored = db.session.get(TwoFactorCredential, world.a.user.id).secret_encrypted
     assert secret not in stored
+    logged = "\n".join(caplog.handler.format(record) for record in caplog.records)
+    assert secret not in logged and not any(code in logged for code in codes)

@@ -7,7 +7,7 @@ import pyotp
 
 from tests import factories
 
-SECRET_ON_PAGE = re.compile(r'<code id="profile-2fa-secret">([A-Z2-7 ]+)</code>')
+SECRET_ON_PAGE = re.compile(r'<code id="profile-2fa-secret" class="two-factor-secret">([A-Z2-7 ]+)</code>')
 RECOVERY_ON_PAGE = re.compile(r"<li><code>([A-Z0-9-]{14})</code></li>")
 
 
