@@ -10,6 +10,7 @@ from sqlalchemy import select
 from portal.extensions import db
 from portal.models import AuditEvent, OutboxMessage, RecoveryCode, TwoFactorCredential
 from tests import factories
+from tests.abuse_helpers import record_figure
 from tests.accounts_helpers import mail_to, mailbox  # noqa: F401 (fixture)
 from tests.conftest import body_of
 from tests.two_factor_helpers import enrol, next_code, password_step, secret_from
@@ -149,6 +150,22 @@ def test_the_code_step_has_its_own_limit(client, world, login):
     assert limited.status_code == 429 and "Demasiados intentos" in limited.get_data(as_text=True)
     assert int(limited.headers["Retry-After"]) > 0
     assert not _signed_in(client)
+    record_figure("dos pasos: códigos equivocados de una cuenta antes del 429 (también con el correcto)",
+                  "5, luego 429 con Retry-After", "5 por 15 minutos")
+
+
+def test_the_code_step_swaps_its_form_for_htmx_and_is_a_full_page_without(client, world, login, hx):
+    user = world.a.user
+    login(user)
+    enrol(client)
+    client.post("/cuenta/salir")
+    password_step(client, user, headers=hx)
+    fragment = client.post("/cuenta/verificacion", data={"code": "12"}, headers=hx)
+    page = client.post("/cuenta/verificacion", data={"code": "12"})
+    assert fragment.status_code == page.status_code == 422
+    assert "<html" not in fragment.get_data(as_text=True) and 'id="auth-second-step"' in fragment.get_data(as_text=True)
+    assert "<html" in page.get_data(as_text=True)
+    assert "HX-Request" in fragment.headers["Vary"] and "HX-Request" in page.headers["Vary"]
 
 
 def test_a_password_change_elsewhere_ends_a_pending_second_step(client, world, login):

@@ -39,5 +39,6 @@ def enrol(client, password=factories.PASSWORD):
     return secret, codes
 
 
-def password_step(client, user, password=factories.PASSWORD, **extra):
-    return client.post("/cuenta/ingresar", data={"email": user.email, "password": password, **extra})
+def password_step(client, user, password=factories.PASSWORD, headers=None, **extra):
+    return client.post("/cuenta/ingresar", data={"email": user.email, "password": password, **extra},
+                       headers=headers or {})
