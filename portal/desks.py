@@ -2,14 +2,15 @@
 from datetime import timedelta
 from functools import wraps
 
-from flask import abort, current_app, request, session
+from flask import abort, current_app, flash, request, session, url_for
 from flask_login import current_user, login_required
 from flask_login.utils import decode_cookie
 from sqlalchemy import select
 
-from portal.auth import sessions
+from portal.auth import sessions, two_factor
 from portal.extensions import db
 from portal.grid import column_choices_of, keep_column_choices
+from portal.htmx import redirect as hx_redirect
 from portal.models import Desk, Membership, User
 
 
@@ -78,8 +79,14 @@ def desk_required(view):
     @wraps(view)
     @login_required
     def wrapper(*args, **kwargs):
-        if current_desk() is None:
+        desk = current_desk()
+        if desk is None:
             abort(403, "Tu cuenta no pertenece a ningún escritorio. Comunícate con tu distribuidor.")
+        if desk.require_two_factor and not two_factor.is_enabled(current_user):
+            # The desk's owner requires it: the desk opens once the user has enrolled.
+            flash(f"El escritorio {desk.razon_social} exige la verificación en dos pasos. "
+                  "Actívala para continuar.", "warning")
+            return hx_redirect(url_for("profile.two_factor_page"))
         return view(*args, **kwargs)
 
     return wrapper

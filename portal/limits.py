@@ -50,6 +50,10 @@ LIMITS = {
     "mail_account": Limit("10/day"),  # ceiling per recipient, for addresses the account never used
     "mail_user": Limit("3/hour"),
     "password_check": Limit("5/15 minutes"),  # wrong current password in Mi perfil, per user
+    # Two-factor codes (sign-in's second step and Mi perfil), per address and per account: a code
+    # of a million values, 5 tries per 15 minutes, cannot be guessed.
+    "two_factor_address": Limit("20/15 minutes"),
+    "two_factor_account": Limit("5/15 minutes"),
     "cda_system": Limit("3/hour", "Podrás solicitarlo de nuevo en {wait}."),
     "cda_desk": Limit("20/day", "Podrás solicitarlo de nuevo en {wait}."),
     "prepaid_validation": Limit(  # failed key validations, per user and per address

@@ -51,14 +51,15 @@ def _expired_token(app, browser):
 
 
 def _url(rule, serial, user):
-    values = {"serial": serial, "token": tokens.issue(tokens.RESET_PASSWORD, user)}
+    values = {"serial": serial, "token": tokens.issue(tokens.RESET_PASSWORD, user),
+              "desk_id": str(user.memberships[0].desk_id)}
     if rule.endpoint == "profile.confirm_email":
         values["token"] = tokens.issue(tokens.CHANGE_EMAIL, user, email="nuevo@empresa.mx")
     elif rule.endpoint == "auth.set_password":
         values["token"] = tokens.issue(tokens.SET_PASSWORD, user)
     url = rule.rule
     for name in rule.arguments:
-        url = url.replace(f"<{name}>", values[name])
+        url = re.sub(rf"<(?:\w+:)?{name}>", values[name], url)
     return url
 
 

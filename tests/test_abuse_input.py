@@ -6,6 +6,7 @@ tests/test_api_openapi.py) and the static files; field names are the ones the po
 render (so every form is reached) plus hostile extras; values include NUL, lone surrogates, 1 MB
 strings, repeated parameters and huge numbers. The bar: no answer is a 5xx.
 """
+import re
 from collections import Counter
 from datetime import date
 from html.parser import HTMLParser
@@ -133,7 +134,7 @@ class _Requester:
         for name in rule.arguments:
             chosen = (path_values or {}).get(name, "real")
             chosen = self.real[name][hash(chosen) % len(self.real[name])] if chosen == "real" else chosen
-            path = path.replace(f"<{name}>", quote(_encode(chosen), safe=""))
+            path = re.sub(rf"<(?:\w+:)?{name}>", lambda _: quote(_encode(chosen), safe=""), path)
         query = method == "GET" or in_query
         # gunicorn refuses a request line over 4 KB before the portal sees it: big values go in bodies.
         encoded = urlencode([(_encode(k), _encode(self.real["fields"].get(k, "") if v == "real" else
@@ -166,6 +167,7 @@ def requester(app, client, world, no_limits, unseeded_message_ids):
     real = {"serial": [system.serial], "category": list(GRIDS), "token": [
         tokens.issue(tokens.RESET_PASSWORD, world.b.user), tokens.issue(tokens.VERIFY_EMAIL, world.b.user),
         tokens.issue(tokens.CHANGE_EMAIL, world.b.user, email="nuevo@empresa.mx")],
+        "desk_id": [str(world.b.desk.id)],
         "fields": {"token": step_token(pages[-1])}}  # "real" for the step token field: a genuine one
     routes = [(rule, method) for rule in app.url_map.iter_rules()
               if rule.endpoint not in ("static", "assets.asset") and not rule.endpoint.startswith("api.")

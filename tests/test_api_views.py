@@ -10,6 +10,7 @@ import pytest
 from jsonschema import Draft202012Validator
 from sqlalchemy import select
 
+from portal.auth.passwords import hash_password
 from portal.backoffice.tokens import revoke_token
 from portal.extensions import db
 from portal.models import AuditEvent, Desk, Membership, OutboxMessage, PrepaidKey, Service, StampMovement, User
@@ -127,6 +128,23 @@ def test_put_desk_creates_then_the_same_body_changes_nothing(api):
     assert db.session.query(Desk).count() == 1
     assert db.session.query(Membership).count() == 1
     assert db.session.query(OutboxMessage).count() == 1  # one welcome, not two
+
+
+def test_put_desk_requires_two_factor_of_its_users_and_keeps_it_when_omitted(api, client):
+    assert api.put("/desks/CBA950612K21", desk_body()).json["require_two_factor"] is False
+    response = api.put("/desks/CBA950612K21", desk_body(require_two_factor=True))
+    assert response.status_code == 200 and response.json["require_two_factor"] is True
+    assert api.put("/desks/CBA950612K21", desk_body()).json["require_two_factor"] is True
+    assert api.put("/desks/CBA950612K21", desk_body(require_two_factor="si"), check=False).status_code == 422
+    # Its user, once signed in, is led to enrol before reaching the desk.
+    user = db.session.scalar(select(User).where(User.email == "laura.mendez@bajio.com.mx"))
+    user.password_hash = hash_password(factories.PASSWORD)
+    db.session.commit()
+    client.post("/cuenta/ingresar", data={"email": user.email, "password": factories.PASSWORD})
+    landing = client.get("/servicios/suscripciones")
+    assert landing.status_code == 303 and landing.headers["Location"].endswith("/perfil/dos-pasos")
+    assert api.put("/desks/CBA950612K21", desk_body(require_two_factor=False)).json["require_two_factor"] is False
+    assert client.get("/servicios/suscripciones").status_code == 200
 
 
 def test_put_desk_updates_name_kind_and_roles(api):

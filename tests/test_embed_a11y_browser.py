@@ -126,8 +126,13 @@ def test_every_page_menu_and_modal_passes_axe_and_fits_320_px(app, live_server, 
                        ("/perfil/actividad", "actividad"), ("/no-existe", "error-404")):
         page.goto(live_server.url(path))
         check(name, narrow_too=name == "actividad")
+    page.goto(live_server.url("/perfil/dos-pasos"))
+    check("dos-pasos")
+    page.get_by_role("button", name="Activar verificación en dos pasos").click()
+    page.get_by_role("img", name="Código QR para tu aplicación de autenticación").wait_for()
+    check("dos-pasos-alta")
 
-    assert len(check.checked) == 29
+    assert len(check.checked) == 31
     assert check.findings == []
     db.session.rollback()
     assert db.session.get(PrepaidKey, key.id).desk_id == desk.id  # the walk really confirmed the key

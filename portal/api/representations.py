@@ -12,6 +12,7 @@ def desk_json(desk, members=None):
         members = members_of([desk.id]).get(desk.id, [])
     return {
         "rfc": desk.rfc, "razon_social": desk.razon_social, "kind": desk.kind,
+        "require_two_factor": bool(desk.require_two_factor),
         "users": [{"email": user.email, "name": user.name, "phone": user.phone or "", "role": role}
                   for user, role in members],
         "created_at": iso(desk.created_at), "updated_at": iso(desk.updated_at),

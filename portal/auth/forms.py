@@ -97,3 +97,12 @@ class ResetForm(TextForm):
 
 class ConfirmForm(TextForm):
     """A button and its CSRF token: for actions whose data is in the URL or the session."""
+
+
+class CodeForm(TextForm):
+    """The second step of sign-in (and of turning two-factor sign-in off): a code from the app or a recovery code."""
+    code = StringField("Código de verificación", validators=[
+        DataRequired("Captura el código de 6 dígitos de tu aplicación o uno de tus códigos de recuperación."),
+        Length(max=20, message="El código de verificación no es correcto o ya se usó."),
+    ], render_kw={"autocomplete": "one-time-code", "inputmode": "text", "autocapitalize": "characters",
+                  "spellcheck": "false"})

@@ -5,6 +5,7 @@ Links carry a signed token (portal.auth.tokens) and are absolute URLs at PORTAL_
 """
 from portal.auth import tokens
 from portal.mail.outbox import enqueue
+from portal.models._types import utcnow
 from portal.urls import public_url
 
 
@@ -54,3 +55,13 @@ def email_changed(user, old_email, when):
     """To the old address: the account now uses another one."""
     return enqueue(old_email, "El correo de tu cuenta cambió", "email_changed", user=user, name=user.name,
                    new_email=user.email, when=when, forgot=public_url("auth.forgot"))
+
+
+def two_factor_changed(user, enabled):
+    """Two-factor sign-in was turned on or off: if it was not them, they know at once."""
+    event = "two_factor_enabled" if enabled else "two_factor_disabled"
+    subject = ("Activaste la verificación en dos pasos" if enabled
+               else "Desactivaste la verificación en dos pasos")
+    return enqueue(user.email, subject, event, user=user, name=user.name, when=utcnow(),
+                   profile=public_url("profile.two_factor_page"),
+                   forgot=public_url("auth.forgot"))

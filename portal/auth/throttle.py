@@ -67,3 +67,21 @@ def password_attempt(user):
 
 def password_was_right(user):
     limits.refund("password_check", user.id)
+
+
+def code_attempt(user_id, ip):
+    """Count one two-factor code (sign-in or Mi perfil) before it is checked; RateLimited when over."""
+    limits.hit("two_factor_address", ip or "?")
+    limits.hit("two_factor_account", user_id)
+
+
+def code_not_checked(user_id, ip):
+    """The code was never checked (the password beside it was wrong): the attempt does not count."""
+    limits.refund("two_factor_address", ip or "?")
+    limits.refund("two_factor_account", user_id)
+
+
+def code_was_right(user_id, ip):
+    """The code was right: the attempt does not count and the account's failures are forgiven (the address's stay)."""
+    limits.refund("two_factor_address", ip or "?")
+    limits.clear("two_factor_account", user_id)

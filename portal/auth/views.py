@@ -5,7 +5,7 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import SecurityError
 
 from portal import audit
-from portal.auth import bp, mails, registration, sessions, throttle, tokens
+from portal.auth import bp, mails, pending, registration, sessions, throttle, tokens, two_factor
 from portal.auth.forms import ConfirmForm, ForgotForm, RegisterForm, ResetForm, SignInForm
 from portal.auth.recovery import reset_password
 from portal.auth.signin import BadCredentials, authenticate, find_user_by_email, mark_verified, signed_in_from
@@ -68,17 +68,27 @@ def sign_in():
             error, status = BAD_CREDENTIALS, 422
         else:
             throttle.sign_in_succeeded(_ip(), email)
-            # A fresh session at sign-in, with a new server-side id: nothing planted before it survives.
-            session.clear()
-            sessions.start(user, idle_limit=current_app.config["REMEMBER_COOKIE_DURATION"])
-            login_user(user, remember=form.remember.data)
-            audit.record("sign_in", user=user, ip=_ip())
-            db.session.commit()
-            landing = url_for("core.home") if user.email_verified else url_for("auth.verify_request")
-            return hx_redirect(safe_next(form.next.data) or landing)
+            if two_factor.is_enabled(user):
+                # Not signed in yet: the second step (portal/auth/second_step.py) asks for the code.
+                db.session.commit()  # a rehashed password is kept
+                pending.begin(user, form.remember.data, form.next.data)
+                return hx_redirect(url_for("auth.second_step"))
+            return finish_sign_in(user, form.remember.data, form.next.data)
     elif request.method == "POST":
         status = 422
     return render("auth/sign_in.html", block="sign_in_form", form=form, error=error), status
+
+
+def finish_sign_in(user, remember, next_url, **detail):
+    """Sign `user` in (every step passed): a new session, the audit event, the landing page."""
+    # A fresh session at sign-in, with a new server-side id: nothing planted before it survives.
+    session.clear()
+    sessions.start(user, idle_limit=current_app.config["REMEMBER_COOKIE_DURATION"])
+    login_user(user, remember=remember)
+    audit.record("sign_in", user=user, ip=_ip(), **detail)
+    db.session.commit()
+    landing = url_for("core.home") if user.email_verified else url_for("auth.verify_request")
+    return hx_redirect(safe_next(next_url) or landing)
 
 
 @bp.get("/distribuidores")

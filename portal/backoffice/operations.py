@@ -72,10 +72,12 @@ def upsert_desk(rfc, data):
     desk = find_desk(rfc)
     outcome = Outcome(desk, created=desk is None)
     if desk is None:
-        desk = outcome.obj = Desk(rfc=rfc, razon_social=razon_social, kind=data.get("kind", "cliente"))
+        desk = outcome.obj = Desk(rfc=rfc, razon_social=razon_social, kind=data.get("kind", "cliente"),
+                                  require_two_factor=data.get("require_two_factor", False))
         db.session.add(desk)
     else:
-        outcome.changed = _assign(desk, {"razon_social": razon_social, "kind": data.get("kind", desk.kind)})
+        outcome.changed = _assign(desk, {"razon_social": razon_social, "kind": data.get("kind", desk.kind),
+                                         "require_two_factor": data.get("require_two_factor", desk.require_two_factor)})
     for person in people:
         _join(desk, person, outcome)
     if outcome.changed and not outcome.created:

@@ -88,6 +88,9 @@ INPUTS = {
     "DeskInput": obj({
         "razon_social": NAME,
         "kind": one_of(DESK_KINDS),
+        "require_two_factor": {"type": "boolean", "description": (
+            "Every user of the desk must sign in with two-factor verification (TOTP); users without it are "
+            "led to enrol at their next sign-in. Defaults to false on creation and is kept when omitted.")},
         "users": {"type": "array", "maxItems": 50, "items": {"$ref": "#/components/schemas/DeskUserInput"}},
     }, required=("razon_social",), examples=[{
         "razon_social": "Comercializadora del Bajío S.A. de C.V.", "kind": "cliente",
@@ -181,6 +184,7 @@ OUTPUTS = {
     }),
     "Desk": answer({
         "rfc": {"type": "string"}, "razon_social": {"type": "string"}, "kind": one_of(DESK_KINDS),
+        "require_two_factor": {"type": "boolean"},
         "users": {"type": "array", "items": {"$ref": "#/components/schemas/DeskUser"}},
         "created_at": TIMESTAMP, "updated_at": TIMESTAMP,
     }),

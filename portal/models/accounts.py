@@ -3,7 +3,8 @@ import secrets
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, String, UniqueConstraint, func
+from sqlalchemy import Boolean, CheckConstraint, DateTime, ForeignKey, Index, String, UniqueConstraint, func
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from portal.extensions import db
@@ -77,6 +78,8 @@ class Desk(db.Model):
     razon_social: Mapped[str] = mapped_column(String(200))
     rfc: Mapped[str] = mapped_column(String(13), unique=True)
     kind: Mapped[str] = mapped_column(String(20), default="cliente")
+    # Every user of the desk must sign in with a second step (portal/auth/two_factor.py).
+    require_two_factor: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow, index=True)
 

@@ -62,3 +62,16 @@ class NotificationsForm(TextForm):
 def _digits(text):
     # "1,000" and "1 000" are how people write a thousand stamps.
     return (text or "").replace(",", "").replace(" ", "").strip()
+
+
+class PasswordAndCodeForm(TextForm):
+    """Proof for a two-factor change: the password, and a code (from the app, or a recovery code)."""
+    current_password = current_password_field()
+    code = StringField("Código de verificación", validators=[
+        DataRequired("Captura el código de 6 dígitos de tu aplicación."),
+        Length(max=20, message="El código de verificación no es correcto o ya se usó."),
+    ], render_kw={"autocomplete": "one-time-code", "spellcheck": "false"})
+
+
+class DeskRequirementForm(TextForm):
+    require = BooleanField("Exigir la verificación en dos pasos a todos los usuarios de este escritorio")
