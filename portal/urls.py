@@ -1,5 +1,5 @@
 """URL helpers."""
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from flask import request
 
@@ -25,3 +25,11 @@ def here():
     """The current path and query without the mount prefix: what `next` fields carry."""
     path = request.full_path
     return path[:-1] if path.endswith("?") else path
+
+
+def with_param(target, name, value):
+    """`target` (a path with its query) with the parameter `name` set to `value`, once."""
+    parts = urlsplit(target)
+    query = [(key, val) for key, val in parse_qsl(parts.query, keep_blank_values=True) if key != name]
+    query.append((name, str(value)))
+    return urlunsplit(parts._replace(query=urlencode(query)))
