@@ -4,6 +4,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 FLASK := $(VENV)/bin/flask --app app
 export FLASK_APP := app
+# make run PORT=5055 serves there (and prints that address).
+PORT ?= 5000
 
 .PHONY: run test stress install install-dev db demo serve clean bench bench-data bench-tools
 
@@ -24,16 +26,16 @@ db: install
 	$(FLASK) db upgrade
 
 demo: db
-	$(FLASK) portal demo
+	$(FLASK) portal demo --url http://127.0.0.1:$(PORT)
 
-## make run: venv, install, migrate, demo data, serve on http://127.0.0.1:5000
+## make run: venv, install, migrate, demo data, serve on http://127.0.0.1:$(PORT) (PORT ?= 5000)
 run: demo
 	@echo ""
-	@echo "Escritorio de Servicios en http://127.0.0.1:5000  (Ctrl+C para terminar)"
+	@echo "Escritorio de Servicios en http://127.0.0.1:$(PORT)  (Ctrl+C para terminar)"
 	@echo "  cliente@demo.mx / demo12345     distribuidor@demo.mx / demo12345"
 	@echo "  El correo se escribe como archivos .eml en instance/mail/ (un repartidor corre al lado)."
 	$(FLASK) outbox deliver --loop & trap 'kill $$! 2>/dev/null' EXIT INT TERM; \
-	$(FLASK) run --host 127.0.0.1 --port 5000
+	$(FLASK) run --host 127.0.0.1 --port $(PORT)
 
 ## make test: venv with the dev requirements, then the whole suite
 test: install-dev

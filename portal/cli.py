@@ -8,7 +8,9 @@ outbox_cli = AppGroup("outbox", help="Buzón de salida de correo.")
 
 
 @portal_cli.command("demo")
-def demo_command():
+@click.option("--url", default="http://127.0.0.1:5000", show_default=True,
+              help="Dirección del portal que se imprime para iniciar sesión (make run pasa la de su PORT).")
+def demo_command(url):
     """Load the demo desks, systems and keys (idempotent; refused in production)."""
     from portal.demo import DemoRefused, load_demo
 
@@ -16,7 +18,7 @@ def demo_command():
         result = load_demo()
     except DemoRefused as refusal:
         raise click.ClickException(str(refusal)) from None
-    click.echo(result.summary())
+    click.echo(result.summary(url))
 
 
 @outbox_cli.command("purge")

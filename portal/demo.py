@@ -5,11 +5,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 
 from flask import current_app
-from sqlalchemy import func, insert, select
+from sqlalchemy import insert, select
 
 from portal.auth.passwords import hash_password
 from portal.extensions import db
 from portal.models import Client, Desk, Membership, PrepaidKey, Product, Service, StampMovement, User
+from portal.models.services import dated_status
 from portal.prepaid import codes
 
 DEMO_PASSWORD = "demo12345"
@@ -36,11 +37,11 @@ class DemoResult:
     created: bool
     fresh_keys: list = field(default_factory=list)
 
-    def summary(self):
+    def summary(self, url="http://127.0.0.1:5000"):
         lines = [
             "Datos de demostración " + ("creados." if self.created else "ya existían; no se duplicaron."),
             "",
-            "Inicia sesión en http://127.0.0.1:5000/cuenta/ingresar con:",
+            f"Inicia sesión en {url}/cuenta/ingresar con:",
             f"  Cliente:      cliente@demo.mx       contraseña {DEMO_PASSWORD}",
             f"  Distribuidor: distribuidor@demo.mx  contraseña {DEMO_PASSWORD}",
             "",
@@ -58,6 +59,8 @@ def load_demo(today=None):
     created = db.session.scalar(select(Desk).where(Desk.rfc == CUSTOMER[1])) is None
     if created:
         _create(random.Random(2026), today)
+    else:
+        _bring_up_to(today)
     fresh = _fresh_keys(5)
     db.session.commit()
     return DemoResult(created=created, fresh_keys=fresh)
@@ -115,27 +118,31 @@ def _services(rng, desk, products, today, desk_index):
         rows.append(Service(
             desk_id=desk.id, category="polizas", product=product, name=f"Póliza de soporte {code}",
             plan=rng.choice(["Básica", "Plus", "Premium"]), valid_from=start, valid_until=start + timedelta(days=365),
-            status="activo" if start + timedelta(days=365) >= today else "vencido",
+            status=dated_status(start + timedelta(days=365), today),
         ))
     for n, plan in enumerate(["Servidor Básico 2 vCPU", "Servidor Empresarial 4 vCPU"]):
         start = today - timedelta(days=90 * (n + 1))
         rows.append(Service(desk_id=desk.id, category="servidor-virtual", name=f"Aspel en la nube {n + 1}",
                             plan=plan, capacity=f"{(n + 1) * 8} GB RAM", serial=f"SV{desk_index}{n}{rng.randrange(10**6)}",
-                            valid_from=start, valid_until=start + timedelta(days=365), activated_on=start))
+                            valid_from=start, valid_until=start + timedelta(days=365), activated_on=start,
+                            status=dated_status(start + timedelta(days=365), today)))
     for n, size in enumerate(["10 GB", "50 GB", "100 GB"]):
         start = today - timedelta(days=40 * (n + 1))
         rows.append(Service(desk_id=desk.id, category="espacio", name=f"Espacio de respaldo {size}",
                             plan="Respaldo en línea", capacity=size, valid_from=start,
-                            valid_until=start + timedelta(days=365), activated_on=start))
+                            valid_until=start + timedelta(days=365), activated_on=start,
+                            status=dated_status(start + timedelta(days=365), today)))
     for n, stamps in enumerate(["500 timbres", "1000 timbres"]):
         start = today - timedelta(days=60 * (n + 1))
         rows.append(Service(desk_id=desk.id, category="sellado-cfdi", name="Sellado CFDI 4.0", plan=stamps,
-                            valid_from=start, valid_until=start + timedelta(days=365), activated_on=start))
+                            valid_from=start, valid_until=start + timedelta(days=365), activated_on=start,
+                            status=dated_status(start + timedelta(days=365), today)))
     for n, course in enumerate(["Aspel SAE básico", "Aspel COI cierre anual", "Aspel NOI nómina 2026"]):
+        # One finished last week, one under way, one next week.
         start = today + timedelta(days=7 * (n - 1))
         rows.append(Service(desk_id=desk.id, category="cursos", name=course, plan="En línea",
                             valid_from=start, valid_until=start + timedelta(days=2),
-                            status="vencido" if start < today - timedelta(days=2) else "activo"))
+                            status=dated_status(start + timedelta(days=2), today)))
     db.session.add_all(rows)
     db.session.add(StampMovement(desk_id=desk.id, kind="credito", quantity=1500, external_id=f"demo:servicio:{desk.id}",
                                  note="Timbres de los servicios de Sellado CFDI"))
@@ -144,12 +151,16 @@ def _services(rng, desk, products, today, desk_index):
 
 
 def _keys(rng, distributor, customer, today):
+    """Keys as the rules leave them: the distributor's Disponible or Utilizada by one of its
+    clients; the customer's confirmed for Mi Negocio, so Utilizada by the customer itself from the
+    day it was confirmed, its Timbres credited one movement per key (as confirm_key does)."""
     clients = []
     for n in range(40):
         client = Client(desk_id=distributor.id, rfc=f"EMP9001{n % 28 + 1:02d}A{n // 28}{n % 10}",
                         razon_social=f"{rng.choice(CLIENT_NAMES)} {rng.choice(PLACES)} {n + 1}")
         clients.append(client)
-    db.session.add_all(clients)
+    own_company = Client(desk_id=customer.id, rfc=customer.rfc, razon_social=customer.razon_social)
+    db.session.add_all([*clients, own_company])
     db.session.flush()
     rows = []
     seen = set()
@@ -165,25 +176,40 @@ def _keys(rng, distributor, customer, today):
         for _ in range(count):
             confirmed = today - timedelta(days=rng.randrange(0, 730))
             quantity = rng.choice([50, 100, 200, 500])
-            used = rng.random() < (0.6 if desk is distributor else 1.0)
-            row = dict(code=code(), quantity=quantity, unit="Timbres", status="utilizada" if used else "disponible",
+            row = dict(code=code(), quantity=quantity, unit="Timbres", status="disponible",
                        desk_id=desk.id, destination="distribuidor" if desk is distributor else "mi_negocio",
                        confirmed_on=confirmed,
                        confirmed_at=datetime.combine(confirmed, time(12), tzinfo=timezone.utc),
                        license_accepted_at=datetime.combine(confirmed, time(12), tzinfo=timezone.utc),
                        batch="demo-historia", activated_on=None, client_id=None,
                        expires_on=confirmed + timedelta(days=730))
-            if used:
-                row["activated_on"] = min(today, confirmed + timedelta(days=rng.randrange(0, 20)))
-                if desk is distributor:
-                    row["client_id"] = rng.choice(clients).id
+            if desk is customer:
+                row.update(status="utilizada", activated_on=confirmed, client_id=own_company.id)
+            elif rng.random() < 0.6:
+                row.update(status="utilizada", client_id=rng.choice(clients).id,
+                           activated_on=min(today, confirmed + timedelta(days=rng.randrange(0, 20))))
             rows.append(row)
     db.session.execute(insert(PrepaidKey), rows)
-    used_by_customer = db.session.scalar(
-        select(func.coalesce(func.sum(PrepaidKey.quantity), 0)).where(PrepaidKey.desk_id == customer.id)
-    )
-    db.session.add(StampMovement(desk_id=customer.id, kind="credito", quantity=int(used_by_customer),
-                                 external_id=f"demo:claves:{customer.id}", note="Timbres de claves de prepago"))
+    own_keys = db.session.execute(
+        select(PrepaidKey.id, PrepaidKey.code, PrepaidKey.quantity).where(PrepaidKey.desk_id == customer.id)
+    ).all()
+    db.session.execute(insert(StampMovement), [
+        dict(desk_id=customer.id, kind="credito", quantity=quantity, external_id=f"key:{key_id}",
+             note=f"Clave de prepago {codes.masked(key_code)}")
+        for key_id, key_code, quantity in own_keys
+    ])
+
+
+def _bring_up_to(today):
+    """A demo loaded days ago, as the days since would have left it: courses and policies that
+    ended are Vencido, a subscription's next payment is still ahead."""
+    desks = select(Desk.id).where(Desk.rfc.in_([CUSTOMER[1], DISTRIBUTOR[1], SECOND_DESK[1]]))
+    services = db.session.scalars(select(Service).where(Service.desk_id.in_(desks), Service.status == "activo"))
+    for service in services:
+        if service.valid_until is not None:
+            service.status = dated_status(service.valid_until, today)
+        while service.next_payment_on is not None and service.next_payment_on < today:
+            service.next_payment_on += timedelta(days=30)
 
 
 def _fresh_keys(count):

@@ -47,5 +47,7 @@ def init_app(app):
             response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
         if response.mimetype == "text/html" and "Cache-Control" not in response.headers:
             # Pages show a desk's private data: never kept by shared caches or the back button's disk.
-            response.headers["Cache-Control"] = "no-store"
+            # no-cache too: elinks honours only that one, and would otherwise show a page again from
+            # its cache after a redirect (a notice never seen, a sign-in form with a stale token).
+            response.headers["Cache-Control"] = "no-store, no-cache"
         return response

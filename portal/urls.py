@@ -1,5 +1,5 @@
 """URL helpers."""
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from flask import current_app, request
 
@@ -36,3 +36,11 @@ def public_url(endpoint, **values):
     parts = urlsplit(current_app.config["PORTAL_URL"])
     adapter = current_app.url_map.bind(parts.netloc, script_name=parts.path or "/", url_scheme=parts.scheme)
     return adapter.build(endpoint, values, force_external=True)
+
+
+def with_param(target, name, value):
+    """`target` (a path with its query) with the parameter `name` set to `value`, once."""
+    parts = urlsplit(target)
+    query = [(key, val) for key, val in parse_qsl(parts.query, keep_blank_values=True) if key != name]
+    query.append((name, str(value)))
+    return urlunsplit(parts._replace(query=urlencode(query)))

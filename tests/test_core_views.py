@@ -210,7 +210,7 @@ def test_security_headers_on_pages(client):
     assert "frame-ancestors 'self'" in csp and "unsafe-eval" not in csp and "unsafe-inline" not in csp
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.headers["Referrer-Policy"] == "same-origin"
-    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["Cache-Control"] == "no-store, no-cache"
 
 
 def test_dates_are_shown_dd_mm_aaaa(app):

@@ -53,7 +53,7 @@ def test_main_pages_run_no_inline_code_and_send_the_security_headers(app, client
         # Inside the intranet's frame the store (which will not be framed) opens in a window of its own.
         for link in re.findall(r'<a [^>]*href="https://tienda\.example/aspel"[^>]*>', html):
             assert 'target="_blank"' in link and 'rel="noopener"' in link, link
-        assert response.headers["Cache-Control"] == "no-store"
+        assert response.headers["Cache-Control"] == "no-store, no-cache"
         # htmx may not evaluate code or run scripts it swaps in.
         config = re.search(r'<meta name="htmx-config" content=\'([^\']+)\'', html).group(1)
         assert '"allowEval":false' in config and '"allowScriptTags":false' in config

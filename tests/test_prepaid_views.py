@@ -73,6 +73,42 @@ def test_step_two_shows_the_confirmation_panel_of_figure_3(client, world, login,
     assert _fresh(key).status == "nueva"
 
 
+def _code_with(*digits):
+    """A valid code holding each of `digits` at least twice."""
+    while True:
+        code = codes.generate()
+        if all(code.count(digit) >= 2 for digit in digits):
+            return code
+
+
+@pytest.mark.parametrize("typed_as, said", [
+    ({"0": "o"}, "Leímos la O como cero."),
+    ({"1": "I"}, "Leímos la I como uno."),
+    ({"0": "O", "1": "l"}, "Leímos la O como cero y la L como uno."),
+])
+def test_look_alike_letters_are_read_as_digits_and_the_confirmation_says_so(client, world, login, hx,
+                                                                            typed_as, said):
+    key = factories.prepaid_key(code=_code_with(*typed_as))
+    typed = key.code
+    for digit, letter in typed_as.items():
+        typed = typed.replace(digit, letter, 1)
+    login(world.a.user)
+    for headers in ({}, hx):
+        body = _text(validate(client, typed, headers))
+        assert f'{codes.grouped(key.code)}</strong> válida (incluye 50 Timbres)' in body
+        assert f'<span class="prepaid-read-as">{said}</span>' in body
+
+
+def test_all_three_look_alikes_are_named_and_a_plain_code_says_nothing(client, world, login):
+    key = factories.prepaid_key(code=_code_with("0", "1"))
+    typed = key.code.replace("0", "O", 1).replace("1", "I", 1).replace("1", "L", 1)
+    login(world.a.user)
+    assert "Leímos la O como cero, la I como uno y la L como uno." in _text(validate(client, typed))
+    assert "Leímos" not in _text(validate(client, key.code))
+    # Not a code at all: nothing is said about its letters, only that it is not a key.
+    assert "Leímos" not in _text(validate(client, "HOLA MUNDO"))
+
+
 def test_a_customer_desk_is_not_offered_distribuidor(client, world, login):
     key = factories.prepaid_key()
     login(world.b.user)

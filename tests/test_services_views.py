@@ -141,7 +141,7 @@ def test_csv_is_the_current_filter_sort_and_columns_streamed_with_bom(client, si
     assert response.is_streamed
     assert response.content_type == "text/csv; charset=utf-8"
     assert response.headers["Content-Disposition"].startswith('attachment; filename="servicios-suscripciones-')
-    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["Cache-Control"] == "no-store, no-cache"
     body = response.get_data()
     assert body.startswith("\ufeff".encode())
     rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))

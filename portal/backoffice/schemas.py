@@ -17,7 +17,7 @@ from portal.models.services import ACQUISITIONS, CATEGORIES, SERVICE_STATUSES
 # No control characters and no lone surrogates: PostgreSQL refuses NUL, and neither encodes as UTF-8.
 PRINTABLE = "^[^\\u0000-\\u001f\\u007f\\ud800-\\udfff]*$"
 # An RFC whose AAMMDD is a real date (29 Feb only in years divisible by 4), homoclave ending in a
-# digit or A: exactly what portal/backoffice/rfc.py accepts, so generated examples are meaningful.
+# digit or A: exactly what portal/rfc.py accepts, so generated examples are meaningful.
 _DAY = ("(?:[0-9]{2}(?:(?:0[13578]|1[02])(?:0[1-9]|[12][0-9]|3[01])|(?:0[469]|11)(?:0[1-9]|[12][0-9]|30)"
         "|02(?:0[1-9]|1[0-9]|2[0-8]))|(?:[02468][048]|[13579][26])0229)")
 RFC = "^[A-Za-zÑñ&]{3,4}" + _DAY + "[A-Za-z0-9]{2}[0-9Aa]$"

@@ -13,7 +13,7 @@ from portal.errors import rate_limited
 from portal.extensions import db
 from portal.htmx import is_htmx, redirect, render
 from portal.postgres import reads_only
-from portal.urls import safe_next
+from portal.urls import safe_next, with_param
 
 NOTICE = "cda/notice.html"
 # Why it was not sent -> what the modal explains, and the status that says so.
@@ -40,12 +40,15 @@ def resend(serial):
     db.session.flush()  # the message gets its defaults (status "pendiente")
     # Read before the commit expires it: reloading the message would fetch its body (the CDA).
     notice = dict(outcome="sent", service=service, recipient=message.recipient, status=message.status)
+    sent_id = message.id
     db.session.commit()
     if is_htmx():
         return render(NOTICE, block="cda_modal", in_page=False, **notice)
-    # Without JavaScript: back to the same grid page, where the layout shows the notice open.
+    # Without JavaScript: back to the grid page, where the layout shows the notice open. The address
+    # names the send (?aviso=<id>): a 303 to the very URL the browser shows is not fetched again by
+    # some browsers (elinks), which would never show the notice.
     flash(Markup(render_block(NOTICE, "cda_modal", in_page=True, **notice)), "modal")
-    return redirect(back)
+    return redirect(with_param(back, "aviso", sent_id))
 
 
 def _refused(refusal, service, desk, back):

@@ -26,6 +26,11 @@ ACQUISITION_LABELS = {"electronica": "Electrónica", "fisica": "Física"}
 STAMP_MOVEMENTS = ("credito", "consumo")
 
 
+def dated_status(valid_until, today):
+    """A dated service is Vencido once its last day has passed, Activo until then."""
+    return "vencido" if valid_until is not None and valid_until < today else "activo"
+
+
 class Product(db.Model):
     __tablename__ = "products"
 

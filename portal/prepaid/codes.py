@@ -11,6 +11,8 @@ N = len(ALPHABET)
 LENGTH = 16
 # What people type instead of what they mean.
 LOOK_ALIKES = str.maketrans({"O": "0", "I": "1", "L": "1"})
+# How a substitution is told to the person who typed it ("Leímos la O como cero").
+READ_AS = {"O": "la O como cero", "I": "la I como uno", "L": "la L como uno"}
 SEPARATORS = str.maketrans("", "", " -_.\t\u00a0")
 
 
@@ -46,6 +48,22 @@ def normalise(raw):
     if check_character(code[:-1]) != code[-1]:
         raise BadCheckCharacter(raw)
     return code
+
+
+def reading_note(raw):
+    """What normalise() read differently from what was typed, in words, or "" when nothing was.
+
+    A key has no O, I or L, so a typed one was read as the digit it looks like; the person is
+    told, so a code copied from a bad print does not pass unnoticed.
+    """
+    if not isinstance(raw, str):
+        return ""
+    typed = raw.upper()
+    read = [READ_AS[letter] for letter in READ_AS if letter in typed]
+    if not read:
+        return ""
+    listed = read[0] if len(read) == 1 else ", ".join(read[:-1]) + " y " + read[-1]
+    return f"Leímos {listed}."
 
 
 def generate():

@@ -26,7 +26,8 @@ from portal.prepaid import bp, codes
 from portal.prepaid.grids import KEYS, with_default_period
 from portal.prepaid.forms import MAX_KEYS_PER_REQUEST, ConfirmForm, ValidateForm
 from portal.prepaid.redemption import (
-    DestinationNotAllowed, EmailNotVerified, KeyAlreadyInThisDesk, LicenseNotAccepted, RedemptionError, amount,
+    DestinationNotAllowed, EmailNotVerified, KeyAlreadyInThisDesk, LicenseNotAccepted, MalformedKey, RedemptionError,
+    amount,
     canonical, confirm_key, validate_key,
 )
 from portal.prepaid.steps import StepTokenError, make_step_token, read_step_token
@@ -45,6 +46,7 @@ class Line:
     message: str
     outcome: str
     key: PrepaidKey | None = None
+    read_as: str = ""  # "Leímos la O como cero." when look-alikes were read as digits
 
 
 # --- step 1: capture and validate --------------------------------------------------------------
@@ -83,12 +85,16 @@ def validate():
         try:
             key = validate_key(desk, raw)
         except KeyAlreadyInThisDesk as refusal:
-            lines.append(Line(codes.grouped(refusal.key.code), refusal.message, "info", refusal.key))
+            lines.append(Line(codes.grouped(refusal.key.code), refusal.message, "info", refusal.key,
+                              codes.reading_note(raw)))
         except RedemptionError as refusal:
-            lines.append(Line(_shown(raw), refusal.message, "error"))
+            # Not a code at all: what its letters were read as says nothing useful.
+            read_as = "" if isinstance(refusal, MalformedKey) else codes.reading_note(raw)
+            lines.append(Line(_shown(raw), refusal.message, "error", read_as=read_as))
             limited = _count_failed_validation(desk, raw, refusal)
         else:
-            lines.append(Line(codes.grouped(key.code), f"válida (incluye {amount(key)})", "ok", key))
+            lines.append(Line(codes.grouped(key.code), f"válida (incluye {amount(key)})", "ok", key,
+                              codes.reading_note(raw)))
             # Mi perfil > Actividad lists it: the masked code only, as for a refused one.
             audit.record("prepaid_key_validated", user=current_user, desk=desk, ip=request.remote_addr,
                          key=codes.masked(key.code))

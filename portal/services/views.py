@@ -21,7 +21,7 @@ TITLES = {
     "cursos": "Cursos",
 }
 INTROS = {
-    "suscripciones": "Administra tus sistemas de pago mensual.",
+    "suscripciones": "Administrar tus sistemas de pago mensual.",
     "licenciamiento": "Administra tus sistemas comprados electrónicamente.",
     "servidor-virtual": "Tus servidores en la nube con los sistemas instalados.",
     "espacio": "El espacio de respaldo en línea contratado.",
