@@ -297,6 +297,8 @@ def live_server(app):
     """The app served over HTTP on loopback, in a thread, with CSRF on as in production."""
     app.config["WTF_CSRF_ENABLED"] = True
     server = LiveServer(app)
+    # This server is the portal's public address: the links it mails lead back to it.
+    app.config["PORTAL_URL"] = server.url()
     server.thread.start()
     yield server
     server.server.shutdown()

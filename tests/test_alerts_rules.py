@@ -169,7 +169,7 @@ def test_every_alert_mail_has_a_working_unsubscribe_link(app, world):
     run(TODAY)
     body = alert_mails()[0].body_text
     link = next(line.split(": ", 1)[1] for line in body.splitlines() if line.startswith("Para dejar de recibir"))
-    assert link.startswith("http://localhost/perfil/notificaciones/baja/")
+    assert link.startswith(app.config["PORTAL_URL"] + "/perfil/notificaciones/baja/")
     assert unsubscribe.read(link.rsplit("/", 1)[1]) == (world.a.user.id, world.a.desk.id, "payments")
     with pytest.raises(unsubscribe.LinkInvalid):
         unsubscribe.read(link.rsplit("/", 1)[1][:-2] + "xx")
