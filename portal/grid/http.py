@@ -37,7 +37,7 @@ def grid_response(grid: Grid, template, block, scope, *, args=None, cells=None, 
         # The body is sent after this request's context is gone: the export holds its own connection.
         return Response(grid.export(state, engine=db.engine, **scope), mimetype="text/csv",
                         headers={"Content-Disposition": f'attachment; filename="{filename}"',
-                                 "Cache-Control": "no-store"})
+                                 "Cache-Control": "no-store, no-cache"})  # as pages (portal.security)
     page = grid.fetch(state, cells=cells, **scope)
     page.action = url_for(request.endpoint, **(request.view_args or {}))
     # A print view opens on its own: never swapped in.
