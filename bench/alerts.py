@@ -48,7 +48,7 @@ def bench_alerts(url, meta, backend):
 
 def _timed_run(url, today):
     env = dict(os.environ, PORTAL_ENV="production", SECRET_KEY=secrets.token_urlsafe(32), DATABASE_URL=url,
-               FLASK_APP="app", PORTAL_URL="http://127.0.0.1:5000", ALERTS_INTERVAL="0")
+               FLASK_APP="app", PORTAL_URL="http://127.0.0.1:5000", TRUSTED_HOSTS="127.0.0.1", ALERTS_INTERVAL="0")
     started = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "flask", "portal", "alerts", "--today", today], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=600)

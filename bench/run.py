@@ -198,7 +198,9 @@ class Server:
     def __enter__(self):
         env = dict(os.environ, PORTAL_ENV="production", SECRET_KEY=self.secret_key, DATABASE_URL=self.url,
                    GUNICORN_BIND=f"127.0.0.1:{self.port}", MAIL_DIR=str(DATA / "mail"),
-                   RATELIMIT_STORAGE_URI="memory://")
+                   RATELIMIT_STORAGE_URI="memory://",
+                   # Production refuses to start without its public address and host names.
+                   PORTAL_URL=f"http://127.0.0.1:{self.port}", TRUSTED_HOSTS="127.0.0.1")
         gunicorn = shutil.which("gunicorn", path=os.path.dirname(sys.executable)) or "gunicorn"
         self.log = open(self.log_path, "w")
         entry = os.environ.get("BENCH_WSGI", "bench.wsgi:app")  # "app:app" measures the production limits too
