@@ -12,11 +12,12 @@ never says whether an e-mail or an RFC already has an account. What differs is t
   controls that mailbox learns the RFC is registered.
 """
 import enum
+import secrets
 from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from portal.auth.passwords import check_new_password, hash_password, spend_hash_time
+from portal.auth.passwords import check_new_password, hash_password
 from portal.auth.signin import find_user_by_email
 from portal.extensions import db
 from portal.models import Desk, Membership, User
@@ -51,12 +52,18 @@ def register(application):
     """Create the account (and its desk when the RFC is new); never tells the caller what existed."""
     check_new_password(application.password, application.email)
     existing = find_user_by_email(application.email)
-    if existing is not None:
-        # The same hashing work as a real sign-up, so the answer's timing tells nothing either.
-        spend_hash_time(application.password)
-        return Registration(Outcome.EMAIL_TAKEN, existing)
+    with db.session.begin_nested() as account_writes:
+        if existing is None:
+            return _create_account(application, application.email)
+        # An existing e-mail does the same work as a sign-up (the hash, the same inserts under a
+        # throwaway address), then undoes it: the answer's timing tells nothing either.
+        _create_account(application, f"{secrets.token_hex(8)}@registro.invalid")
+        account_writes.rollback()
+    return Registration(Outcome.EMAIL_TAKEN, existing)
 
-    user = User(email=application.email, name=application.name, phone=application.phone,
+
+def _create_account(application, email):
+    user = User(email=email, name=application.name, phone=application.phone,
                 password_hash=hash_password(application.password))
     db.session.add(user)
     if db.session.scalar(select(Desk.id).where(Desk.rfc == application.rfc)) is not None:
