@@ -37,9 +37,11 @@ run: demo
 	$(FLASK) outbox deliver --loop & trap 'kill $$! 2>/dev/null' EXIT INT TERM; \
 	$(FLASK) run --host 127.0.0.1 --port $(PORT)
 
-## make test: venv with the dev requirements, then the whole suite
+## make test: venv with the dev requirements, then the whole suite, one process per core
+## (TEST_WORKERS=0 runs it in this one process)
+TEST_WORKERS ?= auto
 test: install-dev
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 ## make stress: the fault and abuse suite at the issue's full counts (more processes, 60 s mail outage,
 ## 10,000 generated requests, 100 addresses per enumeration check), figures printed as it goes.

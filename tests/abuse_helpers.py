@@ -1,16 +1,21 @@
 """The fault and abuse suite's figures: each test records what it measured against its pass bar.
 
 A pytest plugin (tests/conftest.py lists it in pytest_plugins): record_figure() prints the line
-(visible with `-s`, as `make stress` runs) and keeps it for a table at the end of every run.
+(visible with `-s`, as `make stress` runs) and keeps it for a table at the end of every run. The
+figures travel in each test's report (user_properties), so the table is whole when pytest-xdist
+runs the tests in several processes.
 STRESS=1 raises the counts to the issue's full figures (`make stress`); CI runs smaller counts
 that still prove each property.
 """
 import os
 import threading
 
+import pytest
+
 STRESS = os.environ.get("STRESS", "").lower() in {"1", "true", "yes"}
 
-_figures = []
+_figures = []  # the table: every test's figures, as their reports arrive
+_pending = []  # this process's figures not yet attached to their test
 _lock = threading.Lock()
 _current = {"backend": ""}
 
@@ -26,7 +31,7 @@ def record_figure(name, value, bar):
         name = f"{name} [{_current['backend']}]"
     line = (name, " ".join(str(value).split()), str(bar))  # one line each, whatever an error message holds
     with _lock:
-        _figures.append(line)
+        _pending.append(line)
     print(f"\n[figura] {line[0]}: {line[1]}  (meta: {bar})")
 
 
@@ -34,6 +39,20 @@ def pytest_runtest_setup(item):
     """Figures are labelled with the database they were measured on."""
     params = getattr(getattr(item, "callspec", None), "params", {})
     _current["backend"] = params.get("database_url", "")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Each phase's figures go with the test: the teardown report carries them all."""
+    with _lock:
+        item.user_properties.extend(("figura", list(line)) for line in _pending)
+        _pending.clear()
+    yield
+
+
+def pytest_runtest_logreport(report):
+    if report.when == "teardown":
+        _figures.extend(tuple(value) for name, value in report.user_properties if name == "figura")
 
 
 def pytest_terminal_summary(terminalreporter):

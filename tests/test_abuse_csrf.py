@@ -52,7 +52,7 @@ def _expired_token(app, browser):
 
 def _url(rule, serial, user):
     values = {"serial": serial, "token": tokens.issue(tokens.RESET_PASSWORD, user),
-              "desk_id": str(user.memberships[0].desk_id)}
+              "desk_id": str(user.memberships[0].desk_id), "category": "suscripciones"}
     if rule.endpoint == "profile.confirm_email":
         values["token"] = tokens.issue(tokens.CHANGE_EMAIL, user, email="nuevo@empresa.mx")
     elif rule.endpoint == "auth.set_password":

@@ -73,7 +73,7 @@ def test_a_grid_request_at_the_same_moment_does_not_cancel_a_resend(app, live_se
     # Both requests leave in the same tick: the resend first, then the toolbar's.
     page.evaluate("""serial => {
         document.getElementById('cda-btn-' + serial).click();
-        htmx.trigger(document.querySelector('form.grid-toolbar'), 'submit');
+        htmx.trigger(document.querySelector('form.grid-toolbar-form'), 'submit');
     }""", system.serial)
     dialog = page.get_by_role("dialog", name="Aspel notifica")
     expect(dialog).to_contain_text(f"El CDA del número de serie {system.serial} ha sido enviado a tu cuenta de correo.")

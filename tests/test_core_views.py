@@ -1,4 +1,6 @@
 """Sign-in and out, the layout, the desk selector and the error pages."""
+from datetime import date
+
 import pytest
 
 from tests import factories
@@ -105,9 +107,9 @@ def test_the_sessions_desk_and_saved_columns_are_read_in_the_statement_that_load
 
     from portal.extensions import db
 
-    factories.prepaid_key(world.a.desk, status="disponible")
+    factories.prepaid_key(world.a.desk, status="disponible", confirmed_on=date.today())  # in the default period
     login(world.a.user)
-    client.get("/claves-prepago?cols=clave&cols=estatus")  # the session names its desk; columns saved
+    client.post("/claves-prepago", data={"cols": ["clave", "estatus"]})  # "Columnas" saved
     statements = []
     with app.app_context():
         engine = db.engine

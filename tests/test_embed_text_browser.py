@@ -72,7 +72,7 @@ def test_w3m_reads_sign_in_services_and_keys_in_order(app, live_server, w3m, wor
     cookie = sign_in(live_server, world.a.user)
     services = w3m("/servicios/suscripciones", cookie)
     in_order(services, "Póliza:", "Mi perfil", "Cerrar sesión", *MENU, "Seguir comprando", "Comprar ahora",
-             "Sistemas en Suscripción", "Agrupar por", "Filtro", "Columnas", "Aplicar", "Buscar",
+             "Sistemas en Suscripción", "Agrupar por", "Filtro", "Aplicar", "Buscar", "Columnas", "Guardar columnas",
              "Sistema", "Versión", "Usuarios", "No. Serie", "Fecha Activación", "Próximo Pago", "Acciones",
              system.serial, "Página 1 de 1 (1 elemento)", "Exportar CSV")
     # The row reads as a row: the system, its serial, then its actions (the button's icon has its
@@ -85,7 +85,7 @@ def test_w3m_reads_sign_in_services_and_keys_in_order(app, live_server, w3m, wor
     for label in MENU[1:]:
         assert line_with(services, label).strip().startswith("•"), label  # a list of links, one a line
 
-    keys = w3m("/claves-prepago", cookie)
+    keys = w3m("/claves-prepago?desde=2026-10-01&hasta=2026-10-31", cookie)  # the key's month
     in_order(keys, *MENU, "Claves prepago", "Activar claves", "Comprar ahora",
              "Claves de prepago con: Fecha de contratación desde", "Buscar",
              "Clave", "Cantidad", "Fecha", "F. Activación", "Estatus", "Cliente",

@@ -59,7 +59,11 @@ def keys(app, world):
     return desk
 
 
-def open_keys(browser_page, live_server, world, js=True, viewport=WIDE, path="/claves-prepago"):
+# The keys fixture's month, named: the default period (the last two months) moves with the calendar.
+OCTOBER = "/claves-prepago?desde=2026-10-01&hasta=2026-10-31"
+
+
+def open_keys(browser_page, live_server, world, js=True, viewport=WIDE, path=OCTOBER):
     page = browser_page(js=js, viewport=viewport)
     browser_sign_in(page, live_server, world.a.user)
     page.goto(live_server.url(path))

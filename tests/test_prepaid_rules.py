@@ -76,7 +76,7 @@ def test_a_new_key_validates_and_nothing_changes(world):
 
 @pytest.mark.parametrize("raw, error", [
     ("ABC-123", MalformedKey), ("0123456789ABCDEF", BadCheckCharacter), (codes.generate(), UnknownKey),
-])
+], ids=["malformada", "verificador", "desconocida"])  # the same names in every process (pytest-xdist)
 def test_typing_errors_and_unknown_keys(world, raw, error):
     if error is BadCheckCharacter:
         raw = raw[:-1] + ("0" if codes.check_character(raw[:-1]) != "0" else "1")

@@ -165,18 +165,45 @@ def test_the_column_choice_is_remembered_per_user_and_grid_and_the_url_wins(clie
     factories.service(world.a.desk, serial="SAE-1")
     factories.service(world.b.desk, serial="SAE-2")
     login(world.a.user)
-    client.get("/servicios/suscripciones?cols=&cols=serie&cols=estatus")
+    saved = client.post("/servicios/suscripciones?q=sae", data={"cols": ["", "serie", "estatus"]})
+    # Without JS, "Guardar columnas" comes back to the same list (its search kept) with them.
+    assert saved.status_code == 303 and saved.headers["Location"] == "/servicios/suscripciones?q=sae&cols=serie,estatus"
     assert headers_of(client.get("/servicios/suscripciones").get_data(as_text=True)) == ["No. Serie", "Estatus"]
+    # A link with cols= shows those columns, and changes nothing (a cross-site link cannot either).
     assert headers_of(client.get("/servicios/suscripciones?cols=sistema").get_data(as_text=True)) == ["Sistema"]
-    assert headers_of(client.get("/servicios/suscripciones").get_data(as_text=True)) == ["Sistema"]
+    assert headers_of(client.get("/servicios/suscripciones").get_data(as_text=True)) == ["No. Serie", "Estatus"]
     licenciamiento = factories.service(world.a.desk, category="licenciamiento", serial="LIC-1")
     assert licenciamiento and headers_of(client.get("/servicios/licenciamiento").get_data(as_text=True))[0] == "Sistema"
-    client.get("/servicios/licenciamiento?cols=serie")  # a second grid's choice, kept beside the first
+    client.post("/servicios/licenciamiento", data={"cols": "serie"})  # a second grid's choice, kept beside the first
     assert headers_of(client.get("/servicios/licenciamiento").get_data(as_text=True)) == ["No. Serie"]
-    assert headers_of(client.get("/servicios/suscripciones").get_data(as_text=True)) == ["Sistema"]
+    assert headers_of(client.get("/servicios/suscripciones").get_data(as_text=True)) == ["No. Serie", "Estatus"]
     client.post("/cuenta/salir")
     login(world.b.user)
     assert headers_of(client.get("/servicios/suscripciones").get_data(as_text=True))[:2] == ["Sistema", "Versión"]
+
+
+def test_columnas_saved_with_htmx_swap_the_list_in_place_with_the_toolbars_search(client, world, login, hx):
+    factories.service(world.a.desk, serial="SAE-1", product_code="SAE")
+    factories.service(world.a.desk, serial="COI-1", product_code="COI")
+    login(world.a.user)
+    # htmx posts the Columnas form with the toolbar's fields (hx-include) over the page's address.
+    fragment = client.post("/servicios/suscripciones", headers=hx, data={"cols": ["", "serie"], "q": "coi"})
+    assert fragment.status_code == 200 and fragment.headers["HX-Push-Url"] == "/servicios/suscripciones?q=coi&cols=serie"
+    html = fragment.get_data(as_text=True)
+    assert "<html" not in html and headers_of(html) == ["No. Serie"] and "COI-1" in html and "SAE-1" not in html
+    assert headers_of(client.get("/servicios/suscripciones").get_data(as_text=True)) == ["No. Serie"]
+
+
+def test_columnas_need_the_csrf_token_and_a_signed_in_user(app, client, world, login):
+    factories.service(world.a.desk, serial="SAE-1")
+    login(world.a.user)
+    app.config["WTF_CSRF_ENABLED"] = True  # a cross-site form has no token
+    refused = client.post("/servicios/suscripciones", data={"cols": "serie"})
+    assert refused.status_code == 400 and "<html" in refused.get_data(as_text=True)
+    assert headers_of(client.get("/servicios/suscripciones").get_data(as_text=True))[0] == "Sistema"
+    app.config["WTF_CSRF_ENABLED"] = False
+    anonymous = app.test_client().post("/servicios/suscripciones", data={"cols": "serie"})
+    assert anonymous.status_code in (302, 303) and "/cuenta/ingresar" in anonymous.headers["Location"]
 
 
 def test_columns_panel_reflects_the_choice_and_hidden_fields_reach_the_row_action(app, client, signed_in):

@@ -42,7 +42,9 @@ class Terminal:
         require("tmux")
         self.socket = f"portal-{uuid.uuid4().hex[:10]}"
         self.home = home
-        env = {**os.environ, "HOME": str(home), "TERM": "xterm", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
+        # Not COLUMNS and LINES (pytest-xdist's workers set 80×24): lynx would size itself by them.
+        env = {name: value for name, value in os.environ.items() if name not in ("COLUMNS", "LINES")}
+        env.update(HOME=str(home), TERM="xterm", LANG="C.UTF-8", LC_ALL="C.UTF-8")
         subprocess.run([TMUX, "-L", self.socket, "-f", "/dev/null", "new-session", "-d", "-s", "b",
                         "-x", "160", "-y", "200", command], env=env, check=True)
 

@@ -3,13 +3,14 @@ remembered per user and grid. The only module of the grid that imports Flask.
 """
 from datetime import date
 
-from flask import Response, make_response, request, url_for
+from flask import Response, make_response, redirect, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.datastructures import MultiDict
 
 from portal.extensions import db
-from portal.grid.page import Grid
+from portal.grid.page import Grid, list_url
 from portal.htmx import is_htmx, render
 from portal.models import GridPreference
 
@@ -23,15 +24,22 @@ def grid_response(grid: Grid, template, block, scope, *, args=None, cells=None, 
     columns' `html` take (Column.html_args); ?formato=csv streams the CSV, ?formato=imprimir is
     the print view (the whole page, even for htmx).
     """
-    state = grid.parse(request.args if args is None else args,
-                       saved_columns=columns_saved_for(current_user.id, grid.name))
-    if state.columns_explicit:
-        try:
-            if remember_columns(current_user.id, grid.name, state.columns):
-                db.session.commit()
-        except SQLAlchemyError:
-            # Another tab saved first, or SQLite was busy: the choice still shows, and is kept next time.
-            db.session.rollback()
+    args = request.args if args is None else args
+    posted = request.method == "POST"
+    if posted:
+        args = _with_posted(args, request.form)
+    state = grid.parse(args, saved_columns=columns_saved_for(current_user.id, grid.name))
+    if posted:
+        # Only "Columnas" posts: a GET with cols= shows those columns, a POST also keeps them.
+        if state.columns_explicit:
+            try:
+                if remember_columns(current_user.id, grid.name, state.columns):
+                    db.session.commit()
+            except SQLAlchemyError:
+                # Another tab saved first, or SQLite was busy: the choice still shows, and is kept next time.
+                db.session.rollback()
+        if not is_htmx():
+            return redirect(list_url(_action(), state), code=303)
     if state.export:
         filename = f"{grid.name}-{date.today().isoformat()}.csv"
         # The body is sent after this request's context is gone: the export holds its own connection.
@@ -39,7 +47,7 @@ def grid_response(grid: Grid, template, block, scope, *, args=None, cells=None, 
                         headers={"Content-Disposition": f'attachment; filename="{filename}"',
                                  "Cache-Control": "no-store, no-cache"})  # as pages (portal.security)
     page = grid.fetch(state, cells=cells, **scope)
-    page.action = url_for(request.endpoint, **(request.view_args or {}))
+    page.action = _action()
     # A print view opens on its own: never swapped in.
     page.fragment = is_htmx() and not state.printing
     response = make_response(render(template, block=block if page.fragment else None, grid=page, **(context or {})))
@@ -47,6 +55,20 @@ def grid_response(grid: Grid, template, block, scope, *, args=None, cells=None, 
         # The address bar shows the short, bookmarkable URL of what is on screen.
         response.headers["HX-Push-Url"] = page.link()
     return response
+
+
+def _action():
+    """The list's own path, which its form and links go to."""
+    return url_for(request.endpoint, **(request.view_args or {}))
+
+
+def _with_posted(args, form):
+    """The query string with the posted fields (the toolbar's, sent along by htmx) over it."""
+    merged = MultiDict(args)
+    for key in form:
+        if key != "csrf_token":
+            merged.setlist(key, form.getlist(key))
+    return merged
 
 
 # --- "Columnas" remembered per user and grid -------------------------------------------------

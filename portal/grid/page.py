@@ -129,6 +129,12 @@ def _lines(grid, state, rows, shown, counts, scope, cells):
     return lines
 
 
+def list_url(action, state, **changes):
+    """The URL at `action` of the list `state` describes, with `changes`."""
+    values = state.query(**changes)
+    return f"{action}?{urlencode(list(iter_multi_items(values)), safe=QUERY_SAFE)}" if values else action
+
+
 @dataclass
 class GridPage:
     """What a template gets as `grid`: the state, the visible columns, the lines, the pager."""
@@ -146,8 +152,7 @@ class GridPage:
     def link(self, **changes):
         """This list's URL with `changes` (link(page=2), link(group=None), link(formato="imprimir"))."""
         # What url_for(endpoint, **view_args, **query) gives, without routing each of a page's links.
-        values = self.state.query(**changes)
-        return f"{self.action}?{urlencode(list(iter_multi_items(values)), safe=QUERY_SAFE)}" if values else self.action
+        return list_url(self.action, self.state, **changes)
 
     @property
     def pages(self):

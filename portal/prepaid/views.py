@@ -265,7 +265,7 @@ def _parse_ids(raw, limit=MAX_KEYS_PER_REQUEST):
 
 # --- "Claves prepago" ----------------------------------------------------------------------------
 
-@bp.get("")
+@bp.route("", methods=["GET", "POST"])  # POST: "Columnas" saved
 @reads_only
 @desk_required
 def keys():

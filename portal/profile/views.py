@@ -134,7 +134,7 @@ def _continue_in_a_new_session(user):
     login_user(user, remember=remembered)
 
 
-@bp.get("/actividad")
+@bp.route("/actividad", methods=["GET", "POST"])  # POST: "Columnas" saved
 @reads_only
 @login_required
 def activity_log():

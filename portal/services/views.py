@@ -31,7 +31,7 @@ INTROS = {
 }
 
 
-@bp.get("/<category>")
+@bp.route("/<category>", methods=["GET", "POST"])  # POST: "Columnas" saved
 @reads_only
 @desk_required
 def category(category):
