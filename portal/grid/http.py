@@ -22,7 +22,8 @@ def grid_response(grid: Grid, template, block, scope, *, args=None, cells=None, 
 
     `args`: the query string to obey (default request.args); `cells`: this request's values the
     columns' `html` take (Column.html_args); ?formato=csv streams the CSV, ?formato=imprimir is
-    the print view (the whole page, even for htmx).
+    the print view (the whole page, even for htmx). A POST is "Columnas": its fields over `args`,
+    the choice kept for the user, then the list (htmx) or a 303 to it.
     """
     args = request.args if args is None else args
     posted = request.method == "POST"
