@@ -34,6 +34,8 @@ class GridState:
     notices: list = field(default_factory=list)
     export: bool = False
     printing: bool = False  # ?formato=imprimir: page 1 with up to PRINT_LIMIT rows, the whole page
+    # The filters said back as URL values, once: a page asks query() for each of its many links.
+    filter_query: dict = field(default_factory=dict)
 
     def choices(self, column):
         """The options of a Choice filter, read once per request and only when needed."""
@@ -64,9 +66,7 @@ class GridState:
         values = {}
         if self.q:
             values["q"] = self.q
-        for column in grid.columns:
-            if column.filter is not None:
-                values.update(column.filter.url_values(self.form))
+        values.update(self.filter_query)
         if self.sort_param != grid.default_sort:
             values["sort"] = self.sort_param
         if self.group:
@@ -103,6 +103,7 @@ def parse(grid, args, saved_columns=None):
         value = column.filter.parse(args, column, state)
         if value is not None:
             state.filters[column.key] = value
+        state.filter_query.update(column.filter.url_values(state.form))
     formato = first_of(args, "formato")
     if formato:
         if formato.lower() == "csv":
