@@ -3,7 +3,7 @@
     python -m bench.explain [sqlite|postgresql ...]
 
 The app itself (create_app + test client, signed in as the big desk's owner) requests each route
-of bench.run.ROUTES marked grid=True twice; the SELECTs of the second request that touch the big
+of bench.routes.ROUTES marked grid=True twice; the SELECTs of the second request that touch the big
 tables are recorded as the driver received them (SQL and parameters) and explained on the same
 database: EXPLAIN QUERY PLAN on SQLite, EXPLAIN (ANALYZE, BUFFERS) on PostgreSQL. Whatever code
 builds the queries (portal/grid/query.py or a view), this shows what reaches the database.
@@ -17,6 +17,7 @@ import time
 from sqlalchemy import event
 
 from bench.common import DATA, PASSWORD, RESULTS, USERS, backend_of, database_url, selected_backends
+from bench.routes import ROUTES, placeholders, target
 from portal.grid.query import forget_counts
 from portal.postgres import PLAN_PER_EXECUTION
 
@@ -25,7 +26,6 @@ BIG_TABLES = re.compile(r"\b(prepaid_keys|services|clients)\b")
 
 def capture_queries(app, routes, values, email=USERS["big"], password=PASSWORD):
     """[(route, path, status, ms, [(sql, params)], statements)] for each route, signed in as `email`."""
-    from bench.run import target
     from portal.extensions import db
 
     client = app.test_client()
@@ -96,8 +96,7 @@ def explain(engine, sql, params, generic=False):
 
 
 def explain_backend(backend):
-    """Write bench/results/explain-<backend>.md for the grid routes of bench.run.ROUTES."""
-    from bench.run import ROUTES, placeholders
+    """Write bench/results/explain-<backend>.md for the grid routes of bench.routes.ROUTES."""
     from portal import create_app
     from portal.extensions import db
 

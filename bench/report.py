@@ -1,0 +1,191 @@
+"""What a run's figures mean: the metrics budgets are written against, the verdicts, and the reports.
+
+bench/results/<backend>.md and summary.md come from markdown(), the top-level README's latest
+results from readme_block() (between its bench-results markers, by update_readme()).
+"""
+from bench.common import ROOT
+
+
+def reference_of(first, routes, connections):
+    """/healthz at each level: measured first, then again just before every route's own run.
+
+    Each route's ratio divides by the /healthz run next to it (the machine's speed drifts within
+    minutes); the table's reference is the median of all of them, with their spread.
+    """
+    levels = {}
+    for conns in map(str, connections):
+        runs = [first["levels"][conns]["rps"]] if conns in first.get("levels", {}) else []
+        runs += [r["levels"][conns]["reference_rps"] for r in routes if conns in (r.get("levels") or {})]
+        if runs:
+            runs.sort()
+            levels[conns] = {"rps": runs[len(runs) // 2], "min": runs[0], "max": runs[-1], "runs": len(runs)}
+    return {"levels": levels, "bytes": first.get("bytes"), "gz": first.get("gz")}
+
+
+def metrics_of(route_result, reference):
+    """The figures budgets are written against: "p50@1", "ratio@8", "gz", "rows_per_s", ..."""
+    metrics = {k: route_result.get(k) for k in ("gz", "bytes", "first_load_gz", "rows_per_s", "rss_mb",
+                                                "confirmed_per_s", "doubles")}
+    for conns, figures in (route_result.get("levels") or {}).items():
+        for name in ("p50", "p95", "p99", "rps"):
+            # No request finished in time: slower than anything measurable, a miss rather than a blank.
+            metrics[f"{name}@{conns}"] = figures[name] if figures[name] is not None else float("inf")
+        ref = figures.get("reference_rps") or (reference["levels"].get(conns) or {}).get("rps")
+        if ref:
+            figures["ratio"] = round(figures["rps"] / ref, 4)
+            metrics[f"ratio@{conns}"] = figures["ratio"]
+    return metrics
+
+
+def judge(route_result, route, reference, backend):
+    metrics = metrics_of(route_result, reference)
+    verdicts = []
+    for budget in route.budgets:
+        value, passed = budget.judge(metrics) if route_result.get("available") else (None, None)
+        if "PostgreSQL" in budget.label and backend != "postgresql":
+            passed = None  # measured, but the budget is PostgreSQL's
+        verdicts.append({"budget": budget.label, "op": budget.op, "limit": budget.limit, "unit": budget.unit,
+                         "measured": value, "pass": passed})
+    route_result["budgets"] = verdicts
+
+
+def ms(value):
+    return "" if value is None else f"{value:,.1f}"
+
+
+def _size(value):
+    if value is None:
+        return ""
+    return f"{value / 1024:,.1f} KB" if value >= 1024 else f"{value} B"
+
+
+def _figure(value, unit):
+    if value is None:
+        return "—"
+    if value == float("inf"):
+        return "none finished"
+    if unit == "B":
+        return _size(value)
+    if unit == "×":
+        return f"{value:.1%}"
+    return f"{value:,.1f} {unit}".strip()
+
+
+def markdown(results):
+    """The results of one database as Markdown tables."""
+    ref = results["reference"]["levels"]
+    lines = [f"### {results['backend']} — {results['started']}", "",
+             f"{results['data']['prepaid_keys']:,} keys, {results['data']['services']:,} services, "
+             f"{results['data']['desks']:,} desks; gunicorn {results['workers']} sync workers on "
+             f"{results['cores']} cores; {results['seconds_per_point']:g} s per point; load average at start "
+             f"{results['load_average_at_start'][0]:.1f}. Reference /healthz, median of its runs "
+             "(one before each route; each route's % divides by the run next to it): "
+             + ", ".join(f"{c} conn {v['rps']:,.0f} req/s ({v['min']:,.0f}–{v['max']:,.0f})" for c, v in ref.items())
+             + ".", ""]
+    if results.get("password_hash"):
+        cost = results["password_hash"]
+        others = ", ".join(f"`{name}` {cost_ms} ms" for name, cost_ms in cost.get("candidates", {}).items())
+        lines += [f"One password check with the configured `{cost['method']}`: {cost['ms']} ms in-process "
+                  f"(others, same moment: {others}).", ""]
+    lines += ["| route | conn | req/s | % of /healthz | p50 ms | p95 ms | p99 ms | statuses | raw | gzip |",
+              "|---|---:|---:|---:|---:|---:|---:|---|---:|---:|"]
+    for r in results["routes"]:
+        if not r.get("available"):
+            lines.append(f"| {r['name']} | | | | | | | {r.get('note', '')} | | |")
+            continue
+        if r.get("levels"):
+            for conns, f in r["levels"].items():
+                statuses = ", ".join(f"{k}: {v:,}" for k, v in sorted(f["statuses"].items()))
+                if not f["requests"]:
+                    statuses = f"none finished in {f['seconds']:g} s"
+                ratio = f.get("ratio")
+                lines.append(f"| {r['name']} | {conns} | {f['rps']:,.1f} | "
+                             f"{'' if ratio is None else f'{ratio:.1%}'} | {ms(f['p50'])} | {ms(f['p95'])} | "
+                             f"{ms(f['p99'])} | {statuses} | {_size(r.get('bytes'))} | {_size(r.get('gz'))} |")
+        elif r.get("csv"):
+            c = r["csv"]
+            lines.append(f"| {r['name']} | 1 (curl) | {r['rows_per_s']:,.0f} rows/s | | first byte "
+                         f"{c['first_byte_ms']} ms | | total {c['seconds'] * 1000:,.0f} | {c['status']}: "
+                         f"{c['rows']:,} rows | {_size(c['bytes'])} | |")
+        elif r.get("race"):
+            c = r["race"]
+            statuses = " / ".join(", ".join(f"{k}: {v:,}" for k, v in sorted(u["statuses"].items())) for u in c["users"])
+            lines.append(f"| {r['name']} | 2 × 8 | {r['confirmed_per_s']:,.1f} confirmed/s | | "
+                         f"{ms(c['users'][0]['p50'])} | {ms(c['users'][0]['p95'])} | {ms(c['users'][0]['p99'])} | "
+                         f"{statuses}; {c['keys_confirmed']:,} keys confirmed, {r['doubles']} doubles | "
+                         f"{_size(r.get('bytes'))} | {_size(r.get('gz'))} |")
+        elif r.get("note"):
+            lines.append(f"| {r['name']} | | | | | | | {r['note']} | | |")
+    lines += ["", f"Peak RSS of a worker over the run: {results['peak_rss_mb']} MB.", "",
+              "| budget | route | limit | measured | result |", "|---|---|---:|---:|---|"]
+    for r in results["routes"]:
+        for b in r.get("budgets", []):
+            verdict = {True: "met", False: "**missed**", None: "not measured"}[b["pass"]]
+            if b["pass"] is None and b["measured"] is not None:
+                verdict = "measured (budget is for PostgreSQL)"
+            if not r.get("available"):
+                verdict = "not measured (feature not available)"
+            lines.append(f"| {b['budget']} | {r['name']} | {b['op']} {_figure(b['limit'], b['unit'])} | "
+                         f"{_figure(b['measured'], b['unit'])} | {verdict} |")
+    rss = [f"{r['name']}: {r['rss_mb']} MB" for r in results["routes"] if r.get("rss_mb")]
+    if rss:
+        lines += ["", "Worker peak RSS per route (VmHWM reset before each): " + "; ".join(rss) + "."]
+    return "\n".join(lines) + "\n"
+
+
+README_START, README_END = "<!-- bench-results:start -->", "<!-- bench-results:end -->"
+
+
+def readme_block(all_results):
+    """The README's condensed results: the key figures per route and every budget, per database."""
+    lines = []
+    for results in all_results:
+        ref = results["reference"]["levels"]
+        lines += [f"**{results['backend']}** ({results['started'][:16].replace('T', ' ')}, load average "
+                  f"{results['load_average_at_start'][0]:.1f} at start; /healthz "
+                  + " / ".join(f"{v['rps']:,.0f}" for v in ref.values()) + " req/s at "
+                  + " / ".join(ref) + " connections)", "",
+                  "| route | p50 @1 | p95 @8 | p99 @32 | req/s @8 | % of /healthz @8 | gzip |",
+                  "|---|---:|---:|---:|---:|---:|---:|"]
+        missing = []
+        for r in results["routes"]:
+            if not r.get("available"):
+                missing.append(f"{r['name']} ({r.get('note', '').removeprefix('not available ').strip('()')})")
+                continue
+            levels = r.get("levels") or {}
+            if levels:
+                at = lambda conns, name: (levels.get(conns) or {}).get(name)  # noqa: E731
+                ratio = at("8", "ratio")
+                lines.append(f"| {r['name']} | {ms(at('1', 'p50'))} | {ms(at('8', 'p95'))} | {ms(at('32', 'p99'))} "
+                             f"| {ms(at('8', 'rps'))} | {'' if ratio is None else f'{ratio:.1%}'} | "
+                             f"{_size(r.get('gz'))} |")
+            elif r.get("csv"):
+                lines.append(f"| {r['name']} | {r['rows_per_s']:,.0f} rows/s, first byte "
+                             f"{r['csv']['first_byte_ms']} ms | | | | | |")
+            elif r.get("race"):
+                lines.append(f"| {r['name']} | {r['confirmed_per_s']:,.1f} confirmed/s, {r['doubles']} doubles "
+                             f"| | | | | |")
+        lines.append("")
+        if missing:
+            lines += ["Not measured, the feature is not in this build: " + "; ".join(missing) + ".", ""]
+        verdicts = []
+        for r in results["routes"]:
+            for b in r.get("budgets", []):
+                if r.get("available"):
+                    mark = {True: "met", False: "**missed**", None: "—"}[b["pass"]]
+                    verdicts.append(f"- {r['name']}: {b['budget']} {b['op']} {_figure(b['limit'], b['unit'])} → "
+                                    f"{_figure(b['measured'], b['unit'])}, {mark}")
+        if verdicts:
+            lines += ["Budgets:", "", *verdicts, ""]
+    return "\n".join(lines)
+
+
+def update_readme(all_results):
+    """Put the latest results between the README's markers (nothing happens without them)."""
+    readme = ROOT / "README.md"
+    text = readme.read_text()
+    if README_START not in text or README_END not in text:
+        return
+    head, rest = text.split(README_START, 1)
+    _old, tail = rest.split(README_END, 1)
+    readme.write_text(f"{head}{README_START}\n{readme_block(all_results)}\n{README_END}{tail}")
