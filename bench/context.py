@@ -24,7 +24,9 @@ class Context:
     pools: Pools
     values: dict
     scratch: str
-    reference_script: str = ""
+    reference_script: str = ""  # /healthz, before each route's run
+    hello: Server | None = None  # the floor's own gunicorn (bench/hello.py)
+    hello_script: str = ""
 
 
 def session_for(ctx, route):

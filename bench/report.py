@@ -6,39 +6,42 @@ results from readme_block() (between its bench-results markers, by update_readme
 from bench.common import ROOT
 
 
-def reference_of(first, routes, connections):
-    """/healthz at each level: measured first, then again just before every route's own run.
+def neighbours(routes, key, connections):
+    """One neighbour's runs at each level, "reference_rps" (/healthz) or "hello_rps" (the hello-world).
 
-    Each route's ratio divides by the /healthz run next to it (the machine's speed drifts within
-    minutes); the table's reference is the median of all of them, with their spread.
+    Each runs just before every route's own run, and the route's ratios divide by those runs (the
+    machine's speed drifts within minutes); the tables' figure is the median of them all, with
+    their spread. /healthz's own line is its own neighbour.
     """
     levels = {}
     for conns in map(str, connections):
-        runs = [first["levels"][conns]["rps"]] if conns in first.get("levels", {}) else []
-        runs += [r["levels"][conns]["reference_rps"] for r in routes if conns in (r.get("levels") or {})]
+        runs = sorted(f[key] for r in routes if (f := (r.get("levels") or {}).get(conns)) and f.get(key) is not None)
         if runs:
-            runs.sort()
             levels[conns] = {"rps": runs[len(runs) // 2], "min": runs[0], "max": runs[-1], "runs": len(runs)}
-    return {"levels": levels, "bytes": first.get("bytes"), "gz": first.get("gz")}
+    return levels
 
 
-def metrics_of(route_result, reference):
-    """The figures budgets are written against: "p50@1", "ratio@8", "gz", "rows_per_s", ..."""
+def metrics_of(route_result, reference, hello=None):
+    """The figures budgets are written against: "p50@1", "ratio@8", "ratio_hello@8", "gz", "rows_per_s", ..."""
     metrics = {k: route_result.get(k) for k in ("gz", "bytes", "first_load_gz", "rows_per_s", "rss_mb",
                                                 "confirmed_per_s", "doubles")}
     for conns, figures in (route_result.get("levels") or {}).items():
         for name in ("p50", "p95", "p99", "rps"):
             # No request finished in time: slower than anything measurable, a miss rather than a blank.
             metrics[f"{name}@{conns}"] = figures[name] if figures[name] is not None else float("inf")
-        ref = figures.get("reference_rps") or (reference["levels"].get(conns) or {}).get("rps")
-        if ref:
-            figures["ratio"] = round(figures["rps"] / ref, 4)
-            metrics[f"ratio@{conns}"] = figures["ratio"]
+        # Over the neighbour's run beside it, or their median if that one finished nothing.
+        for ratio, neighbour, summary in (("ratio", "reference_rps", reference), ("ratio_hello", "hello_rps", hello)):
+            base = figures.get(neighbour) or ((summary or {}).get("levels", {}).get(conns) or {}).get("rps")
+            if base:
+                figures[ratio] = round(figures["rps"] / base, 4)
+                metrics[f"{ratio}@{conns}"] = figures[ratio]
     return metrics
 
 
-def judge(route_result, route, reference, backend):
-    metrics = metrics_of(route_result, reference)
+def judge(route_result, route, results):
+    """The route's budgets against its figures, in route_result["budgets"]: met, missed, or not judged."""
+    backend = results["backend"]
+    metrics = metrics_of(route_result, results["reference"], results.get("hello"))
     verdicts = []
     for budget in route.budgets:
         value, passed = budget.judge(metrics) if route_result.get("available") else (None, None)
@@ -51,6 +54,10 @@ def judge(route_result, route, reference, backend):
 
 def ms(value):
     return "" if value is None else f"{value:,.1f}"
+
+
+def _percent(ratio):
+    return "" if ratio is None else f"{ratio:.1%}"
 
 
 def _size(value):
@@ -80,42 +87,40 @@ def markdown(results):
              f"{results['cores']} cores; {results['seconds_per_point']:g} s per point; load average at start "
              f"{results['load_average_at_start'][0]:.1f}. Reference /healthz, median of its runs "
              "(one before each route; each route's % divides by the run next to it): "
-             + ", ".join(f"{c} conn {v['rps']:,.0f} req/s ({v['min']:,.0f}–{v['max']:,.0f})" for c, v in ref.items())
-             + ".", ""]
+             + _runs(ref) + "." + _floor(results), ""]
     if results.get("password_hash"):
         cost = results["password_hash"]
         others = ", ".join(f"`{name}` {cost_ms} ms" for name, cost_ms in cost.get("candidates", {}).items())
         lines += [f"One password check with the configured `{cost['method']}`: {cost['ms']} ms in-process "
                   f"(others, same moment: {others}).", ""]
-    lines += ["| route | conn | req/s | % of /healthz | p50 ms | p95 ms | p99 ms | statuses | raw | gzip |",
-              "|---|---:|---:|---:|---:|---:|---:|---|---:|---:|"]
+    lines += ["| route | conn | req/s | % of /healthz | % of hello-world | p50 ms | p95 ms | p99 ms | statuses | raw "
+              "| gzip |", "|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|"]
     for r in results["routes"]:
         if not r.get("available"):
-            lines.append(f"| {r['name']} | | | | | | | {r.get('note', '')} | | |")
+            lines.append(f"| {r['name']} | | | | | | | | {r.get('note', '')} | | |")
             continue
         if r.get("levels"):
             for conns, f in r["levels"].items():
                 statuses = ", ".join(f"{k}: {v:,}" for k, v in sorted(f["statuses"].items()))
                 if not f["requests"]:
                     statuses = f"none finished in {f['seconds']:g} s"
-                ratio = f.get("ratio")
-                lines.append(f"| {r['name']} | {conns} | {f['rps']:,.1f} | "
-                             f"{'' if ratio is None else f'{ratio:.1%}'} | {ms(f['p50'])} | {ms(f['p95'])} | "
+                lines.append(f"| {r['name']} | {conns} | {f['rps']:,.1f} | {_percent(f.get('ratio'))} | "
+                             f"{_percent(f.get('ratio_hello'))} | {ms(f['p50'])} | {ms(f['p95'])} | "
                              f"{ms(f['p99'])} | {statuses} | {_size(r.get('bytes'))} | {_size(r.get('gz'))} |")
         elif r.get("csv"):
             c = r["csv"]
-            lines.append(f"| {r['name']} | 1 (curl) | {r['rows_per_s']:,.0f} rows/s | | first byte "
+            lines.append(f"| {r['name']} | 1 (curl) | {r['rows_per_s']:,.0f} rows/s | | | first byte "
                          f"{c['first_byte_ms']} ms | | total {c['seconds'] * 1000:,.0f} | {c['status']}: "
                          f"{c['rows']:,} rows | {_size(c['bytes'])} | |")
         elif r.get("race"):
             c = r["race"]
             statuses = " / ".join(", ".join(f"{k}: {v:,}" for k, v in sorted(u["statuses"].items())) for u in c["users"])
-            lines.append(f"| {r['name']} | 2 × 8 | {r['confirmed_per_s']:,.1f} confirmed/s | | "
+            lines.append(f"| {r['name']} | 2 × 8 | {r['confirmed_per_s']:,.1f} confirmed/s | | | "
                          f"{ms(c['users'][0]['p50'])} | {ms(c['users'][0]['p95'])} | {ms(c['users'][0]['p99'])} | "
                          f"{statuses}; {c['keys_confirmed']:,} keys confirmed, {r['doubles']} doubles | "
                          f"{_size(r.get('bytes'))} | {_size(r.get('gz'))} |")
         elif r.get("note"):
-            lines.append(f"| {r['name']} | | | | | | | {r['note']} | | |")
+            lines.append(f"| {r['name']} | | | | | | | | {r['note']} | | |")
     lines += ["", f"Peak RSS of a worker over the run: {results['peak_rss_mb']} MB.", "",
               "| budget | route | limit | measured | result |", "|---|---|---:|---:|---|"]
     for r in results["routes"]:
@@ -133,6 +138,19 @@ def markdown(results):
     return "\n".join(lines) + "\n"
 
 
+def _runs(levels):
+    return ", ".join(f"{c} conn {v['rps']:,.0f} req/s ({v['min']:,.0f}–{v['max']:,.0f})" for c, v in levels.items())
+
+
+def _floor(results):
+    """The hello-world's sentence, for results that have it (those written before it have not)."""
+    hello = results.get("hello")
+    if not hello:
+        return ""
+    return (f" Floor: bench/hello.py, a bare Flask app served by {hello['workers']} workers with the same gunicorn "
+            "settings, median of its runs (one before each route, beside /healthz's): " + _runs(hello["levels"]) + ".")
+
+
 README_START, README_END = "<!-- bench-results:start -->", "<!-- bench-results:end -->"
 
 
@@ -141,12 +159,15 @@ def readme_block(all_results):
     lines = []
     for results in all_results:
         ref = results["reference"]["levels"]
+        hello = (results.get("hello") or {}).get("levels")
         lines += [f"**{results['backend']}** ({results['started'][:16].replace('T', ' ')}, load average "
                   f"{results['load_average_at_start'][0]:.1f} at start; /healthz "
-                  + " / ".join(f"{v['rps']:,.0f}" for v in ref.values()) + " req/s at "
-                  + " / ".join(ref) + " connections)", "",
-                  "| route | p50 @1 | p95 @8 | p99 @32 | req/s @8 | % of /healthz @8 | gzip |",
-                  "|---|---:|---:|---:|---:|---:|---:|"]
+                  + " / ".join(f"{v['rps']:,.0f}" for v in ref.values()) + " req/s"
+                  + (", hello-world " + " / ".join(f"{v['rps']:,.0f}" for v in hello.values()) + " req/s"
+                     if hello else "")
+                  + " at " + " / ".join(ref) + " connections)", "",
+                  "| route | p50 @1 | p95 @8 | p99 @32 | req/s @8 | % of /healthz @8 | % of hello-world @8 | gzip |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|"]
         missing = []
         for r in results["routes"]:
             if not r.get("available"):
@@ -155,16 +176,15 @@ def readme_block(all_results):
             levels = r.get("levels") or {}
             if levels:
                 at = lambda conns, name: (levels.get(conns) or {}).get(name)  # noqa: E731
-                ratio = at("8", "ratio")
                 lines.append(f"| {r['name']} | {ms(at('1', 'p50'))} | {ms(at('8', 'p95'))} | {ms(at('32', 'p99'))} "
-                             f"| {ms(at('8', 'rps'))} | {'' if ratio is None else f'{ratio:.1%}'} | "
-                             f"{_size(r.get('gz'))} |")
+                             f"| {ms(at('8', 'rps'))} | {_percent(at('8', 'ratio'))} | "
+                             f"{_percent(at('8', 'ratio_hello'))} | {_size(r.get('gz'))} |")
             elif r.get("csv"):
                 lines.append(f"| {r['name']} | {r['rows_per_s']:,.0f} rows/s, first byte "
-                             f"{r['csv']['first_byte_ms']} ms | | | | | |")
+                             f"{r['csv']['first_byte_ms']} ms | | | | | | |")
             elif r.get("race"):
                 lines.append(f"| {r['name']} | {r['confirmed_per_s']:,.1f} confirmed/s, {r['doubles']} doubles "
-                             f"| | | | | |")
+                             f"| | | | | | |")
         lines.append("")
         if missing:
             lines += ["Not measured, the feature is not in this build: " + "; ".join(missing) + ".", ""]

@@ -1,4 +1,4 @@
-"""`make bench`: the portal under gunicorn, driven by wrk on loopback, as ratios to its own /healthz.
+"""`make bench`: the portal under gunicorn, driven by wrk on loopback, as ratios to /healthz and to a hello-world.
 
     python -m bench.run            # every backend in BENCH_DBS (default: sqlite postgresql)
 
@@ -6,8 +6,9 @@ For each database: start gunicorn with deploy/gunicorn.conf.py (PORTAL_ENV=produ
 bench users in through the real form, then for each route of ROUTES: one probe (status, bytes raw
 and gzipped, whether the feature is there at all), wrk at 1, 8 and 32 connections for
 BENCH_SECONDS each, the workers' peak RSS (VmHWM, reset before each route), and the budgets.
-/healthz, the hello-world reference, runs at the same level just before each route's run, and the
-route's ratio divides by that neighbour (the machine's speed drifts within minutes). Writes
+Two neighbours run at the same level just before each route's run, and the route's ratios divide
+by them (the machine's speed drifts within minutes): the portal's /healthz, and the floor,
+bench/hello.py, a bare Flask app served by a second gunicorn with the same settings. Writes
 bench/results/<backend>.json and .md, and bench/results/summary.md with both.
 
 This module runs the steps; the parts are beside it: routes.py (what is requested, the budgets),
@@ -35,13 +36,13 @@ from bench.explain import explain_backend
 from bench.generate import Sizes
 from bench.pools import Pools
 from bench.race import probe_through_step_one, race
-from bench.report import judge, markdown, ms, reference_of, update_readme
-from bench.routes import REFERENCE, ROUTES, placeholders, target
+from bench.report import judge, markdown, ms, neighbours, update_readme
+from bench.routes import HELLO, REFERENCE, ROUTES, placeholders, target
 from bench.server import Server
 from bench.wrk import wrk
 
 SECONDS = float(os.environ.get("BENCH_SECONDS", "5"))
-REFERENCE_SECONDS = float(os.environ.get("BENCH_REFERENCE_SECONDS", "2"))  # /healthz before each route
+REFERENCE_SECONDS = float(os.environ.get("BENCH_REFERENCE_SECONDS", "2"))  # /healthz, hello-world before each route
 CONNECTIONS = [int(c) for c in os.environ.get("BENCH_CONNECTIONS", "1 8 32").split()]
 PARTIAL = os.environ.get("BENCH_ROUTES", "")  # a comma list of words: only the routes whose names have one
 GZIP_LEVEL = 9  # as docs/PERFORMANCE.md measured page weight
@@ -66,29 +67,41 @@ def bench_backend(backend):
     results["password_hash"] = _hash_cost(meta.get("password_hash_method"))
     print(f"== {backend}: {meta['counts']['prepaid_keys']:,} claves, {meta['counts']['services']:,} servicios",
           file=sys.stderr)
-    with tempfile.TemporaryDirectory() as scratch, Server(url, DATA / f"gunicorn-{backend}.log") as server:
+    with (tempfile.TemporaryDirectory() as scratch, Server(url, DATA / f"gunicorn-{backend}.log") as server,
+          hello_server(url, backend) as hello):
         results["workers"] = len(server.workers())
         sessions = {who: Browser(server.port) for who in ("big", "second")}
         tokens = {who: sessions[who].sign_in(USERS[who], PASSWORD) for who in sessions}
-        context = Context(server, sessions, tokens, pools, values, scratch)
+        context = Context(server, sessions, tokens, pools, values, scratch, hello=hello)
         context.reference_script = write_script(context, REFERENCE, None, request_items(context, REFERENCE, None, [{}]))
+        context.hello_script = write_script(context, HELLO, None, request_items(context, HELLO, None, [{}]))
         warm_up(context)
-        reference = measure_route(context, REFERENCE)
-        for route in chosen_routes():
+        # /healthz first: a line of its own (its ratio to the hello-world has a budget).
+        for route in (REFERENCE, *chosen_routes()):
             results["routes"].append(measure_route(context, route))
-        results["reference"] = reference_of(reference, results["routes"], CONNECTIONS)
+        reference = results["routes"][0]
+        results["reference"] = {"levels": neighbours(results["routes"], "reference_rps", CONNECTIONS),
+                                "bytes": reference.get("bytes"), "gz": reference.get("gz")}
+        results["hello"] = {"levels": neighbours(results["routes"], "hello_rps", CONNECTIONS),
+                            "workers": len(hello.workers())}
         results["peak_rss_mb"] = max([r.get("rss_mb") or 0 for r in results["routes"]] + [server.peak_rss_mb()])
     if not PARTIAL or "alerts" in PARTIAL:
         # After the routes, outside the zip below: its budgets are judged by bench/alerts.py itself.
         results["routes"].append(bench_alerts(url, meta, backend))
-    for route_result, route in zip(results["routes"], chosen_routes()):
-        judge(route_result, route, results["reference"], backend)
+    for route_result, route in zip(results["routes"], (REFERENCE, *chosen_routes())):
+        judge(route_result, route, results)
     results["finished"] = datetime.now().isoformat(timespec="seconds")
     RESULTS.mkdir(parents=True, exist_ok=True)
     name = f"partial-{backend}" if PARTIAL else backend  # a partial run never replaces the latest results
     (RESULTS / f"{name}.json").write_text(json.dumps(results, indent=2, ensure_ascii=False))
     (RESULTS / f"{name}.md").write_text(markdown(results))
     return results
+
+
+def hello_server(url, backend):
+    """The floor's gunicorn: bench/hello.py with the portal's settings (bench/hello_gunicorn.conf.py), its own port."""
+    return Server(url, DATA / f"gunicorn-hello-{backend}.log", app="bench.hello:app",
+                  config="bench/hello_gunicorn.conf.py", ready=HELLO.path)
 
 
 def chosen_routes():
@@ -117,7 +130,8 @@ def settle(url):
 
 
 def warm_up(ctx):
-    """A few seconds of /healthz and the first page, so no worker is measured while still cold."""
+    """A few seconds of the hello-world, /healthz and the first page, so no worker is measured while still cold."""
+    wrk(ctx.hello.port, ctx.hello_script, 8, 2, server=ctx.hello)
     for route in (REFERENCE, ROUTES[0]):
         session = session_for(ctx, route)
         script = write_script(ctx, route, session, request_items(ctx, route, session, [{}]))
@@ -144,6 +158,7 @@ def measure_route(ctx, route):
     else:
         result["levels"] = {}
         for conns in CONNECTIONS:
+            hello_rps = wrk(ctx.hello.port, ctx.hello_script, conns, REFERENCE_SECONDS, server=ctx.hello)["rps"]
             reference = None
             if route is not REFERENCE:
                 reference = wrk(ctx.server.port, ctx.reference_script, conns, REFERENCE_SECONDS,
@@ -153,11 +168,13 @@ def measure_route(ctx, route):
             script = write_script(ctx, route, session, items)
             figures = wrk(ctx.server.port, script, conns, SECONDS, server=ctx.server)
             figures["done"] = sum(v for k, v in figures["statuses"].items() if k in route.ok)
-            figures["reference_rps"] = reference
+            figures["reference_rps"] = figures["rps"] if route is REFERENCE else reference  # its own neighbour
+            figures["hello_rps"] = hello_rps
             result["levels"][str(conns)] = figures
             print(f"    {conns:>3} conexiones: {figures['rps']:8.1f} req/s  p50 {ms(figures['p50']):>7} ms  "
-                  f"p99 {ms(figures['p99']):>7} ms  {figures['statuses']}"
-                  + (f"  (/healthz {reference:,.0f} req/s)" if reference is not None else ""), file=sys.stderr)
+                  f"p99 {ms(figures['p99']):>7} ms  {figures['statuses']}  ("
+                  + (f"/healthz {reference:,.0f} req/s, " if reference is not None else "")
+                  + f"hello-world {hello_rps:,.0f} req/s)", file=sys.stderr)
     result["rss_mb"] = ctx.server.peak_rss_mb()
     return result
 

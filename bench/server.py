@@ -18,10 +18,17 @@ from bench.common import DATA, ROOT
 
 
 class Server:
-    """gunicorn with deploy/gunicorn.conf.py, serving bench/wsgi.py on a free loopback port."""
+    """gunicorn with a settings file (deploy/gunicorn.conf.py), serving an app (bench/wsgi.py) on a free loopback port.
 
-    def __init__(self, url, log_path):
+    `ready` is the path that answers 200 once the app is up; the server is ready when it does and
+    every worker has started.
+    """
+
+    def __init__(self, url, log_path, app=None, config="deploy/gunicorn.conf.py", ready="/healthz"):
         self.url = url
+        self.app = app or os.environ.get("BENCH_WSGI", "bench.wsgi:app")  # "app:app" measures the production limits too
+        self.config = config
+        self.ready = ready
         self.port = _free_port()
         self.log_path = log_path
         self.process = None
@@ -35,8 +42,7 @@ class Server:
                    PORTAL_URL=f"http://127.0.0.1:{self.port}", TRUSTED_HOSTS="127.0.0.1")
         gunicorn = shutil.which("gunicorn", path=os.path.dirname(sys.executable)) or "gunicorn"
         self.log = open(self.log_path, "w")
-        entry = os.environ.get("BENCH_WSGI", "bench.wsgi:app")  # "app:app" measures the production limits too
-        self.process = subprocess.Popen([gunicorn, "-c", "deploy/gunicorn.conf.py", entry],
+        self.process = subprocess.Popen([gunicorn, "-c", self.config, self.app],
                                         cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
                                         start_new_session=True)
         deadline = time.monotonic() + 60
@@ -44,7 +50,7 @@ class Server:
             if self.process.poll() is not None:
                 raise RuntimeError(f"gunicorn terminó al arrancar; ver {self.log_path}")
             try:
-                status, *_ = Browser(self.port).request("GET", "/healthz")
+                status, *_ = Browser(self.port).request("GET", self.ready)
                 if status == 200 and len(self.workers()) >= self.expected_workers():
                     return self
             except OSError:
