@@ -195,6 +195,18 @@ def test_columnas_saved_with_htmx_swap_the_list_in_place_with_the_toolbars_searc
     assert headers_of(client.get("/servicios/suscripciones").get_data(as_text=True)) == ["No. Serie"]
 
 
+def test_columnas_with_an_unknown_column_or_none_keep_nothing_and_say_why(client, world, login, hx):
+    factories.service(world.a.desk, serial="SAE-1")
+    login(world.a.user)
+    client.post("/servicios/suscripciones", data={"cols": ["", "serie"]})
+    for cols, notice in ((["", "serie", "zzz"], "Se ignoraron columnas desconocidas: «zzz»."),
+                         ([""], "Elige al menos una columna; se muestran las columnas predeterminadas.")):
+        for headers in ({}, hx):
+            refused = client.post("/servicios/suscripciones", data={"cols": cols}, headers=headers)
+            assert refused.status_code == 422 and notice in refused.get_data(as_text=True)
+            assert headers_of(client.get("/servicios/suscripciones").get_data(as_text=True)) == ["No. Serie"]
+
+
 def test_columnas_need_the_csrf_token_and_a_signed_in_user(app, client, world, login):
     factories.service(world.a.desk, serial="SAE-1")
     login(world.a.user)

@@ -23,23 +23,27 @@ def grid_response(grid: Grid, template, block, scope, *, args=None, cells=None, 
     `args`: the query string to obey (default request.args); `cells`: this request's values the
     columns' `html` take (Column.html_args); ?formato=csv streams the CSV, ?formato=imprimir is
     the print view (the whole page, even for htmx). A POST is "Columnas": its fields over `args`,
-    the choice kept for the user, then the list (htmx) or a 303 to it.
+    the choice kept for the user, then the list (htmx) or a 303 to it; a choice with an unknown
+    column, or none, keeps nothing and answers 422 with the list and its notice.
     """
     args = request.args if args is None else args
     posted = request.method == "POST"
     if posted:
         args = _with_posted(args, request.form)
     state = grid.parse(args, saved_columns=columns_saved_for(current_user.id, grid.name))
+    status = 200
     if posted:
         # Only "Columnas" posts: a GET with cols= shows those columns, a POST also keeps them.
-        if state.columns_explicit:
+        if state.columns_refused:
+            status = 422  # nothing kept; the list says why (its notices)
+        elif state.columns_explicit:
             try:
                 if remember_columns(current_user.id, grid.name, state.columns):
                     db.session.commit()
             except SQLAlchemyError:
                 # Another tab saved first, or SQLite was busy: the choice still shows, and is kept next time.
                 db.session.rollback()
-        if not is_htmx():
+        if status == 200 and not is_htmx():
             return redirect(list_url(_action(), state), code=303)
     if state.export:
         filename = f"{grid.name}-{date.today().isoformat()}.csv"
@@ -51,7 +55,8 @@ def grid_response(grid: Grid, template, block, scope, *, args=None, cells=None, 
     page.action = _action()
     # A print view opens on its own: never swapped in.
     page.fragment = is_htmx() and not state.printing
-    response = make_response(render(template, block=block if page.fragment else None, grid=page, **(context or {})))
+    response = make_response(render(template, block=block if page.fragment else None, grid=page, **(context or {})),
+                             status)
     if page.fragment:
         # The address bar shows the short, bookmarkable URL of what is on screen.
         response.headers["HX-Push-Url"] = page.link()

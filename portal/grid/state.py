@@ -28,6 +28,7 @@ class GridState:
     group: str | None = None
     columns: list = field(default_factory=list)
     columns_explicit: bool = False
+    columns_refused: bool = False  # cols= named an unknown column, or none: said in `notices`
     filters: dict = field(default_factory=dict)   # column key -> parsed value
     form: dict = field(default_factory=dict)      # filter param -> value to show in the form
     options: dict = field(default_factory=dict)   # column key -> [(value, label)], read when needed
@@ -193,10 +194,12 @@ def _parse_columns(grid, args, state, saved_columns):
         if unknown:
             listed = ", ".join(f"«{shown(k)}»" for k in unknown[:3])
             state.notices.append(f"Se ignoraron columnas desconocidas: {listed}.")
+            state.columns_refused = True
         chosen = [c.key for c in grid.columns if c.key in keys]
         if chosen:
             state.columns, state.columns_explicit = chosen, True
             return
         state.notices.append("Elige al menos una columna; se muestran las columnas predeterminadas.")
+        state.columns_refused = True
     saved = [c.key for c in grid.columns if c.key in (saved_columns or ())]
     state.columns = saved or list(grid.defaults)
