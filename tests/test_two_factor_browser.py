@@ -33,7 +33,8 @@ def test_enrol_and_sign_in_with_a_code(live_server, browser_page, world, js):
     codes = page.locator(".recovery-codes code").all_inner_texts()
     assert len(codes) == 10
     page.get_by_role("link", name="Ya los guardé").click()
-    assert page.get_by_text("Activada").is_visible()
+    # exact: the recovery page itself says "quedó activada"; only the status badge says this
+    page.get_by_text("Activada", exact=True).wait_for()
     assert secret not in page.content()
 
     page.locator("#user-menu summary").click()
