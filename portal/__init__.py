@@ -44,15 +44,15 @@ def create_app(config=None):
 
 
 def _init_extensions(app):
-    from portal import models  # noqa: F401  (register the tables with the metadata)
-    from portal.extensions import compress, csrf, db, limiter, login_manager, mail, migrate
+    from portal import limits, models  # noqa: F401  (models: register the tables with the metadata)
+    from portal.extensions import compress, csrf, db, login_manager, mail, migrate
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(app.root_path + "/../migrations"), render_as_batch=True)
     csrf.init_app(app)
     compress.init_app(app)
     mail.init_app(app)
-    limiter.init_app(app)
+    limits.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.sign_in"
     login_manager.login_message = "Inicia sesión para continuar."

@@ -115,11 +115,9 @@ def load_config(app, overrides=None):
     app.config["REMEMBER_COOKIE_DURATION"] = timedelta(days=min(app.config["SESSION_DAYS"], app.config["SESSION_MAX_DAYS"]))
     app.config.setdefault("REMEMBER_COOKIE_NAME", "remember_token")
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", 8 * 3600)
-    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", False)
     # gzip every client decodes (brotli gains little on pages this small); streams use deflate.
     app.config.setdefault("COMPRESS_ALGORITHM", ["gzip", "deflate"])
     app.config.setdefault("COMPRESS_ALGORITHM_STREAMING", ["deflate"])
-    app.config["RATELIMIT_STORAGE_URI"] = app.config["RATELIMIT_STORAGE_URI"]
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", _engine_options(app.config["SQLALCHEMY_DATABASE_URI"]))
 
 

@@ -1,7 +1,5 @@
 """Extensions, created unbound; create_app() binds them to an app."""
 from flask_compress import Compress
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_mail import Mail
 from flask_migrate import Migrate
@@ -27,5 +25,3 @@ csrf = CSRFProtect()
 mail = Mail()
 # Pages, fragments, CSS and JS gzip/brotli-compressed when the browser accepts it.
 compress = Compress()
-# The remote address is the one ProxyFix settled on: only trusted proxies are believed.
-limiter = Limiter(key_func=get_remote_address, default_limits=[])

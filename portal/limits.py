@@ -9,8 +9,10 @@ Counting happens before the work it guards (hit-then-check): the storage's incre
 so requests racing through several processes cannot all pass a test made before any of them
 counted. An attempt that turns out not to count (a right password) is given back with refund().
 
-Every limit is kept in Flask-Limiter's storage, so with RATELIMIT_STORAGE_URI=redis://… every
-process and host counts together; when the storage is down every limit refuses (fail closed).
+Every limit is kept in one storage of the `limits` library (fixed windows), so with
+RATELIMIT_STORAGE_URI=redis://… every process and host counts together; when the storage is down
+every limit refuses (fail closed). It is asked only where a limit is counted: a request that meets
+no limit never touches it.
 RATELIMIT_FACTOR multiplies every rate (the bench raises them; 1 in production). The 429 answer —
 page, htmx fragment or JSON, always with Retry-After — is portal.errors.rate_limited.
 """
@@ -20,10 +22,11 @@ from dataclasses import dataclass
 
 from flask import current_app, has_app_context
 from limits import parse
-
-from portal.extensions import limiter
+from limits.storage import storage_from_string
+from limits.strategies import FixedWindowRateLimiter
 
 log = logging.getLogger("portal.limits")
+EXTENSION = "portal.limits"
 
 TRIES = "Demasiados intentos. Inténtalo de nuevo en {wait}."
 UNAVAILABLE = ("No podemos procesar tu solicitud en este momento por una falla temporal. "
@@ -94,8 +97,13 @@ def rate(name):
     return type(item)(item.amount * factor, item.multiples, item.namespace) if factor > 1 else item
 
 
+def init_app(app):
+    """The app's counter of attempts, in the storage RATELIMIT_STORAGE_URI names (memory:// or redis://…)."""
+    app.extensions[EXTENSION] = FixedWindowRateLimiter(storage_from_string(app.config["RATELIMIT_STORAGE_URI"]))
+
+
 def _strategy():
-    return limiter.limiter
+    return current_app.extensions[EXTENSION]
 
 
 def _key(name, key):
