@@ -32,4 +32,6 @@ def tune_sqlite(engine):
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
+        if connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+            return  # asked for statements on their own (the health check): no transaction
         connection.exec_driver_sql(begin_statement())
