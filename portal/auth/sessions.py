@@ -12,7 +12,7 @@ import logging
 import secrets
 from datetime import timedelta
 
-from sqlalchemy import and_, delete, select, update
+from sqlalchemy import and_, bindparam, delete, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from portal.extensions import db
@@ -52,7 +52,21 @@ def end_all(user):
     db.session.execute(delete(UserSession).where(UserSession.user_id == user.id))
 
 
-def load(user_id, *, idle_limit, max_age=None, touch=True, desk_id=None, also=()):
+def load_statement(also=()):
+    """The statement load() runs, for its caller to build once: composing a statement costs more
+    than the round trip it then makes. `also`: scalar subqueries on the user (e.g. portal.grid's
+    column_choices_of) that the same statement reads."""
+    return (select(User, UserSession.last_seen_at, UserSession.created_at, *also, Desk)
+            .join(UserSession, UserSession.user_id == User.id)
+            .outerjoin(Membership, and_(Membership.user_id == User.id, Membership.desk_id == bindparam("desk_id")))
+            .outerjoin(Desk, Desk.id == Membership.desk_id)
+            .where(UserSession.id == bindparam("key"), User.id == bindparam("pk")))
+
+
+PLAIN_LOAD = load_statement()
+
+
+def load(user_id, *, idle_limit, max_age=None, touch=True, desk_id=None, statement=PLAIN_LOAD):
     """The user of a live session, from the Flask-Login id "<user>:<token>:<secret>", or None.
 
     A session is over once unused for `idle_limit`, and `max_age` after it started whatever its use.
@@ -60,8 +74,8 @@ def load(user_id, *, idle_limit, max_age=None, touch=True, desk_id=None, also=()
     One primary-key lookup; `touch` records the visit (at most once a minute, outside the
     request's transaction, and never failing the request). With `desk_id` (the desk the session
     chose) the same statement reads that desk if the user still belongs to it: `user.session_desk`,
-    else None — one round trip less on every page (portal.desks.current_desk). `also`: scalar
-    subqueries on the user (portal.grid.column_choices_of) that the same statement reads.
+    else None — one round trip less on every page (portal.desks.current_desk). `statement`: one
+    made by load_statement(also), whose extra values are returned too.
     Returns (user, [each of `also`'s values]), or (None, []).
     """
     try:
@@ -70,19 +84,11 @@ def load(user_id, *, idle_limit, max_age=None, touch=True, desk_id=None, also=()
     except ValueError:
         return None, []
     key = _digest(secret)
-    statement = (select(User, UserSession.last_seen_at, UserSession.created_at).join(UserSession, UserSession.user_id == User.id)
-                 .where(UserSession.id == key, User.id == pk))
-    also = list(also)
-    statement = statement.add_columns(*also)
-    if desk_id is not None:
-        statement = (statement.add_columns(Desk)
-                     .outerjoin(Membership, and_(Membership.user_id == User.id, Membership.desk_id == desk_id))
-                     .outerjoin(Desk, Desk.id == Membership.desk_id))
-    row = db.session.execute(statement).first()
+    row = db.session.execute(statement, {"key": key, "pk": pk, "desk_id": desk_id}).first()
     if row is None:
         return None, []
-    user, last_seen, started, extras = row[0], row[1], row[2], list(row[3:3 + len(also)])
-    user.session_desk = row[-1] if desk_id is not None else None
+    user, last_seen, started, extras = row[0], row[1], row[2], list(row[3:-1])
+    user.session_desk = row[-1]
     now = utcnow()
     if last_seen.tzinfo is None:  # SQLite returns naive UTC
         last_seen, started = last_seen.replace(tzinfo=now.tzinfo), started.replace(tzinfo=now.tzinfo)
