@@ -1,0 +1,112 @@
+"""What each cut of a request's fixed cost keeps: limits still refuse where they apply and are not
+asked where none does; the health check reports a database that does not answer, and asks a live
+one without a transaction around its statement; the signed-in user is read as before."""
+import socket
+
+import pytest
+from sqlalchemy import event
+
+from portal import create_app
+from portal.extensions import db
+from portal.limits import EXTENSION
+from tests import factories
+from tests.conftest import base_config
+
+
+class CountingStorage:
+    """The limits' real storage, counting how often it is asked."""
+
+    def __init__(self, storage):
+        self.storage, self.calls = storage, 0
+
+    def __getattr__(self, name):
+        attribute = getattr(self.storage, name)
+        if callable(attribute):
+            def counted(*args, **kwargs):
+                self.calls += 1
+                return attribute(*args, **kwargs)
+            return counted
+        return attribute
+
+
+@pytest.fixture
+def counted_limits(app):
+    strategy = app.extensions[EXTENSION]
+    counting = CountingStorage(strategy.storage)
+    strategy.storage = counting
+    yield counting
+    strategy.storage = counting.storage
+
+
+def test_a_form_with_a_limit_still_refuses_with_429_and_pages_without_one_never_ask_the_store(
+        client, world, login, counted_limits):
+    for _ in range(5):
+        wrong = client.post("/cuenta/ingresar", data={"email": world.a.user.email, "password": "no-es-esta-1"})
+        assert wrong.status_code == 422
+    refused = client.post("/cuenta/ingresar", data={"email": world.a.user.email, "password": factories.PASSWORD})
+    assert refused.status_code == 429
+    assert "Demasiados intentos" in refused.get_data(as_text=True)
+    assert counted_limits.calls > 0
+
+    counted_limits.calls = 0
+    login(world.b.user)
+    counted_limits.calls = 0
+    for path in ("/healthz", "/servicios/suscripciones", "/claves-prepago", "/perfil", "/cuenta/ingresar"):
+        assert client.get(path).status_code in (200, 302), path
+    assert counted_limits.calls == 0
+
+
+def test_healthz_asks_a_live_database_outside_any_transaction(app, client, backend):
+    seen = []
+
+    def note(conn, _cursor, statement, *_rest):
+        seen.append((statement, getattr(conn.connection.dbapi_connection, "autocommit", None)))
+
+    event.listen(db.engine, "before_cursor_execute", note)
+    try:
+        response = client.get("/healthz")
+    finally:
+        event.remove(db.engine, "before_cursor_execute", note)
+    assert response.status_code == 200 and response.get_json() == {"status": "ok", "database": "ok"}
+    assert [statement for statement, _ in seen] == ["SELECT 1"]
+    if backend == "postgresql":
+        # psycopg sends BEGIN itself unless the connection is in autocommit: none was sent.
+        assert seen[0][1] is True
+
+
+def _closed_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_healthz_reports_a_database_that_does_not_answer(backend, tmp_path, smtp_server):
+    unreachable = (f"postgresql+psycopg://postgres@127.0.0.1:{_closed_port()}/test" if backend == "postgresql"
+                   else f"sqlite:///{tmp_path}/no-existe/portal.db")  # a folder that is not there: cannot open
+    application = create_app(base_config(unreachable, tmp_path, smtp_server.port))
+    response = application.test_client().get("/healthz")
+    assert response.status_code == 503
+    assert response.get_json() == {"status": "error", "database": "unreachable"}
+    assert "Traceback" not in response.get_data(as_text=True)
+
+
+def test_the_signed_in_user_is_read_with_the_chosen_desk_in_one_statement(app, client, world, login):
+    login(world.a.user)
+    client.post("/escritorio", data={"desk_id": world.a.desk.id})
+    statements = []
+
+    def note(_conn, _cursor, statement, *_rest):
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", note)
+    try:
+        page = client.get("/claves-prepago", headers={"HX-Request": "true"})
+    finally:
+        event.remove(db.engine, "before_cursor_execute", note)
+    assert page.status_code == 200
+    user_statements = [s for s in statements if "user_sessions" in s]
+    assert len(user_statements) == 1 and "desks" in user_statements[0] and "grid_preferences" in user_statements[0]
+    # The second account's session is not this one: it sees its own desk, not the first's.
+    login(world.b.user)
+    other = client.get("/servicios/suscripciones").get_data(as_text=True)
+    assert world.b.desk.razon_social in other and world.a.desk.razon_social not in other
