@@ -185,6 +185,10 @@ def readme_block(all_results):
             elif r.get("race"):
                 lines.append(f"| {r['name']} | {r['confirmed_per_s']:,.1f} confirmed/s, {r['doubles']} doubles "
                              f"| | | | | | |")
+            elif r.get("fixed_cost"):
+                lines.append(f"| {r['name']} | " + "; ".join(
+                    f"{name}: {f['fixed_us']:,} of {f['total_us']:,} µs" for name, f in r["fixed_cost"].items())
+                    + " | | | | | | |")
         lines.append("")
         if missing:
             lines += ["Not measured, the feature is not in this build: " + "; ".join(missing) + ".", ""]

@@ -118,3 +118,8 @@ def target(route, values):
     """The route's path and query string with the dates filled in."""
     query = {k: v.format(**values) for k, v in route.query.items()}
     return route.path + ("?" + urllib.parse.urlencode(query) if query else "")
+
+# bench/fixed_cost.py: the routes whose fixed cost (outside the view's own work) is measured in process;
+# the first is the grid request the budget is for.
+FIXED_COST = ("Keys: date range + sort", "Suscripciones (page)", "Keys: page 2,000", REFERENCE.name)
+FIXED_COST_BUDGET = Budget("fixed cost of a signed-in grid request, in process", "fixed_us", "<=", 300, "µs")

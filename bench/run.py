@@ -33,6 +33,7 @@ from bench.client import Browser
 from bench.common import BACKENDS, DATA, PASSWORD, RESULTS, USERS, backend_of, database_url, selected_backends
 from bench.context import Context, request_items, resolve_headers, session_for, write_script
 from bench.explain import explain_backend
+from bench.fixed_cost import bench_fixed_cost
 from bench.generate import Sizes
 from bench.pools import Pools
 from bench.race import probe_through_step_one, race
@@ -85,9 +86,12 @@ def bench_backend(backend):
         results["hello"] = {"levels": neighbours(results["routes"], "hello_rps", CONNECTIONS),
                             "workers": len(hello.workers())}
         results["peak_rss_mb"] = max([r.get("rss_mb") or 0 for r in results["routes"]] + [server.peak_rss_mb()])
+    # After the routes, outside the zip below: their budgets are judged by their own modules.
     if not PARTIAL or "alerts" in PARTIAL:
-        # After the routes, outside the zip below: its budgets are judged by bench/alerts.py itself.
         results["routes"].append(bench_alerts(url, meta, backend))
+    if not PARTIAL or "fixed" in PARTIAL:
+        print(f"== {backend}: costo fijo de una solicitud (en proceso)", file=sys.stderr)
+        results["routes"].append(bench_fixed_cost(backend))
     for route_result, route in zip(results["routes"], (REFERENCE, *chosen_routes())):
         judge(route_result, route, results)
     results["finished"] = datetime.now().isoformat(timespec="seconds")
