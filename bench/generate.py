@@ -1,6 +1,6 @@
 """Bench data: 1,000 desks, a distributor with 1,000,000 prepaid keys, 200,000 services.
 
-    python -m bench.generate [--db sqlite|postgresql|all] [--scale 0.01]
+    python -m bench.generate [--db sqlite|postgresql|all] [--scale 0.01] [--keys 10000000]
 
 Each run drops and recreates the bench database, runs the app's migrations (`flask db upgrade`),
 then bulk-loads: COPY on PostgreSQL, executemany in one transaction per table on SQLite with the
@@ -20,7 +20,7 @@ import sys
 import time
 import unicodedata
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import date, datetime, time as clock, timedelta, timezone
 
 from bench.common import DATA, PASSWORD, POOL_BATCH, USERS, backend_of, database_url, selected_backends
@@ -634,8 +634,12 @@ def migrate(url):
         return hash_password(PASSWORD), app.config["PASSWORD_HASH_METHOD"]
 
 
-def generate(backend, sizes):
-    url = database_url(backend)
+def generate(backend, sizes, url=None, meta_path=None):
+    """The bench database made afresh and loaded; its description in bench/data/<backend>.json (or `meta_path`).
+
+    `url` and `meta_path` are for another database than the bench's own (bench/scale.py's); returns the description.
+    """
+    url = url or database_url(backend)
     started = time.monotonic()
     print(f"== {backend}: {url}", file=sys.stderr)
     recreate(url)
@@ -644,17 +648,28 @@ def generate(backend, sizes):
     loaded = populate(url, sizes, password_hash)
     loaded.seconds = round(time.monotonic() - started, 1)
     meta = asdict(loaded) | {"password_hash_method": method, "sizes": asdict(sizes)}
-    (DATA / f"{backend}.json").write_text(json.dumps(meta, indent=2))
+    meta_path = meta_path or DATA / f"{backend}.json"
+    meta_path.parent.mkdir(parents=True, exist_ok=True)
+    meta_path.write_text(json.dumps(meta, indent=2))
     print(f"== {backend}: listo en {loaded.seconds:.0f} s", file=sys.stderr)
+    return meta
+
+
+def sizes_of(scale=1.0, keys=None):
+    """The default sizes, or all of them `scale` times; `keys` then sets the big desk's keys alone."""
+    sizes = Sizes() if scale == 1.0 else Sizes().scaled(scale)
+    return sizes if keys is None else replace(sizes, keys=keys)
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", default="all", help="sqlite, postgresql o all (BENCH_DBS elige con all)")
     parser.add_argument("--scale", type=float, default=1.0, help="fracción del tamaño completo (p. ej. 0.01)")
+    parser.add_argument("--keys", type=int, help="claves del escritorio grande (lo demás como está; make bench "
+                                                 "rechaza otro número)")
     args = parser.parse_args(argv)
     backends = selected_backends() if args.db == "all" else [args.db]
-    sizes = Sizes() if args.scale == 1.0 else Sizes().scaled(args.scale)
+    sizes = sizes_of(args.scale, args.keys)
     DATA.mkdir(parents=True, exist_ok=True)
     for backend in backends:
         generate(backend, sizes)
