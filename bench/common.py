@@ -21,7 +21,15 @@ def database_url(backend):
     """The bench database of one backend (BENCH_POSTGRES / BENCH_SQLITE override the defaults)."""
     if backend == "sqlite":
         return os.environ.get("BENCH_SQLITE") or f"sqlite:///{DATA / 'bench.db'}"
-    url = os.environ.get("BENCH_POSTGRES") or "postgresql://postgres@127.0.0.1:5432/bench"
+    return _psycopg(os.environ.get("BENCH_POSTGRES") or "postgresql://postgres@127.0.0.1:5432/bench")
+
+
+def scale_database_url():
+    """`make bench-scale`'s own PostgreSQL database (BENCH_SCALE_POSTGRES), never the one `make bench` reads."""
+    return _psycopg(os.environ.get("BENCH_SCALE_POSTGRES") or "postgresql://postgres@127.0.0.1:5432/bench_scale")
+
+
+def _psycopg(url):
     return re.sub(r"^postgres(ql)?(\+\w+)?://", "postgresql+psycopg://", url)
 
 

@@ -206,10 +206,14 @@ def readme_block(all_results):
 
 def update_readme(all_results):
     """Put the latest results between the README's markers (nothing happens without them)."""
-    readme = ROOT / "README.md"
-    text = readme.read_text()
-    if README_START not in text or README_END not in text:
+    replace_block(ROOT / "README.md", README_START, README_END, readme_block(all_results))
+
+
+def replace_block(path, start, end, block):
+    """Put `block` between the file's markers `start` and `end` (nothing happens without them)."""
+    text = path.read_text()
+    if start not in text or end not in text:
         return
-    head, rest = text.split(README_START, 1)
-    _old, tail = rest.split(README_END, 1)
-    readme.write_text(f"{head}{README_START}\n{readme_block(all_results)}\n{README_END}{tail}")
+    head, rest = text.split(start, 1)
+    _old, tail = rest.split(end, 1)
+    path.write_text(f"{head}{start}\n{block}\n{end}{tail}")

@@ -26,6 +26,7 @@ import sys
 import tempfile
 import time
 import urllib.parse
+from contextlib import contextmanager
 from datetime import datetime
 
 from bench.alerts import bench_alerts
@@ -52,31 +53,17 @@ GZIP_LEVEL = 9  # as docs/PERFORMANCE.md measured page weight
 def bench_backend(backend):
     """Everything for one database; returns the results dict (also written to bench/results/)."""
     url = database_url(backend)
-    meta_path = DATA / f"{backend}.json"
-    if not meta_path.exists():
-        raise SystemExit(f"Faltan los datos de {backend}: corre `make bench-data` primero.")
-    meta = json.loads(meta_path.read_text())
-    if meta["url"] != url or meta["sizes"]["keys"] != Sizes().keys:
-        raise SystemExit(f"{meta_path} describe otra carga ({meta['url']}, {meta['sizes']['keys']:,} claves): "
-                         f"corre `make bench-data`.")
-    values = placeholders(meta)
+    meta = read_meta(DATA / f"{backend}.json", url, Sizes().keys)
     settle(url)
-    pools = Pools(url, meta)
     results = {"backend": backend, "database": meta["url"], "started": datetime.now().isoformat(timespec="seconds"),
                "seconds_per_point": SECONDS, "connections": CONNECTIONS, "cores": os.cpu_count(),
                "load_average_at_start": os.getloadavg(), "data": meta["counts"], "routes": []}
     results["password_hash"] = _hash_cost(meta.get("password_hash_method"))
     print(f"== {backend}: {meta['counts']['prepaid_keys']:,} claves, {meta['counts']['services']:,} servicios",
           file=sys.stderr)
-    with (tempfile.TemporaryDirectory() as scratch, Server(url, DATA / f"gunicorn-{backend}.log") as server,
-          hello_server(url, backend) as hello):
+    with serving(url, meta, backend) as context:
+        server, hello = context.server, context.hello
         results["workers"] = len(server.workers())
-        sessions = {who: Browser(server.port) for who in ("big", "second")}
-        tokens = {who: sessions[who].sign_in(USERS[who], PASSWORD) for who in sessions}
-        context = Context(server, sessions, tokens, pools, values, scratch, hello=hello)
-        context.reference_script = write_script(context, REFERENCE, None, request_items(context, REFERENCE, None, [{}]))
-        context.hello_script = write_script(context, HELLO, None, request_items(context, HELLO, None, [{}]))
-        warm_up(context)
         # /healthz first: a line of its own (its ratio to the hello-world has a budget).
         for route in (REFERENCE, *chosen_routes()):
             results["routes"].append(measure_route(context, route))
@@ -100,6 +87,32 @@ def bench_backend(backend):
     (RESULTS / f"{name}.json").write_text(json.dumps(results, indent=2, ensure_ascii=False))
     (RESULTS / f"{name}.md").write_text(markdown(results))
     return results
+
+
+def read_meta(meta_path, url, keys, remedy="corre `make bench-data`"):
+    """What bench/generate.py loaded (bench/data/<backend>.json), refused unless it is `url` with `keys` keys."""
+    if not meta_path.exists():
+        raise SystemExit(f"Faltan los datos de {meta_path.name}: {remedy} primero.")
+    meta = json.loads(meta_path.read_text())
+    if meta["url"] != url or meta["sizes"]["keys"] != keys:
+        raise SystemExit(f"{meta_path} describe otra carga ({meta['url']}, {meta['sizes']['keys']:,} claves, "
+                         f"se esperaban {keys:,}): {remedy}.")
+    return meta
+
+
+@contextmanager
+def serving(url, meta, name):
+    """The portal's gunicorn and the hello-world's on the loaded data, both bench users signed in through the
+    real form, warmed up: the Context routes are measured with. `name` names the gunicorn logs in bench/data/."""
+    with (tempfile.TemporaryDirectory() as scratch, Server(url, DATA / f"gunicorn-{name}.log") as server,
+          hello_server(url, name) as hello):
+        sessions = {who: Browser(server.port) for who in ("big", "second")}
+        tokens = {who: sessions[who].sign_in(USERS[who], PASSWORD) for who in sessions}
+        context = Context(server, sessions, tokens, Pools(url, meta), placeholders(meta), scratch, hello=hello)
+        context.reference_script = write_script(context, REFERENCE, None, request_items(context, REFERENCE, None, [{}]))
+        context.hello_script = write_script(context, HELLO, None, request_items(context, HELLO, None, [{}]))
+        warm_up(context)
+        yield context
 
 
 def hello_server(url, backend):
@@ -142,8 +155,8 @@ def warm_up(ctx):
         wrk(ctx.server.port, script, 8, 2, server=ctx.server)
 
 
-def measure_route(ctx, route):
-    """Probe, then wrk (or the CSV download, or the confirmation race); figures in ms."""
+def measure_route(ctx, route, connections=CONNECTIONS):
+    """Probe, then wrk at each of `connections` (or the CSV download, or the confirmation race); figures in ms."""
     print(f"  {route.name}", file=sys.stderr)
     result = {"name": route.name, "method": route.method, "path": target(route, ctx.values), "kind": route.kind}
     probe = probe_route(ctx, route, session_for(ctx, route))
@@ -161,7 +174,7 @@ def measure_route(ctx, route):
         result.update(race(ctx, route, SECONDS))
     else:
         result["levels"] = {}
-        for conns in CONNECTIONS:
+        for conns in connections:
             hello_rps = wrk(ctx.hello.port, ctx.hello_script, conns, REFERENCE_SECONDS, server=ctx.hello)["rps"]
             reference = None
             if route is not REFERENCE:
