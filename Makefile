@@ -7,7 +7,7 @@ export FLASK_APP := app
 # make run PORT=5055 serves there (and prints that address).
 PORT ?= 5000
 
-.PHONY: run test stress install install-dev db demo serve clean bench bench-data bench-tools
+.PHONY: run test stress install install-dev db demo serve clean bench bench-data bench-tools bench-scale
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -67,6 +67,16 @@ bench-tools:
 ## make bench: gunicorn + wrk on loopback against each database -> bench/results/ (BENCH_DBS=sqlite for one)
 bench: install bench-tools $(foreach db,$(BENCH_DBS),bench/data/$(db).json)
 	$(PY) -m bench.run
+
+$(VENV)/.installed-bench: requirements-bench.txt requirements.txt $(VENV)/.installed
+	$(PY) -m pip install -q -r requirements-bench.txt
+	touch $@
+
+## make bench-scale: the keys routes at 10 k, 100 k, 1 M and 10 M keys in PostgreSQL `bench_scale` (its own
+## database, built afresh for each size) -> bench/results/scale.{json,png} and bench/README.md's table.
+## BENCH_SCALE_SIZES="10000 100000" for a quick partial run (bench/results/partial-scale.*); BENCH_SECONDS.
+bench-scale: install bench-tools $(VENV)/.installed-bench
+	$(PY) -m bench.scale
 
 clean:
 	rm -rf $(VENV) instance/portal.db* instance/mail
