@@ -26,6 +26,7 @@ import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from bench.common import DATA, PASSWORD, ROOT, USERS, database_url
 from bench.routes import FIXED_COST, FIXED_COST_BUDGET, REFERENCE, ROUTES, placeholders, target
@@ -33,8 +34,9 @@ from bench.routes import FIXED_COST, FIXED_COST_BUDGET, REFERENCE, ROUTES, place
 WARM_UP = 30
 
 
-def fixed_cost(backend, requests):
-    """{route name: {total_us, view_us, fixed_us}}, medians over `requests` calls, plus the hello-world."""
+def fixed_cost(backend, requests, meta_path=None):
+    """{route name: {total_us, view_us, fixed_us}}, medians over `requests` calls, plus the hello-world.
+    `meta_path`: the data's description (bench/data/<backend>.json unless another load is measured)."""
     url = database_url(backend)
     os.environ.update(PORTAL_ENV="production", SECRET_KEY=secrets.token_urlsafe(48), DATABASE_URL=url,
                       PORTAL_URL="http://127.0.0.1:8000", TRUSTED_HOSTS="127.0.0.1",
@@ -42,7 +44,7 @@ def fixed_cost(backend, requests):
     from bench.hello import app as hello
     from bench.wsgi import app
 
-    values = placeholders(json.loads((DATA / f"{backend}.json").read_text()))
+    values = placeholders(json.loads((meta_path or DATA / f"{backend}.json").read_text()))
     cookie = _signed_in_cookie(app)
     # As deploy/gunicorn.conf.py leaves a worker: what the app holds out of the collector's walks.
     gc.collect()
@@ -175,8 +177,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", default="postgresql")
     parser.add_argument("--requests", type=int, default=400)
+    parser.add_argument("--meta", type=Path, help="the data's description (default bench/data/<db>.json)")
     args = parser.parse_args(argv)
-    print(json.dumps(fixed_cost(args.db, args.requests), indent=2, ensure_ascii=False))
+    print(json.dumps(fixed_cost(args.db, args.requests, args.meta), indent=2, ensure_ascii=False))
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""`make bench-scale` without timing anything: the generator's key count, which data the driver accepts, the budget."""
+"""`make bench-scale` and the fixed-cost step without timing anything: the generator's key count, which data the
+driver accepts, the budget, the view timed apart."""
 import json
 from dataclasses import replace
 
@@ -73,3 +74,28 @@ def test_a_route_or_run_without_both_sizes_is_not_judged():
     assert [v["pass"] for v in budget["routes"]] == [True, None] and budget["pass"] is True
     quick = judge_growth([_point(10_000, a=3.0), _point(100_000, a=4.0)])
     assert quick["pass"] is None and "not judged" in verdict_line(quick)
+
+
+def test_the_fixed_cost_step_times_the_view_apart_from_the_rest_of_each_request(tmp_path, monkeypatch):
+    """bench/fixed_cost.py on tiny SQLite bench data: every route answered, its view timed inside the call."""
+    import os
+    import subprocess
+    import sys
+
+    from bench.common import ROOT
+    from bench.routes import FIXED_COST
+
+    url = f"sqlite:///{tmp_path / 'bench.db'}"
+    monkeypatch.setattr(generator, "DATA", tmp_path)
+    monkeypatch.setenv("BENCH_SQLITE", url)
+    generator.main(["--db", "sqlite", "--scale", "0.0005"])
+    done = subprocess.run([sys.executable, "-m", "bench.fixed_cost", "--db", "sqlite", "--requests", "5",
+                           "--meta", str(tmp_path / "sqlite.json")], capture_output=True, text=True, timeout=300,
+                          env=dict(os.environ, BENCH_SQLITE=url), cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-2000:]
+    figures = json.loads(done.stdout)
+    assert set(figures) == {"hello-world (floor)", *FIXED_COST}
+    assert figures["hello-world (floor)"]["view_us"] == 0  # no view of the portal's: all of it is the floor
+    for name in FIXED_COST:
+        f = figures[name]
+        assert f["requests"] == 5 and 0 < f["view_us"] < f["total_us"] and 0 < f["fixed_us"] < f["total_us"]
