@@ -205,6 +205,19 @@ def test_links_to_the_print_view_keep_the_list_but_not_its_page(desk):
     assert printed.link(formato=None) == "/servicios/suscripciones?q=sae&sort=serie"
 
 
+def test_links_quote_a_search_as_a_form_would_send_it(desk):
+    # Typed by a user: accents, spaces, & and = must come back as the same search, not new parameters.
+    from urllib.parse import parse_qs, urlsplit
+    page = run(SUBS, desk, q="Ferretería & Hijos=2 50%", sort="serie", page="2", per_page="5")
+    page.action = "/servicios/suscripciones"
+    link = page.link(page=3)
+    assert link == ("/servicios/suscripciones?q=Ferreter%C3%ADa+%26+Hijos%3D2+50%25&sort=serie&per_page=5&page=3")
+    assert parse_qs(urlsplit(link).query) == {"q": ["Ferretería & Hijos=2 50%"], "sort": ["serie"],
+                                              "per_page": ["5"], "page": ["3"]}
+    # The same pairs written again (a page's many links) come out the same.
+    assert page.link(page=3) == link and page.link(sort="-serie").endswith("q=Ferreter%C3%ADa+%26+Hijos%3D2+50%25&sort=-serie&per_page=5")
+
+
 def test_active_filters_say_the_search_and_each_filter_in_spanish(desk):
     page = run(SUBS, desk, q="SAE  nueve", estatus=["vencido", "activo"], desde="01/06/2024", hasta="2025-01-10",
                usuarios_min="3", usuarios_max="1500", serie="Coi-", pago_hasta="2030-12-31")

@@ -110,3 +110,20 @@ def test_the_signed_in_user_is_read_with_the_chosen_desk_in_one_statement(app, c
     login(world.b.user)
     other = client.get("/servicios/suscripciones").get_data(as_text=True)
     assert world.b.desk.razon_social in other and world.a.desk.razon_social not in other
+
+
+def test_a_compressed_grid_page_and_fragment_are_the_very_bytes_of_the_plain_ones(app, client, world, login):
+    # Pages are compressed at a faster level than the library's default: what arrives must not change.
+    import gzip
+    login(world.a.user)
+    for headers in ({}, {"HX-Request": "true"}):
+        plain = client.get("/claves-prepago?sort=-fecha", headers=headers)
+        packed = client.get("/claves-prepago?sort=-fecha", headers={**headers, "Accept-Encoding": "gzip"})
+        assert plain.status_code == packed.status_code == 200
+        assert "Content-Encoding" not in plain.headers and packed.headers["Content-Encoding"] == "gzip"
+        assert gzip.decompress(packed.data) == plain.data
+        assert len(packed.data) < len(plain.data) * 0.5
+    # The second account's compressed page is its own desk's.
+    login(world.b.user)
+    other = gzip.decompress(client.get("/servicios/suscripciones", headers={"Accept-Encoding": "gzip"}).data).decode()
+    assert world.b.desk.razon_social in other and world.a.desk.razon_social not in other

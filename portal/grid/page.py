@@ -7,8 +7,8 @@ the query.
 import csv
 import io
 from dataclasses import dataclass
-from functools import partial
-from urllib.parse import urlencode
+from functools import lru_cache, partial
+from urllib.parse import quote_plus
 
 from markupsafe import Markup, escape
 from werkzeug.datastructures import iter_multi_items
@@ -130,9 +130,17 @@ def _lines(grid, state, rows, shown, counts, scope, cells):
 
 
 def list_url(action, state, **changes):
-    """The URL at `action` of the list `state` describes, with `changes`."""
+    """The URL at `action` of the list `state` describes, with `changes` (as urlencode writes it)."""
     values = state.query(**changes)
-    return f"{action}?{urlencode(list(iter_multi_items(values)), safe=QUERY_SAFE)}" if values else action
+    if not values:
+        return action
+    return f"{action}?" + "&".join([_query_pair(str(name), str(value)) for name, value in iter_multi_items(values)])
+
+
+@lru_cache(maxsize=4096)
+def _query_pair(name, value):
+    # A page writes a dozen links (sort, pager, print, CSV) that repeat the same pairs.
+    return f"{quote_plus(name, safe=QUERY_SAFE)}={quote_plus(value, safe=QUERY_SAFE)}"
 
 
 @dataclass
