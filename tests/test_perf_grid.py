@@ -158,3 +158,61 @@ def test_a_count_past_the_bound_is_remembered_and_an_exact_one_never(client, wor
     factories.prepaid_key(world.a.desk, confirmed_on=date.today())
     exact, html = counts_run(per_page=2, estatus="disponible")
     assert exact == 1 and "(5 elementos)" in html
+
+
+@pytest.fixture
+def small_groups(world):
+    """Desk A as a distributor with many clients of one to three keys each, and unassigned keys."""
+    today = date.today()
+    expected = {}
+    for n in range(14):
+        name = f"Cliente {n:02d} S.A."
+        buyer = factories.client(world.a.desk, name)
+        made = [factories.prepaid_key(world.a.desk, status="utilizada", client=buyer,
+                                      confirmed_on=today - timedelta(days=n + d)) for d in range(1 + n % 3)]
+        expected[name] = made
+    factories.client(world.a.desk, "Cliente 07b sin claves")  # a candidate with no key: no group
+    expected[None] = [factories.prepaid_key(world.a.desk, confirmed_on=today - timedelta(days=d)) for d in range(3)]
+    factories.prepaid_key(world.b.desk, status="utilizada", client=factories.client(world.b.desk, "Cliente 00 S.A."),
+                          confirmed_on=today)
+    return expected
+
+
+def test_many_small_groups_page_as_one_walk_would_in_a_few_statements(client, world, login, small_groups):
+    # A desk with many clients and few keys each: past its first group a page reads its groups
+    # together, in the same order, with the same counts and no row twice or skipped.
+    login(world.a.user)
+    order = [(name, sorted(keys, key=lambda k: (k.confirmed_on, k.id), reverse=True))
+             for name, keys in sorted(((n, k) for n, k in small_groups.items() if n), key=lambda item: item[0])]
+    order.append(("Sin asignar", sorted(small_groups[None], key=lambda k: (k.confirmed_on, k.id), reverse=True)))
+    lines = []
+    for name, keys in order:
+        lines.append(f"Cliente: {name} ({len(keys)})")
+        lines.extend(codes.grouped(k.code) for k in keys)
+    rows = [line for line in lines if not line.startswith("Cliente: ")]
+    seen, per_page = [], 12
+    statements = []
+
+    def remember(*_args):
+        statements.append(1)
+
+    for page in range(1, -(-len(rows) // per_page) + 1):
+        statements.clear()
+        event.listen(db.engine, "before_cursor_execute", remember)
+        try:
+            html = _text(client.get(LIST, query_string={"group": "cliente", "per_page": per_page, "page": page},
+                                    headers=HX))
+        finally:
+            event.remove(db.engine, "before_cursor_execute", remember)
+        got = re.findall(r'<th scope="rowgroup"[^>]*>([^<]+)</th>|class="key-code">([0-9A-Z-]{19})<', html)
+        shown = [group or code for group, code in got]
+        assert all(code in rows for code in shown if not code.startswith("Cliente: "))
+        seen.extend(code for code in shown if not code.startswith("Cliente: "))
+        # Each group header on the page is the one of its first row, with its whole count.
+        for header in (s for s in shown if s.startswith("Cliente: ")):
+            assert header in lines
+        assert len(statements) <= 16, (page, len(statements))  # one statement per group walk: 24 and more
+    assert seen == rows
+    whole = _text(client.get(LIST, query_string={"group": "cliente", "per_page": 100}, headers=HX))
+    assert _groups(whole) == [line for line in lines if line.startswith("Cliente: ")]
+    assert "Cliente 07b" not in whole and _codes(whole) == rows

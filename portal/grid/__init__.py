@@ -10,8 +10,9 @@
 
 The template gets `grid`, a GridPage (page.py); its toolbar is a GET form htmx never replaces,
 and only the named block is swapped. One module per reason to change, imports running one way:
-http (Flask: the response, saved columns) → page (rows, cells, CSV) → query (SQL) → state (the
-query string, no Flask, no database) → columns (declarations, filters). Give each filter + sort an
+http (Flask: the response, saved columns) → page (rows, cells, CSV) → reading (a page's reads,
+the group walk) → query (SQL statements) → state (the query string, no Flask, no database) →
+columns (declarations, filters). Give each filter + sort an
 index that starts with the scope's columns and ends with the key (see query.py).
 """
 from portal.grid.columns import Choice, Column, DateRange, NumberRange, Range, Text, badge, like_pattern, parse_date

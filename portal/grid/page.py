@@ -14,7 +14,7 @@ from markupsafe import Markup, escape
 from werkzeug.datastructures import iter_multi_items
 
 from portal.extensions import db
-from portal.grid import query, state as parsing
+from portal.grid import query, reading, state as parsing
 from portal.grid.columns import number
 
 CSV_CHUNK = 1000
@@ -53,7 +53,7 @@ class Grid:
     def fetch(self, state, cells=None, **scope):
         """The page the state asks for: rows, bounded total, group headers with their counts.
         `cells`: the request's values that columns' `html` take (Column.html_args)."""
-        rows, counts, total, exact, has_next = query.read_page(self, state, scope)
+        rows, counts, total, exact, has_next = reading.read_page(self, state, scope)
         shown = [self.by_key[k] for k in state.columns]
         lines = _lines(self, state, rows, shown, counts, scope, cells or {})
         return GridPage(self, state, shown, lines, total, exact, has_next)
