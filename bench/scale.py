@@ -262,7 +262,7 @@ def main():
     if name == "scale":
         replace_block(README, README_START, README_END, block)
     print(block)
-    print(f"\n{verdict_line(results['budget'])}\nResults: {RESULTS / name}.json, .png", file=sys.stderr)
+    print(f"Results: {RESULTS / name}.json, .png", file=sys.stderr)
 
 
 if __name__ == "__main__":
