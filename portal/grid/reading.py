@@ -13,8 +13,9 @@ from portal.grid.state import capped_notice
 from portal.postgres import PLAN_PER_EXECUTION
 
 _END = object()
-# Groups walked one by one before the following are read a page's worth at a time.
-WALK_ALONE = 1
+# Groups walked one by one before the following are read a page's worth at a time: a page over
+# two or three groups is quicker walked (prepared statements) than read together (planned each time).
+WALK_ALONE = 3
 
 
 # --- a page ---------------------------------------------------------------------------------
