@@ -204,7 +204,8 @@ def _rps(value):
 
 
 def _duration(seconds):
-    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds // 60:.0f} min {seconds % 60:.0f} s"
+    whole = round(seconds)  # rounded first: 179.6 s is 3 min 0 s, not 2 min 60 s
+    return f"{whole} s" if whole < 120 else f"{whole // 60} min {whole % 60} s"
 
 
 def plot(results, path):
