@@ -134,9 +134,8 @@ def count_key(grid, state, scope, *more):
     return (grid.name, tuple(sorted(scope.items())), state.words, filters, *more)
 
 
-def group_counts(grid, state, scope, only=None, run=None):
-    """{group value: rows} under the current search and filters; `only` limits the groups; `run`:
-    the statement's execution options (default the state's)."""
+def group_counts(grid, state, scope, only=None):
+    """{group value: rows} under the current search and filters; `only` limits the groups."""
     group = grid.by_key[state.group].expr
     query = filtered(grid, state, scope).with_only_columns(group, func.count()).group_by(group)
     if only is not None:
@@ -145,4 +144,4 @@ def group_counts(grid, state, scope, only=None, run=None):
         if None in only:
             alternatives.append(group.is_(None))
         query = query.where(or_(*alternatives))
-    return {value: n for value, n in db.session.execute(query, execution_options=run or options(state)).all()}
+    return {value: n for value, n in db.session.execute(query, execution_options=options(state)).all()}

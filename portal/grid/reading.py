@@ -3,12 +3,12 @@ grouped page walked group by group (small groups a page's worth at a time).
 """
 from itertools import islice
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from portal.extensions import db
 from portal.grid.columns import Column, number
 from portal.grid import query
-from portal.grid.query import count, count_key, group_counts, keys, options, order, used, where
+from portal.grid.query import count, count_key, keys, options, order, used, where
 from portal.grid.state import capped_notice
 from portal.postgres import PLAN_PER_EXECUTION
 
@@ -105,7 +105,7 @@ def _grouped_rows(grid, state, matching, scope, run):
 
     The first WALK_ALONE groups are walked so; a page they do not fill has small groups (a desk
     with many clients and few keys each), and three statements per group would add up to dozens:
-    the following groups are then read a page's worth at a time (_small_groups).
+    the following groups are then read a page's worth at a time (_small_group_sizes, read_together).
     """
     group = grid.by_key[state.group]
     expr = group.expr
@@ -131,6 +131,32 @@ def _grouped_rows(grid, state, matching, scope, run):
         counts[value] = (min(n, bound), exact)
         return position + n
 
+    def read_together(values, sizes, position):
+        # Skip the groups before the page, then read the rows of those on it in one statement.
+        need = want - len(rows)
+        taken, offset, covered = [], None, 0
+        for value in values:
+            n = sizes.get(value, 0)
+            if n == 0:
+                continue
+            if position + n <= start:
+                position += n
+                continue
+            if covered >= need:
+                break
+            skipped = max(0, start - position)
+            offset = skipped if offset is None else offset
+            covered += n - skipped
+            taken.append(value)
+            counts[value] = (n, True)
+            position += n
+        if taken:
+            ordered = [expr.desc() if descending else expr.asc(), *within]
+            page_keys = (matching.where(expr.in_(taken)).with_only_columns(grid.key).order_by(*ordered)
+                         .limit(need).offset(offset))
+            rows.extend(_rows_by_key(grid, state, page_keys, ordered, _by_values(run)))
+        return position
+
     walked = 0
     while len(rows) < want:
         if walked < WALK_ALONE:
@@ -146,64 +172,34 @@ def _grouped_rows(grid, state, matching, scope, run):
         # NULL's group comes first or last of all: never inside a batch, at most at its end.
         last_is_null = batch[-1] is None
         present = batch[:-1] if last_is_null else batch
-        small = _small_groups(grid, state, scope, matching, present, run)
-        if small is None:
+        sizes = _small_group_sizes(matching, expr, present, run)
+        if sizes is None:
             for value in present:  # a big group among them: each is walked
                 if len(rows) < want:
                     position = walk(value, position)
         else:
-            position = _read_small_groups(grid, state, matching, small, present, expr, descending, within,
-                                          (start, want, position), rows, counts, run)
+            position = read_together(present, sizes, position)
         if last_is_null and len(rows) < want:
             position = walk(None, position)
     return rows, counts
 
 
-
-def _small_groups(grid, state, scope, matching, values, run):
-    """{value: rows} of `values` (exact), when all of them hold no more than COUNT_BOUND rows
-    together; None otherwise (counting each exactly could read a million rows)."""
+def _small_group_sizes(matching, expr, values, run):
+    """{value: rows} of the groups `values` under the filters, exact, in one statement that reads no
+    more than COUNT_BOUND + 1 rows; None when they hold more together (each is then walked)."""
     if not values:
         return {}
-    expr = grid.by_key[state.group].expr
-    if count(matching.where(expr.in_(values)), query.COUNT_BOUND, run=_by_values(run)) > query.COUNT_BOUND:
-        return None
-    return group_counts(grid, state, scope, only=values, run=_by_values(run))
+    bounded = (matching.where(expr.in_(values)).with_only_columns(expr.label("value"))
+               .limit(query.COUNT_BOUND + 1).subquery())
+    sizes = dict(db.session.execute(select(bounded.c.value, func.count()).group_by(bounded.c.value),
+                                    execution_options=_by_values(run)).all())
+    return None if sum(sizes.values()) > query.COUNT_BOUND else sizes
 
 
 def _by_values(run):
     # Which groups an IN list names decides the plan (a generic one read every key of the desk):
     # planned with its values each time, as a search is (portal/postgres.py).
     return {**run, PLAN_PER_EXECUTION: True}
-
-
-def _read_small_groups(grid, state, matching, sizes, values, expr, descending, within, where_now, rows, counts, run):
-    """Skip the groups of `values` before the page, then read the rows of those on it in one
-    statement (their sizes known: `sizes`). Returns the position after the last group taken."""
-    start, want, position = where_now
-    need = want - len(rows)
-    taken, offset, covered = [], None, 0
-    for value in values:
-        n = sizes.get(value, 0)
-        if n == 0:
-            continue
-        if position + n <= start:
-            position += n
-            continue
-        if covered >= need:
-            break
-        skipped = max(0, start - position)
-        offset = skipped if offset is None else offset
-        covered += n - skipped
-        taken.append(value)
-        counts[value] = (n, True)
-        position += n
-    if taken:
-        ordered = [expr.desc() if descending else expr.asc(), *within]
-        page_keys = (matching.where(expr.in_(taken)).with_only_columns(grid.key).order_by(*ordered)
-                     .limit(need).offset(offset))
-        rows.extend(_rows_by_key(grid, state, page_keys, ordered, _by_values(run)))
-    return position
 
 
 def _group_values(grid, group, scope, matching, descending, run, batch=1):
