@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from portal.auth import sessions, two_factor
 from portal.extensions import db
-from portal.grid import column_choices_of, keep_column_choices
+from portal.grid import column_choices_of, parse_column_choices
 from portal.htmx import redirect as hx_redirect
 from portal.models import Desk, Membership, User
 
@@ -21,7 +21,8 @@ USER_STATEMENT = sessions.load_statement(also=[column_choices_of(User.id)])
 
 def load_user(user_id):
     """Flask-Login loader: the id names a server-side session, so a session ended there is over
-    even for a browser that kept its cookie (portal.auth.sessions)."""
+    even for a browser that kept its cookie (portal.auth.sessions). Returns the SignedIn that
+    is `current_user` for this request, with its active desk and saved columns, or None."""
     chosen = session.get("desk_id")
     config = current_app.config
     # "Mantener la sesión iniciada" keeps an unused session SESSION_DAYS; otherwise
@@ -29,16 +30,21 @@ def load_user(user_id):
     # session (signed: a copied session cookie alone cannot claim it). None outlives SESSION_MAX_DAYS.
     remembered = decode_cookie(request.cookies.get(config["REMEMBER_COOKIE_NAME"], "")) == user_id
     idle = config["REMEMBER_COOKIE_DURATION"] if remembered else timedelta(minutes=config["SESSION_IDLE_MINUTES"])
-    user, also = sessions.load(user_id, idle_limit=idle, max_age=timedelta(days=config["SESSION_MAX_DAYS"]),
-                                # A POST holds SQLite's write lock in its own transaction: pages keep the clock.
-                                touch=request.method in ("GET", "HEAD"),
-                                desk_id=chosen if isinstance(chosen, int) else None,
-                                statement=USER_STATEMENT)
-    if user is not None:
-        # Read in the same statement as the user: this request's grids need not ask again.
-        (column_choices,) = also
-        keep_column_choices(column_choices)
-    return user
+    live = sessions.load(user_id, idle_limit=idle, max_age=timedelta(days=config["SESSION_MAX_DAYS"]),
+                         # A POST holds SQLite's write lock in its own transaction: pages keep the clock.
+                         touch=request.method in ("GET", "HEAD"),
+                         desk_id=chosen if isinstance(chosen, int) else None,
+                         statement=USER_STATEMENT)
+    if live is None:
+        return None
+    desk = live.desk
+    if desk is None:
+        # None chosen yet, or no longer the user's: the desk the user owns first (a distributor
+        # lands in their own desk, not a client's), kept for the next requests.
+        desk = first_desk_of(live.user)
+        session["desk_id"] = desk.id if desk else None
+    (column_choices,) = live.also  # read in the same statement: this request's grids need not ask
+    return sessions.SignedIn(live.user, live.secret, desk=desk, column_choices=parse_column_choices(column_choices))
 
 
 def desks_of(user):
@@ -55,27 +61,18 @@ def desk_of(user, desk_id):
     )
 
 
+def first_desk_of(user):
+    """The desk a user lands in: the first they own, else the first they belong to, or None."""
+    return db.session.scalar(
+        select(Desk).join(Membership).where(Membership.user_id == user.id)
+        .order_by(Membership.role != "owner", Desk.razon_social, Desk.id).limit(1)
+    )
+
+
 def current_desk():
-    """The signed-in user's active desk (the session's choice if still theirs, else their first)."""
-    # Cached on the request, not on g: an app context (and its g) can outlive one request.
-    if hasattr(request, "portal_desk"):
-        return request.portal_desk
-    desk = None
-    chosen = session.get("desk_id")
-    if chosen is not None:
-        # Read with the user when the session already named it (load_user); asked again otherwise.
-        desk = current_user.session_desk
-        if desk is None or desk.id != chosen:
-            desk = desk_of(current_user, chosen)
-    if desk is None:
-        # The desk the user owns first: a distributor lands in their own desk, not a client's.
-        desk = db.session.scalar(
-            select(Desk).join(Membership).where(Membership.user_id == current_user.id)
-            .order_by(Membership.role != "owner", Desk.razon_social, Desk.id).limit(1)
-        )
-        session["desk_id"] = desk.id if desk else None
-    request.portal_desk = desk
-    return desk
+    """The signed-in user's active desk (the session's choice if still theirs, else their first),
+    read with the user (load_user); None when signed out or in no desk."""
+    return current_user.desk if current_user.is_authenticated else None
 
 
 def desk_required(view):

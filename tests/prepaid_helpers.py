@@ -62,10 +62,10 @@ def signed_in_cookies(app, user, desk):
     from portal.auth import sessions
     from portal.extensions import db
 
-    sessions.start(user)
+    signed_in = sessions.start(user)
     db.session.commit()
     serializer = app.session_interface.get_signing_serializer(app)
-    return {app.config["SESSION_COOKIE_NAME"]: serializer.dumps({"_user_id": user.get_id(), "_fresh": True,
+    return {app.config["SESSION_COOKIE_NAME"]: serializer.dumps({"_user_id": signed_in.get_id(), "_fresh": True,
                                                                  "desk_id": desk.id})}
 
 

@@ -158,9 +158,9 @@ def test_a_forged_or_stale_session_id_opens_nothing(app, world):
     serializer = app.session_interface.get_signing_serializer(app)
     forged = [f"{user.id}:{user.session_token}:adivinado", f"{user.id}:{user.session_token}", f"{user.id}", "x:y:z",
               f"{world.b.user.id}:{user.session_token}:" + "A" * 43]
-    sessions.start(user)
+    signed_in = sessions.start(user)
     db.session.commit()
-    real = user.get_id()
+    real = signed_in.get_id()
     other_user = real.replace(f"{user.id}:", f"{world.b.user.id}:", 1)  # a real secret under another account
     opened = 0
     for user_id in forged + [other_user]:

@@ -127,6 +127,22 @@ def test_the_sessions_desk_and_saved_columns_are_read_in_the_statement_that_load
     assert ">Clave<" in response.get_data(as_text=True) and ">Cantidad<" not in response.get_data(as_text=True)
 
 
+def test_after_a_password_change_this_browser_keeps_its_desk_and_its_saved_columns(client, app, login, hx):
+    # The change ends every session and this browser goes on in a new one: the desk it chose and
+    # the columns it saved are the account's, not the old session's.
+    user, second = _user_of_two_desks(login)
+    factories.prepaid_key(second, status="disponible", confirmed_on=date.today())
+    client.post("/escritorio", data={"desk_id": second.id, "next": "/claves-prepago"})
+    client.post("/claves-prepago", data={"cols": ["clave", "estatus"]})
+    changed = client.post("/perfil/contrasena", headers=hx, data={
+        "password-current_password": factories.PASSWORD, "password-new_password": "otra-Clave-larga-42",
+        "password-new_password_confirm": "otra-Clave-larga-42"})
+    assert changed.status_code == 200 and "Tu contraseña se cambió." in changed.get_data(as_text=True)
+    assert "Póliza: Beta Papelería" in client.get("/claves-prepago").get_data(as_text=True)
+    listing = client.get("/claves-prepago", headers=hx).get_data(as_text=True)
+    assert ">Clave<" in listing and ">Cantidad<" not in listing
+
+
 def test_a_user_cannot_switch_to_someone_elses_desk(client, world, login):
     login(world.b.user)
     response = client.post("/escritorio", data={"desk_id": world.a.desk.id})

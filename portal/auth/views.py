@@ -83,8 +83,7 @@ def finish_sign_in(user, remember, next_url, **detail):
     """Sign `user` in (every step passed): a new session, the audit event, the landing page."""
     # A fresh session at sign-in, with a new server-side id: nothing planted before it survives.
     session.clear()
-    sessions.start(user, idle_limit=current_app.config["REMEMBER_COOKIE_DURATION"])
-    login_user(user, remember=remember)
+    login_user(sessions.start(user, idle_limit=current_app.config["REMEMBER_COOKIE_DURATION"]), remember=remember)
     audit.record("sign_in", user=user, ip=_ip(), **detail)
     db.session.commit()
     landing = url_for("core.home") if user.email_verified else url_for("auth.verify_request")
@@ -168,10 +167,10 @@ def resend_verification():
         notice = "Tu correo ya está verificado."
     else:
         try:
-            throttle.spend("verify", user=current_user)
+            throttle.spend("verify", user=current_user.user)
         except RateLimited as refused:
             return _throttled(refused, "auth/verify_request.html", "verify_panel", form=form)
-        mails.verification(current_user)
+        mails.verification(current_user.user)
         audit.record("verification_sent", user=current_user.id, ip=_ip())
         db.session.commit()
         notice = f"Te enviamos un nuevo enlace de verificación a {current_user.email}."

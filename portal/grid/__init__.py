@@ -17,13 +17,13 @@ index that starts with the scope's columns and ends with the key (see query.py).
 """
 from portal.grid.columns import Choice, Column, DateRange, NumberRange, Range, Text, badge, like_pattern, parse_date
 from portal.grid.http import (
-    column_choices_of, grid_response, keep_column_choices, remember_columns, saved_columns,
+    column_choices_of, grid_response, parse_column_choices, remember_columns, saved_columns,
 )
 from portal.grid.page import Grid, GridPage, Line
 from portal.grid.state import PRINT_LIMIT, GridState
 
 __all__ = [
     "Choice", "Column", "DateRange", "Grid", "GridPage", "GridState", "Line", "NumberRange", "PRINT_LIMIT",
-    "Range", "Text", "badge", "column_choices_of", "grid_response", "keep_column_choices", "like_pattern",
+    "Range", "Text", "badge", "column_choices_of", "grid_response", "parse_column_choices", "like_pattern",
     "parse_date", "remember_columns", "saved_columns",
 ]

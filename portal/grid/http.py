@@ -14,9 +14,6 @@ from portal.grid.page import Grid, list_url
 from portal.htmx import is_htmx, render
 from portal.models import GridPreference
 
-_CHOICES = "portal.grid.column_choices"  # request.environ: the saved columns read with the user
-
-
 def grid_response(grid: Grid, template, block, scope, *, args=None, cells=None, context=None):
     """Render `template` (for htmx its `block`) with `grid` = the page and `context`.
 
@@ -30,7 +27,7 @@ def grid_response(grid: Grid, template, block, scope, *, args=None, cells=None, 
     posted = request.method == "POST"
     if posted:
         args = _with_posted(args, request.form)
-    state = grid.parse(args, saved_columns=columns_saved_for(current_user.id, grid.name))
+    state = grid.parse(args, saved_columns=columns_saved_for(current_user, grid.name))
     status = 200
     if posted:
         # Only "Columnas" posts: a GET with cols= shows those columns, a POST also keeps them.
@@ -91,17 +88,12 @@ def parse_column_choices(text):
     return dict(item.split("=", 1) for item in (text or "").split(";") if "=" in item)
 
 
-def keep_column_choices(text):
-    """This request's grids take the user's saved columns from `text` (column_choices_of(), read
-    with the user) instead of asking the database again."""
-    request.environ[_CHOICES] = parse_column_choices(text)
-
-
-def columns_saved_for(user_id, grid_name):
-    """The user's saved columns for a grid: those kept for this request, else read now."""
-    choices = request.environ.get(_CHOICES)
+def columns_saved_for(signed_in, grid_name):
+    """The saved columns of a grid for the signed-in user: from those read with the user
+    (`signed_in.column_choices`, parse_column_choices()'s), else asked now."""
+    choices = signed_in.column_choices
     if choices is None:
-        return saved_columns(user_id, grid_name)
+        return saved_columns(signed_in.id, grid_name)
     value = choices.get(grid_name)
     return value.split(",") if value else None
 

@@ -2,7 +2,6 @@
 import secrets
 from datetime import datetime
 
-from flask_login import UserMixin
 from sqlalchemy import Boolean, CheckConstraint, DateTime, ForeignKey, Index, String, UniqueConstraint, func
 from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
@@ -18,7 +17,7 @@ def new_session_token():
     return secrets.token_hex(16)
 
 
-class User(UserMixin, db.Model):
+class User(db.Model):
     __tablename__ = "users"
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254))
@@ -36,17 +35,6 @@ class User(UserMixin, db.Model):
     @validates("email")
     def _normalise_email(self, key, value):
         return value.strip().lower()
-
-    # The signed-in browser this object was loaded for, and the desk that session chose if the
-    # user still belongs to it, both read with the user (portal.desks.load_user); not columns.
-    session_secret = None
-    session_desk = None
-
-    def get_id(self):
-        """Flask-Login's id, kept in the session and the remember-me cookie: user, token, session."""
-        if not self.session_secret:
-            raise RuntimeError("get_id() needs a session: call portal.auth.sessions.start(user) first")
-        return f"{self.id}:{self.session_token}:{self.session_secret}"
 
     @property
     def email_verified(self):

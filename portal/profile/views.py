@@ -56,7 +56,7 @@ def update_details():
     form = DetailsForm(prefix="details")
     if not form.validate_on_submit():
         return _answer("details", form)
-    if changes.update_details(current_user, form.name.data, form.phone.data):
+    if changes.update_details(current_user.user, form.name.data, form.phone.data):
         audit.record("profile_updated", user=current_user.id, ip=request.remote_addr)
     db.session.commit()
     return _answer("details", status=200, message="Tus datos generales se guardaron.")
@@ -69,7 +69,7 @@ def change_email():
     form = EmailForm(prefix="email")
     if not form.validate_on_submit():
         return _answer("email", form)
-    user, new_email = current_user._get_current_object(), form.new_email.data
+    user, new_email = current_user.user, form.new_email.data
     try:
         throttle.password_attempt(user)
         other = changes.request_email_change(user, form.current_password.data, new_email)
@@ -101,7 +101,7 @@ def change_email():
 @login_required
 def change_password():
     """Change the password (the current one required); the user's other sessions end."""
-    user = current_user._get_current_object()
+    user = current_user.user
     form = PasswordForm(prefix="password", email=user.email)
     if not form.validate_on_submit():
         return _answer("password", form)
@@ -130,8 +130,9 @@ def _continue_in_a_new_session(user):
     """After a change that ended every session of the account: this browser goes on in a new one
     (and a new remember-me cookie if it had one); copies of its old cookies are dead."""
     remembered = current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token") in request.cookies
-    sessions.start(user)
-    login_user(user, remember=remembered)
+    # The desk and the saved columns are the account's: this request goes on with them.
+    login_user(sessions.start(user, desk=current_user.desk, column_choices=current_user.column_choices),
+               remember=remembered)
 
 
 @bp.route("/actividad", methods=["GET", "POST"])  # POST: "Columnas" saved
