@@ -1,6 +1,7 @@
 """The active desk: every query a signed-in user makes goes through it."""
 from datetime import timedelta
 from functools import wraps
+from typing import NamedTuple
 
 from flask import abort, current_app, flash, request, session, url_for
 from flask_login import current_user, login_required
@@ -14,9 +15,25 @@ from portal.htmx import redirect as hx_redirect
 from portal.models import Desk, Membership, User
 
 
-# Built once (composing it costs more than running it): the user, the session, the chosen desk and
-# every grid's saved columns, in one statement.
-USER_STATEMENT = sessions.load_statement(also=[column_choices_of(User.id)])
+class ActiveDesk(NamedTuple):
+    """The desk a signed-in request works in, as read with the user: its values, not the mapped
+    Desk (nothing changes a desk through here; building the mapped one is most of its cost)."""
+    id: int
+    razon_social: str
+    rfc: str
+    kind: str
+    require_two_factor: bool
+
+    @property
+    def is_distributor(self):
+        return self.kind == "distribuidor"
+
+
+DESK_COLUMNS = (Desk.id, Desk.razon_social, Desk.rfc, Desk.kind, Desk.require_two_factor)
+
+# Built once (composing it costs more than running it): the user, the session, every grid's saved
+# columns and the chosen desk, in one statement.
+USER_STATEMENT = sessions.load_statement(also=[column_choices_of(User.id), *DESK_COLUMNS])
 
 
 def load_user(user_id):
@@ -37,14 +54,16 @@ def load_user(user_id):
                          statement=USER_STATEMENT)
     if live is None:
         return None
-    desk = live.desk
-    if desk is None:
+    column_choices, *desk = live.also  # read in the same statement: this request's grids need not ask
+    signed_in = sessions.SignedIn(live.account, live.secret, column_choices=parse_column_choices(column_choices))
+    if desk[0] is not None:
+        signed_in.desk = ActiveDesk(*desk)
+    else:
         # None chosen yet, or no longer the user's: the desk the user owns first (a distributor
         # lands in their own desk, not a client's), kept for the next requests.
-        desk = first_desk_of(live.user)
-        session["desk_id"] = desk.id if desk else None
-    (column_choices,) = live.also  # read in the same statement: this request's grids need not ask
-    return sessions.SignedIn(live.user, live.secret, desk=desk, column_choices=parse_column_choices(column_choices))
+        signed_in.desk = first_desk_of(signed_in.id)
+        session["desk_id"] = signed_in.desk.id if signed_in.desk else None
+    return signed_in
 
 
 def desks_of(user):
@@ -61,12 +80,13 @@ def desk_of(user, desk_id):
     )
 
 
-def first_desk_of(user):
-    """The desk a user lands in: the first they own, else the first they belong to, or None."""
-    return db.session.scalar(
-        select(Desk).join(Membership).where(Membership.user_id == user.id)
+def first_desk_of(user_id):
+    """The ActiveDesk a user lands in: the first they own, else the first they belong to, or None."""
+    row = db.session.execute(
+        select(*DESK_COLUMNS).join(Membership).where(Membership.user_id == user_id)
         .order_by(Membership.role != "owner", Desk.razon_social, Desk.id).limit(1)
-    )
+    ).first()
+    return ActiveDesk(*row) if row else None
 
 
 def current_desk():

@@ -91,6 +91,8 @@ def test_details_change_over_htmx_swaps_the_section(client, world, login, hx):
     page = response.get_data(as_text=True)
     assert response.status_code == 200 and "<html" not in page and 'id="profile-details"' in page
     assert "Tus datos generales se guardaron." in page and 'value="Jorge Ruiz"' in page
+    # The top bar's name follows in the same answer (the account as this request left it).
+    assert '<span id="user-menu-name" hx-swap-oob="true">Jorge Ruiz</span>' in page
     assert "HX-Request" in response.headers["Vary"]
     full = client.get("/perfil")
     assert "<html" in full.get_data(as_text=True) and "HX-Request" in full.headers["Vary"]

@@ -112,6 +112,23 @@ def test_the_signed_in_user_is_read_with_the_chosen_desk_in_one_statement(app, c
     assert world.b.desk.razon_social in other and world.a.desk.razon_social not in other
 
 
+def test_the_signed_in_values_are_the_accounts_and_the_desks_as_stored_on_every_request(app, client, world, login):
+    # Read as plain values (not mapped objects) on every request: what a page shows of the account
+    # and the desk is what the database holds now.
+    from portal.models import Desk, User
+
+    login(world.a.user)
+    page = client.get("/perfil").get_data(as_text=True)
+    assert world.a.user.email in page and f"Póliza: {world.a.desk.razon_social[:20]}" in page
+    # Changed elsewhere (the back office, another browser): the next page shows it.
+    db.session.get(User, world.a.user.id).name = "Nombre Cambiado En Otro Lado"
+    db.session.get(Desk, world.a.desk.id).razon_social = "Razón Cambiada SA"
+    db.session.commit()
+    page = client.get("/perfil").get_data(as_text=True)
+    assert "Nombre Cambiado En Otro Lado" in page and "Póliza: Razón Cambiada SA" in page
+    assert 'value="Nombre Cambiado En Otro Lado"' in page  # the form of Datos generales too
+
+
 def test_a_compressed_grid_page_and_fragment_are_the_very_bytes_of_the_plain_ones(app, client, world, login):
     # Pages are compressed at a faster level than the library's default: what arrives must not change.
     import gzip

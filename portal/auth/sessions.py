@@ -30,32 +30,47 @@ def _digest(secret):
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+# What a page knows of the signed-in account, read on every request: values, not the mapped User
+# (building it is most of what reading the user costs).
+ACCOUNT_COLUMNS = (User.id, User.email, User.name, User.phone, User.email_verified_at, User.session_token)
+_SESSION_TOKEN = [column.key for column in ACCOUNT_COLUMNS].index("session_token")
+
+
 class SignedIn:
-    """Flask-Login's user for a signed-in browser (`current_user`): the account, the secret that
-    names this browser's session row, and what was read with them for this request — the desk the
-    session chose, if the user still belongs to it, and every grid's saved columns ({grid: text},
-    portal.grid.column_choices_of), or None when not read.
+    """Flask-Login's user for a signed-in browser (`current_user`): the account's values, the
+    secret that names this browser's session row, and what was read with them for this request —
+    the desk the session chose (portal.desks.ActiveDesk) and every grid's saved columns
+    ({grid: text}, portal.grid.column_choices_of), or None when not read.
 
-    The account's few values every page shows are offered as properties; a view that changes the
-    account works on `user`, the mapped object."""
+    A view that changes the account asks for the mapped object: account()."""
 
-    __slots__ = ("user", "secret", "desk", "column_choices")
+    __slots__ = ("id", "email", "name", "phone", "email_verified_at", "session_token", "secret", "desk",
+                 "column_choices")
     is_authenticated = True
     is_active = True
     is_anonymous = False
 
-    def __init__(self, user, secret, *, desk=None, column_choices=None):
-        self.user, self.secret, self.desk, self.column_choices = user, secret, desk, column_choices
+    def __init__(self, values, secret, *, desk=None, column_choices=None):
+        """`values`: ACCOUNT_COLUMNS' in their order."""
+        self.id, self.email, self.name, self.phone, self.email_verified_at, self.session_token = values
+        self.secret, self.desk, self.column_choices = secret, desk, column_choices
+
+    @classmethod
+    def of(cls, user, secret, **read):
+        """The SignedIn of the mapped `user` as it stands now."""
+        return cls([getattr(user, column.key) for column in ACCOUNT_COLUMNS], secret, **read)
+
+    @property
+    def email_verified(self):
+        return self.email_verified_at is not None
 
     def get_id(self):
         """The id kept in the session and the remember-me cookie: user, token, session."""
-        return f"{self.user.id}:{self.user.session_token}:{self.secret}"
+        return f"{self.id}:{self.session_token}:{self.secret}"
 
-    id = property(lambda self: self.user.id)
-    email = property(lambda self: self.user.email)
-    name = property(lambda self: self.user.name)
-    phone = property(lambda self: self.user.phone)
-    email_verified = property(lambda self: self.user.email_verified)
+    def account(self):
+        """The mapped User, for a view that changes the account (read now, unless this request has)."""
+        return db.session.get(User, self.id)
 
 
 def start(user, *, idle_limit=None, desk=None, column_choices=None):
@@ -67,7 +82,7 @@ def start(user, *, idle_limit=None, desk=None, column_choices=None):
                                                      UserSession.last_seen_at < utcnow() - idle_limit))
     secret = secrets.token_urlsafe(32)
     db.session.add(UserSession(id=_digest(secret), user_id=user.id))
-    return SignedIn(user, secret, desk=desk, column_choices=column_choices)
+    return SignedIn.of(user, secret, desk=desk, column_choices=column_choices)
 
 
 def end(signed_in):
@@ -82,9 +97,11 @@ def end_all(user):
 
 def load_statement(also=()):
     """The statement load() runs, for its caller to build once: composing a statement costs more
-    than the round trip it then makes. `also`: scalar subqueries on the user (e.g. portal.grid's
-    column_choices_of) that the same statement reads."""
-    return (select(User, UserSession.last_seen_at, UserSession.created_at, *also, Desk)
+    than the round trip it then makes. `also`: more values of the same row — columns of the
+    desk the session chose (`desks`, outer-joined on the user's membership of it) or scalar
+    subqueries on the user (e.g. portal.grid's column_choices_of)."""
+    return (select(*ACCOUNT_COLUMNS, UserSession.last_seen_at, UserSession.created_at, *also)
+            .select_from(User)
             .join(UserSession, UserSession.user_id == User.id)
             .outerjoin(Membership, and_(Membership.user_id == User.id, Membership.desk_id == bindparam("desk_id")))
             .outerjoin(Desk, Desk.id == Membership.desk_id)
@@ -95,11 +112,10 @@ PLAIN_LOAD = load_statement()
 
 
 class LiveSession(NamedTuple):
-    """What load() read of a live session: the account, the session's secret, the desk the
-    session chose (None if not the user's, or none chosen) and the values of load_statement's `also`."""
-    user: User
+    """What load() read of a live session: the account's values (ACCOUNT_COLUMNS'), the
+    session's secret and the values of load_statement's `also`."""
+    account: tuple
     secret: str
-    desk: Desk | None
     also: tuple
 
 
@@ -108,11 +124,11 @@ def load(user_id, *, idle_limit, max_age=None, touch=True, desk_id=None, stateme
 
     A session is over once unused for `idle_limit`, and `max_age` after it started whatever its use.
 
-    One primary-key lookup; `touch` records the visit (at most once a minute, outside the
-    request's transaction, and never failing the request). With `desk_id` (the desk the session
-    chose) the same statement reads that desk if the user still belongs to it, else None — one
-    round trip less on every page (portal.desks). `statement`: one made by
-    load_statement(also), whose extra values are returned too.
+    One primary-key lookup, on the session's connection without the ORM; `touch` records the
+    visit (at most once a minute, outside the request's transaction, and never failing the
+    request). `desk_id`: the desk the session chose, whose columns `statement`'s `also` may read
+    (None there if the user no longer belongs to it) — one round trip less on every page
+    (portal.desks). `statement`: one made by load_statement(also).
     Returns a LiveSession, or None.
     """
     try:
@@ -121,20 +137,21 @@ def load(user_id, *, idle_limit, max_age=None, touch=True, desk_id=None, stateme
     except ValueError:
         return None
     key = _digest(secret)
-    row = db.session.execute(statement, {"key": key, "pk": pk, "desk_id": desk_id}).first()
+    row = db.session.connection().execute(statement, {"key": key, "pk": pk, "desk_id": desk_id}).first()
     if row is None:
         return None
-    user, last_seen, started = row[0], row[1], row[2]
+    n = len(ACCOUNT_COLUMNS)
+    account, (last_seen, started), also = tuple(row[:n]), row[n:n + 2], tuple(row[n + 2:])
     now = utcnow()
     if last_seen.tzinfo is None:  # SQLite returns naive UTC
         last_seen, started = last_seen.replace(tzinfo=now.tzinfo), started.replace(tzinfo=now.tzinfo)
-    if user.session_token != token or now - last_seen > idle_limit:
+    if account[_SESSION_TOKEN] != token or now - last_seen > idle_limit:
         return None
     if max_age is not None and now - started > max_age:
         return None
     if touch and now - last_seen >= TOUCH_EVERY:
         _touch(key, now)
-    return LiveSession(user, secret, row[-1], tuple(row[3:-1]))
+    return LiveSession(account, secret, also)
 
 
 def _touch(key, now):

@@ -167,10 +167,10 @@ def resend_verification():
         notice = "Tu correo ya está verificado."
     else:
         try:
-            throttle.spend("verify", user=current_user.user)
+            throttle.spend("verify", user=current_user)
         except RateLimited as refused:
             return _throttled(refused, "auth/verify_request.html", "verify_panel", form=form)
-        mails.verification(current_user.user)
+        mails.verification(current_user.account())
         audit.record("verification_sent", user=current_user.id, ip=_ip())
         db.session.commit()
         notice = f"Te enviamos un nuevo enlace de verificación a {current_user.email}."

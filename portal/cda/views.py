@@ -34,7 +34,7 @@ def resend(serial):
     form = ResendForm()
     back = safe_next(form.next.data) or url_for("services.category", category=service.category)
     try:
-        message = resend_cda(service, current_user.user, desk, request.remote_addr)
+        message = resend_cda(service, current_user._get_current_object(), desk, request.remote_addr)
     except ResendRefused as refusal:
         return _refused(refusal, service, desk, back)
     db.session.flush()  # the message gets its defaults (status "pendiente")

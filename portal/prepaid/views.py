@@ -178,7 +178,7 @@ def _license_paragraphs():
 def confirm():
     """Claim each key of the step token for this desk, exactly once, and show the "Aviso"."""
     desk = current_desk()
-    user = current_user.user
+    user = current_user._get_current_object()
     form = ConfirmForm()
     try:
         if not form.validate_on_submit():

@@ -28,7 +28,7 @@ def _owned_desks(user):
 
 def _page(status=200, **given):
     """The page, with the posted form (and its errors) and the others fresh."""
-    user = current_user.user
+    user = current_user.account()
     secret = two_factor.pending_secret(user)
     enrolment = None
     if secret is not None:
@@ -50,7 +50,7 @@ def _page(status=200, **given):
 
 def _prove(name, form, action):
     """Run `action(user, password, code)` with the proof of form `name` under the limits; (result, error page)."""
-    user, ip = current_user.user, request.remote_addr
+    user, ip = current_user.account(), request.remote_addr
     try:
         # Both counted before the password and the code are checked; given back when right.
         throttle.password_attempt(user)
@@ -96,7 +96,7 @@ def start_two_factor():
         return _page(400, error="La solicitud no es válida. Recarga la página e inténtalo de nuevo.")
     if two_factor.is_enabled(current_user):
         return redirect(url_for("profile.two_factor_page"), code=303)
-    two_factor.start_enrolment(current_user.user)
+    two_factor.start_enrolment(current_user.account())
     db.session.commit()
     return redirect(url_for("profile.two_factor_page") + "#profile-2fa-enrol", code=303)
 
@@ -111,7 +111,7 @@ def confirm_two_factor():
     codes, stop = _prove("confirm_form", form, two_factor.confirm_enrolment)
     if stop:
         return stop
-    user = current_user.user
+    user = current_user.account()
     audit.record("two_factor_enabled", user=user, ip=request.remote_addr)
     mails.two_factor_changed(user, enabled=True)
     _continue_in_a_new_session(user)
@@ -144,7 +144,7 @@ def disable_two_factor():
     how, stop = _prove("disable_form", form, two_factor.disable)
     if stop:
         return stop
-    user = current_user.user
+    user = current_user.account()
     audit.record("two_factor_disabled", user=user, ip=request.remote_addr, proof=how)
     mails.two_factor_changed(user, enabled=False)
     db.session.commit()

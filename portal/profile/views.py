@@ -20,33 +20,36 @@ from portal.profile.forms import DetailsForm, EmailForm, PasswordForm
 PAGE = "profile/general.html"
 
 
-def _forms(**given):
-    """The page's three forms: the one posted (with its data and errors), the others fresh."""
+def _forms(account, **given):
+    """The page's three forms: the one posted (with its data and errors), the others fresh
+    (`account`'s name and phone)."""
     forms = {
-        "details_form": lambda: DetailsForm(formdata=None, obj=current_user, prefix="details"),
+        "details_form": lambda: DetailsForm(formdata=None, obj=account, prefix="details"),
         "email_form": lambda: EmailForm(formdata=None, prefix="email"),
         "password_form": lambda: PasswordForm(formdata=None, prefix="password"),
     }
     return {name: given.get(name) or make() for name, make in forms.items()}
 
 
-def _answer(section, form=None, status=422, message=None):
+def _answer(section, form=None, status=422, message=None, account=None):
     """After a POST to one section: for htmx its block, with the form's errors or the notice;
-    without JS the page with the errors, or after a change a redirect to it with the notice."""
+    without JS the page with the errors, or after a change a redirect to it with the notice.
+    `account`: the account as this request left it (default: as it was read, current_user)."""
     if status == 200 and not is_htmx():
         flash(message, "success")
         return redirect(url_for("profile.general"), code=303)
     # After a change the section's form comes back fresh (saved values, empty passwords).
-    context = _forms(**({f"{section}_form": form} if status != 200 else {}))
+    account = account or current_user
+    context = _forms(account, **({f"{section}_form": form} if status != 200 else {}))
     context[f"{section}_notice" if status == 200 else f"{section}_error"] = message
-    return render(PAGE, block=f"profile_{section}", **context), status
+    return render(PAGE, block=f"profile_{section}", account=account, **context), status
 
 
 @bp.get("")
 @login_required
 def general():
     """"Mi perfil > Datos generales"."""
-    return render(PAGE, **_forms())
+    return render(PAGE, account=current_user, **_forms(current_user))
 
 
 @bp.post("/datos")
@@ -56,10 +59,11 @@ def update_details():
     form = DetailsForm(prefix="details")
     if not form.validate_on_submit():
         return _answer("details", form)
-    if changes.update_details(current_user.user, form.name.data, form.phone.data):
-        audit.record("profile_updated", user=current_user.id, ip=request.remote_addr)
+    account = current_user.account()
+    if changes.update_details(account, form.name.data, form.phone.data):
+        audit.record("profile_updated", user=account.id, ip=request.remote_addr)
     db.session.commit()
-    return _answer("details", status=200, message="Tus datos generales se guardaron.")
+    return _answer("details", status=200, message="Tus datos generales se guardaron.", account=account)
 
 
 @bp.post("/correo")
@@ -69,7 +73,7 @@ def change_email():
     form = EmailForm(prefix="email")
     if not form.validate_on_submit():
         return _answer("email", form)
-    user, new_email = current_user.user, form.new_email.data
+    user, new_email = current_user.account(), form.new_email.data
     try:
         throttle.password_attempt(user)
         other = changes.request_email_change(user, form.current_password.data, new_email)
@@ -101,7 +105,7 @@ def change_email():
 @login_required
 def change_password():
     """Change the password (the current one required); the user's other sessions end."""
-    user = current_user.user
+    user = current_user.account()
     form = PasswordForm(prefix="password", email=user.email)
     if not form.validate_on_submit():
         return _answer("password", form)
