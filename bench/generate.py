@@ -26,7 +26,7 @@ from datetime import date, datetime, time as clock, timedelta, timezone
 from bench.common import DATA, PASSWORD, POOL_BATCH, USERS, backend_of, database_url, selected_backends
 from portal import folding
 from portal.models.services import CATEGORIES, service_search_text
-from portal.prepaid.codes import ALPHABET, check_character
+from portal.key_codes import ALPHABET, check_character
 
 SEED = 2026
 

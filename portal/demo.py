@@ -11,7 +11,7 @@ from portal.auth.passwords import hash_password
 from portal.extensions import db
 from portal.models import Client, Desk, Membership, PrepaidKey, Product, Service, StampMovement, User
 from portal.models.services import dated_status
-from portal.prepaid import codes
+from portal import key_codes
 
 DEMO_PASSWORD = "demo12345"
 PRODUCTS = [
@@ -47,7 +47,7 @@ class DemoResult:
             "",
             "Claves de prepago nuevas para probar la activación:",
         ]
-        lines += [f"  {codes.grouped(code)}" for code in self.fresh_keys]
+        lines += [f"  {key_codes.grouped(code)}" for code in self.fresh_keys]
         return "\n".join(lines)
 
 
@@ -167,7 +167,7 @@ def _keys(rng, distributor, customer, today):
 
     def code():
         while True:
-            value = codes.generate()
+            value = key_codes.generate()
             if value not in seen:
                 seen.add(value)
                 return value
@@ -195,7 +195,7 @@ def _keys(rng, distributor, customer, today):
     ).all()
     db.session.execute(insert(StampMovement), [
         dict(desk_id=customer.id, kind="credito", quantity=quantity, external_id=f"key:{key_id}",
-             note=f"Clave de prepago {codes.masked(key_code)}")
+             note=f"Clave de prepago {key_codes.masked(key_code)}")
         for key_id, key_code, quantity in own_keys
     ])
 
@@ -221,7 +221,7 @@ def _fresh_keys(count):
     missing = count - len(existing)
     new = []
     for _ in range(missing):
-        key = PrepaidKey(code=codes.generate(), quantity=50, unit="Timbres", batch="demo",
+        key = PrepaidKey(code=key_codes.generate(), quantity=50, unit="Timbres", batch="demo",
                          expires_on=date.today() + timedelta(days=365))
         db.session.add(key)
         new.append(key.code)

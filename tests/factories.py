@@ -7,7 +7,7 @@ from datetime import date, datetime, timezone
 from portal.auth.passwords import hash_password
 from portal.extensions import db
 from portal.models import Client, Desk, Membership, PrepaidKey, Product, Service, User
-from portal.prepaid import codes
+from portal import key_codes
 
 PASSWORD = "clave-de-prueba-9"
 _seq = itertools.count(1)
@@ -66,7 +66,7 @@ def service(desk, category="suscripciones", product_code="SAE", acquisition="ele
 
 def prepaid_key(desk=None, status=None, quantity=50, unit="Timbres", client=None, confirmed_on=None, **extra):
     """A key: `nueva` with no desk, or already in `desk` (disponible, or utilizada with a client)."""
-    values = dict(code=codes.generate(), quantity=quantity, unit=unit, status=status or ("disponible" if desk else "nueva"))
+    values = dict(code=key_codes.generate(), quantity=quantity, unit=unit, status=status or ("disponible" if desk else "nueva"))
     if desk is not None:
         values.update(desk_id=desk.id, confirmed_on=confirmed_on or date(2026, 10, 1),
                       confirmed_at=datetime.now(timezone.utc), destination="distribuidor")

@@ -21,7 +21,7 @@ from werkzeug.datastructures import MultiDict
 from portal.auth import tokens
 from portal.extensions import db
 from portal.models import Desk, Membership, PrepaidKey, User
-from portal.prepaid import codes
+from portal import key_codes
 from portal.prepaid.grids import KEYS
 from portal.services.grids import GRIDS
 from tests import factories
@@ -219,24 +219,24 @@ def test_generated_posts_and_query_strings_never_get_a_5xx(requester):
 
 @settings(max_examples=scale(2000, 20_000), deadline=None, database=None, derandomize=not STRESS)
 @given(raw=st.one_of(st.text(max_size=80), values, st.binary(max_size=40).map(lambda b: b.decode("latin-1")),
-                     st.builds(lambda c, seps: "".join(ch + seps for ch in c), st.sampled_from([codes.generate()]),
+                     st.builds(lambda c, seps: "".join(ch + seps for ch in c), st.sampled_from([key_codes.generate()]),
                                st.sampled_from(["", " ", "-", "  -", "\t", "\u00a0"])),
                      st.none(), st.integers(), st.lists(st.text(max_size=3))))
 def test_the_key_normaliser_returns_a_code_or_says_why(raw):
     try:
-        code = codes.normalise(raw)
-    except (codes.MalformedCode, codes.BadCheckCharacter):
+        code = key_codes.normalise(raw)
+    except (key_codes.MalformedCode, key_codes.BadCheckCharacter):
         return
-    assert len(code) == 16 and set(code) <= set(codes.ALPHABET)
-    assert codes.normalise(code) == code == codes.normalise(codes.grouped(code).lower())
+    assert len(code) == 16 and set(code) <= set(key_codes.ALPHABET)
+    assert key_codes.normalise(code) == code == key_codes.normalise(key_codes.grouped(code).lower())
 
 
 def test_the_key_normaliser_accepts_every_way_people_type_a_real_key():
     for _ in range(200):
-        code = codes.generate()
-        typed = [code.lower(), codes.grouped(code), " ".join(code), code.replace("0", "O").replace("1", "I"),
-                 f"\u00a0{codes.grouped(code)}\t"]
-        assert {codes.normalise(t) for t in typed} == {code}
+        code = key_codes.generate()
+        typed = [code.lower(), key_codes.grouped(code), " ".join(code), code.replace("0", "O").replace("1", "I"),
+                 f"\u00a0{key_codes.grouped(code)}\t"]
+        assert {key_codes.normalise(t) for t in typed} == {code}
 
 
 def test_the_grid_parser_and_its_queries_take_any_query_string(app, world):

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from portal.extensions import db
 from portal.limits import LIMITS
 from portal.models import PrepaidKey
-from portal.prepaid import codes
+from portal import key_codes
 from portal.prepaid.forms import MAX_KEYS_PER_REQUEST
 from tests import factories
 from tests.abuse_helpers import record_figure, scale
@@ -84,7 +84,7 @@ def test_a_thousand_guessed_keys_are_blocked_after_the_limit_and_activate_nothin
     guesses = scale(1000, 1000)
     real = [factories.prepaid_key() for _ in range(3)]  # new keys waiting in no desk
     login(world.a.user)
-    typed = [codes.generate() for _ in range(guesses - len(real))]
+    typed = [key_codes.generate() for _ in range(guesses - len(real))]
     # The real codes come late: by then the guesser is blocked and even they are not looked up.
     typed[len(typed) // 2:len(typed) // 2] = [key.code for key in real]
     statuses, looked_up = [], 0

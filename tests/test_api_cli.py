@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from portal.extensions import db
 from portal.models import ApiToken, AuditEvent, Desk, Membership, OutboxMessage, PrepaidKey, Service, User
-from portal.prepaid import codes
+from portal import key_codes
 
 
 @pytest.fixture
@@ -179,9 +179,9 @@ def test_import_services_with_the_api_rules(flask, tmp_path, world):
 
 
 def test_import_keys(flask, tmp_path):
-    first, second = codes.generate(), codes.generate()
+    first, second = key_codes.generate(), key_codes.generate()
     text = (f"code,quantity,unit,product,expires_on,batch\n"
-            f"{codes.grouped(first).lower()},50,Timbres,,2030-12-31,legado-2025\n"
+            f"{key_codes.grouped(first).lower()},50,Timbres,,2030-12-31,legado-2025\n"
             f"{second},1,Licencias,SAE,,legado-2025\n")
     path = write(tmp_path, "keys.csv", text)
     assert flask("portal", "import", path).exit_code == 0
@@ -193,7 +193,7 @@ def test_import_keys(flask, tmp_path):
     assert "0 nuevas, 0 actualizadas, 2 sin cambios" in again.output
     typo = second[:-1] + ("0" if second[-1] != "0" else "1")
     broken = (f"code,quantity,unit\n{first},60,Timbres\n{typo},5,Timbres\n"
-              f"{codes.generate()},0,Timbres\n")
+              f"{key_codes.generate()},0,Timbres\n")
     result = flask("portal", "import", write(tmp_path, "keys-2.csv", broken))
     assert result.exit_code == 1
     assert "línea 2: La clave ya existe con otros datos" in result.output

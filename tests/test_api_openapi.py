@@ -20,7 +20,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from portal.backoffice.schemas import EXAMPLE_CODE, EXAMPLE_RFC, EXAMPLE_SERIAL
-from portal.prepaid import codes
+from portal import key_codes
 from tests import factories
 from tests.api_support import token
 
@@ -35,7 +35,7 @@ def test_generated_requests_get_documented_answers(app, mode):
     # The document's examples name this desk, service and key: with them, valid requests also succeed.
     desk = factories.desk(rfc=EXAMPLE_RFC)
     factories.service(desk, serial=EXAMPLE_SERIAL)
-    factories.prepaid_key(code=codes.normalise(EXAMPLE_CODE))
+    factories.prepaid_key(code=key_codes.normalise(EXAMPLE_CODE))
     # Schemathesis' WSGI transport does not decode gzip: ask for the body uncompressed.
     headers = {"Authorization": f"Bearer {token()}", "Accept-Encoding": "identity"}
     schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)

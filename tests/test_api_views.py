@@ -14,7 +14,7 @@ from portal.auth.passwords import hash_password
 from portal.backoffice.tokens import revoke_token
 from portal.extensions import db
 from portal.models import AuditEvent, Desk, Membership, OutboxMessage, PrepaidKey, Service, StampMovement, User
-from portal.prepaid import codes
+from portal import key_codes
 from tests import factories
 from tests.api_support import ApiClient, token
 from tests.conftest import body_of
@@ -368,7 +368,7 @@ def test_issue_a_batch_shows_the_codes_once(api):
     assert body["batch"] == "factura-2026-0001" and body["count"] == 25 and body["unit"] == "Timbres"
     assert body["product"] == "SAE" and body["expires_on"] == "2030-12-31"
     assert len(set(body["codes"])) == 25
-    assert all(codes.normalise(code) == code for code in body["codes"])
+    assert all(key_codes.normalise(code) == code for code in body["codes"])
     keys = db.session.scalars(select(PrepaidKey)).all()
     assert {key.code for key in keys} == set(body["codes"])
     assert {(key.status, key.quantity, key.batch, key.desk_id) for key in keys} == {
@@ -397,7 +397,7 @@ def test_bad_batches_are_422_and_issue_nothing(api, body, field):
 def test_get_a_keys_state(api, world):
     client = factories.client(world.a.desk, razon_social="Abarrotes San Miguel")
     used = factories.prepaid_key(world.a.desk, status="utilizada", client=client, confirmed_on=date(2026, 10, 1))
-    response = api.get("/keys/" + codes.grouped(used.code).lower())
+    response = api.get("/keys/" + key_codes.grouped(used.code).lower())
     assert response.status_code == 200
     assert response.json["code"] == used.code
     assert response.json["status"] == "utilizada" and response.json["desk_rfc"] == world.a.desk.rfc
@@ -405,7 +405,7 @@ def test_get_a_keys_state(api, world):
     assert response.json["client"] == {"rfc": client.rfc, "razon_social": "Abarrotes San Miguel"}
     fresh = factories.prepaid_key()
     assert api.get(f"/keys/{fresh.code}").json["client"] is None
-    assert api.get("/keys/" + codes.generate()).status_code == 404
+    assert api.get("/keys/" + key_codes.generate()).status_code == 404
     typo = fresh.code[:-1] + ("0" if fresh.code[-1] != "0" else "1")
     assert api.get(f"/keys/{typo}").status_code == 404
 
@@ -506,7 +506,7 @@ def test_every_call_is_audited_with_the_token_name_never_the_token(api, world):
 def test_assigning_a_key_to_a_client_makes_it_utilizada_once(api, world):
     key = factories.prepaid_key(world.a.desk, confirmed_on=date(2026, 10, 1))
     body = {"rfc": "aab010101a10", "razon_social": "Abarrotes San Miguel", "activated_on": "2026-10-05"}
-    first = api.post(f"/keys/{codes.grouped(key.code)}/assignment", body)
+    first = api.post(f"/keys/{key_codes.grouped(key.code)}/assignment", body)
     assert first.status_code == 201
     assert first.json["status"] == "utilizada" and first.json["activated_on"] == "2026-10-05"
     assert first.json["client"] == {"rfc": "AAB010101A10", "razon_social": "Abarrotes San Miguel"}
@@ -540,7 +540,7 @@ def test_keys_that_cannot_be_assigned(api, world):
     assert refused.status_code == 409 and refused.json["error"]["code"] == "key_not_confirmed"
     revoked = factories.prepaid_key(status="revocada")
     assert api.post(f"/keys/{revoked.code}/assignment", body).json["error"]["code"] == "key_revoked"
-    assert api.post(f"/keys/{codes.generate()}/assignment", body).status_code == 404
+    assert api.post(f"/keys/{key_codes.generate()}/assignment", body).status_code == 404
     early = factories.prepaid_key(world.a.desk, confirmed_on=date(2026, 10, 10))
     too_early = api.post(f"/keys/{early.code}/assignment", body)
     assert too_early.status_code == 422 and "activated_on" in too_early.json["error"]["fields"]

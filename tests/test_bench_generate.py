@@ -6,12 +6,11 @@ from sqlalchemy import func, select
 
 from bench.common import PASSWORD, POOL_BATCH, USERS
 from bench.generate import Column, GeneratorOutdated, RowPlan, Sizes, fold, populate
-from portal import folding
+from portal import folding, key_codes
 from portal.auth.passwords import hash_password
 from portal.extensions import db
 from portal.models import Client, Desk, Membership, PrepaidKey, Service, User
 from portal.models.services import service_search_text
-from portal.prepaid import codes
 
 TINY = Sizes(desks=6, keys=1_000, clients=25, pool=30, second_keys=20, services=300, big_services=120)
 TODAY = date(2026, 11, 22)
@@ -47,7 +46,7 @@ def test_the_big_desk_holds_its_keys_in_every_state_over_five_years(loaded):
 def test_every_code_is_valid_and_unique(loaded):
     all_codes = db.session.scalars(select(PrepaidKey.code)).all()
     assert len(all_codes) == len(set(all_codes)) == TINY.keys + TINY.second_keys + TINY.pool
-    assert all(codes.normalise(code) == code for code in all_codes)
+    assert all(key_codes.normalise(code) == code for code in all_codes)
 
 
 def test_used_keys_name_a_client_of_the_desk_and_a_date(loaded):
@@ -80,7 +79,7 @@ def test_both_bench_users_sign_in_with_the_known_password_and_own_their_desks(lo
 
 
 def test_new_rows_after_the_load_get_fresh_ids(loaded):
-    key = PrepaidKey(code=codes.generate(), quantity=50, unit="Timbres")
+    key = PrepaidKey(code=key_codes.generate(), quantity=50, unit="Timbres")
     db.session.add(key)
     db.session.commit()
     assert key.id > TINY.keys + TINY.second_keys + TINY.pool

@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 
 from portal.extensions import db
 from portal.models import Membership, PrepaidKey
-from portal.prepaid import codes
+from portal import key_codes
 from tests import factories
 from tests.conftest import browser_sign_in
 from tests.embed_helpers import sqlite_only
@@ -136,7 +136,7 @@ def test_every_page_menu_and_modal_passes_axe_and_fits_320_px(app, live_server, 
     assert check.findings == []
     db.session.rollback()
     assert db.session.get(PrepaidKey, key.id).desk_id == desk.id  # the walk really confirmed the key
-    assert codes.grouped(key.code) in page.goto(live_server.url("/claves-prepago")).text()
+    assert key_codes.grouped(key.code) in page.goto(live_server.url("/claves-prepago")).text()
 
 
 TAB_WALK = """() => {
@@ -219,4 +219,4 @@ def test_the_keyboard_reaches_every_control_and_works_the_modal_and_the_activati
     expect(aviso.get_by_role("link", name="Aceptar")).to_be_focused()
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", name="Claves prepago")).to_be_visible()
-    expect(page.locator("mark.key-new")).to_have_text(codes.grouped(key.code))
+    expect(page.locator("mark.key-new")).to_have_text(key_codes.grouped(key.code))

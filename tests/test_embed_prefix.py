@@ -13,7 +13,7 @@ from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 from portal.extensions import db
 from portal.models import Membership, OutboxMessage
-from portal.prepaid import codes
+from portal import key_codes
 from tests import factories
 from tests.accounts_helpers import sign_up_data
 from tests.api_support import token
@@ -154,7 +154,7 @@ def test_every_area_under_the_prefix(app, client, world, hx, mode):
     portal.get("/claves-prepago/activar")
     portal.get("/claves-prepago/licencia")
     portal.get("/claves-prepago/licencia", headers=hx)
-    panel = portal.post("/claves-prepago/activar", 200, data={"keys": codes.grouped(keys[0].code)})
+    panel = portal.post("/claves-prepago/activar", 200, data={"keys": key_codes.grouped(keys[0].code)})
     confirmed = portal.post("/claves-prepago/activar/confirmar", 303, data={
         "token": step_token(panel.get_data(as_text=True)), "destination": "distribuidor", "accept_license": "y"})
     assert location(confirmed) == f"{PREFIX}/claves-prepago/activar/aviso?claves={keys[0].id}"

@@ -7,7 +7,7 @@ import subprocess
 import pytest
 import requests
 
-from portal.prepaid import codes
+from portal import key_codes
 from tests import factories
 from tests.conftest import IN_CI
 from tests.embed_helpers import sqlite_only
@@ -89,9 +89,9 @@ def test_w3m_reads_sign_in_services_and_keys_in_order(app, live_server, w3m, wor
     in_order(keys, *MENU, "Claves prepago", "Activar claves", "Comprar ahora",
              "Claves de prepago con: Fecha de contratación desde", "Buscar",
              "Clave", "Cantidad", "Fecha", "F. Activación", "Estatus", "Cliente",
-             codes.grouped(key.code), "Página 1 de 1 (1 elemento)", "Exportar CSV",
+             key_codes.grouped(key.code), "Página 1 de 1 (1 elemento)", "Exportar CSV",
              "La asignación de cliente se realiza")
-    assert line_with(keys, codes.grouped(key.code)).split()[1:] == ["50", "Timbres", "01/10/2026", "Inactiva",
+    assert line_with(keys, key_codes.grouped(key.code)).split()[1:] == ["50", "Timbres", "01/10/2026", "Inactiva",
                                                                      "Disponible", "Sin", "asignar"]
 
     activate = w3m("/claves-prepago/activar", cookie)

@@ -14,7 +14,7 @@ from playwright.sync_api import expect
 
 from portal.extensions import db
 from portal.models import PrepaidKey
-from portal.prepaid import codes
+from portal import key_codes
 from tests import factories
 from tests.conftest import browser_sign_in
 
@@ -348,7 +348,7 @@ def test_printing_hides_the_navigation_and_shows_the_filters(app, live_server, b
 
 def many_keys(desk, n):
     """n keys of one day, added in one transaction (a factory per key would take minutes)."""
-    db.session.add_all([PrepaidKey(code=codes.generate(), quantity=50, unit="Timbres", status="disponible",
+    db.session.add_all([PrepaidKey(code=key_codes.generate(), quantity=50, unit="Timbres", status="disponible",
                                    desk_id=desk.id, confirmed_on=date(2026, 10, 20), destination="distribuidor")
                         for _ in range(n)])
     db.session.commit()

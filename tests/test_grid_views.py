@@ -8,7 +8,7 @@ import pytest
 
 from portal.extensions import db
 from portal.models import PrepaidKey
-from portal.prepaid import codes
+from portal import key_codes
 from tests import factories
 
 
@@ -119,7 +119,7 @@ def test_the_print_view_has_no_navigation_and_prints_the_filters(client, keys, h
 
 
 def test_the_print_view_stops_at_1000_rows_and_says_so(client, keys):
-    db.session.add_all([PrepaidKey(code=codes.generate(), quantity=50, unit="Timbres", status="disponible",
+    db.session.add_all([PrepaidKey(code=key_codes.generate(), quantity=50, unit="Timbres", status="disponible",
                                    desk_id=keys.id, confirmed_on=date(2026, 10, 20), destination="distribuidor")
                         for _ in range(1000)])
     db.session.commit()
@@ -129,7 +129,7 @@ def test_the_print_view_stops_at_1000_rows_and_says_so(client, keys):
 
 
 def test_another_desk_prints_none_of_these_keys(client, keys, world, login):
-    codes_a = {codes.grouped(k.code) for k in db.session.query(PrepaidKey).filter_by(desk_id=keys.id)}
+    codes_a = {key_codes.grouped(k.code) for k in db.session.query(PrepaidKey).filter_by(desk_id=keys.id)}
     client.post("/cuenta/salir")
     factories.prepaid_key(world.b.desk, confirmed_on=date(2026, 10, 5))
     login(world.b.user)

@@ -8,7 +8,7 @@ from sqlalchemy import event
 
 from portal.grid import query as grid_query
 from portal.extensions import db
-from portal.prepaid import codes
+from portal import key_codes
 from tests import factories
 
 LIST = "/claves-prepago"
@@ -51,14 +51,14 @@ def desk_keys(world):
 def test_the_search_finds_a_client_however_its_accents_are_typed(client, world, login, desk_keys, typed):
     login(world.a.user)
     found = _codes(_text(client.get(LIST, query_string={"q": typed}, headers=HX)))
-    assert sorted(found) == sorted(codes.grouped(k.code) for k in desk_keys["ferreteria"])
+    assert sorted(found) == sorted(key_codes.grouped(k.code) for k in desk_keys["ferreteria"])
 
 
 def test_the_search_still_finds_a_code_typed_whole_or_in_part(client, world, login, desk_keys):
     login(world.a.user)
     key = desk_keys["none"][0]
-    for typed in (key.code.lower(), codes.grouped(key.code), codes.grouped(key.code)[5:14]):
-        assert _codes(_text(client.get(LIST, query_string={"q": typed}, headers=HX))) == [codes.grouped(key.code)]
+    for typed in (key.code.lower(), key_codes.grouped(key.code), key_codes.grouped(key.code)[5:14]):
+        assert _codes(_text(client.get(LIST, query_string={"q": typed}, headers=HX))) == [key_codes.grouped(key.code)]
     assert _codes(_text(client.get(LIST, query_string={"q": "otro escritorio"}, headers=HX))) == []
 
 
@@ -188,7 +188,7 @@ def test_many_small_groups_page_as_one_walk_would_in_a_few_statements(client, wo
     lines = []
     for name, keys in order:
         lines.append(f"Cliente: {name} ({len(keys)})")
-        lines.extend(codes.grouped(k.code) for k in keys)
+        lines.extend(key_codes.grouped(k.code) for k in keys)
     rows = [line for line in lines if not line.startswith("Cliente: ")]
     seen, per_page = [], 20
     statements = []

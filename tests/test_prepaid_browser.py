@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 
 from portal.extensions import db
 from portal.models import OutboxMessage, PrepaidKey
-from portal.prepaid import codes
+from portal import key_codes
 from tests import factories
 from tests.conftest import browser_sign_in
 
@@ -33,14 +33,14 @@ def test_activate_a_key_through_figures_2_to_5(app, live_server, browser_page, w
     expect(page.get_by_role("heading", name="Activar claves de producto prepago")).to_be_visible()
     if js:
         page.evaluate("window.sameDocument = true")
-    page.get_by_label("Clave Prepago").fill(" " + codes.grouped(key.code).lower().replace("-", " "))
+    page.get_by_label("Clave Prepago").fill(" " + key_codes.grouped(key.code).lower().replace("-", " "))
     shot(page, "figura-2", js)
     page.get_by_role("button", name="Validar").click()
 
     # Figure 3: "Solicitar Clave de Confirmación".
     panel = page.locator("#prepaid-panel")
     expect(panel.get_by_role("heading", name="Solicitar Clave de Confirmación")).to_be_visible()
-    expect(panel).to_contain_text(f"Clave {codes.grouped(key.code)} válida (incluye 50 Timbres)")
+    expect(panel).to_contain_text(f"Clave {key_codes.grouped(key.code)} válida (incluye 50 Timbres)")
     expect(panel.get_by_label("Mi Negocio")).to_be_checked()
     expect(panel).to_contain_text(world.a.desk.razon_social)
 
@@ -79,7 +79,7 @@ def test_activate_a_key_through_figures_2_to_5(app, live_server, browser_page, w
     expect(page.locator("#prepaid-period")).to_contain_text("Claves de prepago con: Fecha de contratación desde")
     row = page.locator("#grid-claves-prepago tbody tr").filter(has=page.locator("mark.key-new"))
     expect(row).to_have_count(1)
-    expect(row).to_contain_text(codes.grouped(key.code))
+    expect(row).to_contain_text(key_codes.grouped(key.code))
     for text in ("50 Timbres", "Inactiva", "Disponible", "Sin asignar"):
         expect(row).to_contain_text(text)
     if js:
@@ -109,7 +109,7 @@ def test_the_list_filters_by_status_in_place(app, live_server, browser_page, wor
         page.get_by_role("button", name="Aplicar").click()
     rows = page.locator("#grid-claves-prepago tbody tr")
     expect(rows).to_have_count(1)
-    expect(rows.first).to_contain_text(codes.grouped(used.code))
+    expect(rows.first).to_contain_text(key_codes.grouped(used.code))
     expect(rows.first).to_contain_text("Empresa 3")
     expect(page).to_have_url(re.compile(r".*estatus=utilizada.*"))
     expect(page.locator("#prepaid-period")).to_contain_text("desde 01/01/2026 al 31/12/2026")

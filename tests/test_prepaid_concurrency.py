@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from portal.extensions import db
 from portal.models import AuditEvent, OutboxMessage, PrepaidKey, StampMovement
-from portal.prepaid import codes
+from portal import key_codes
 from portal.prepaid.steps import make_step_token
 from tests import factories
 from tests.prepaid_helpers import (call_confirm_key, direct_attempts, gunicorn, http_attempts, post_confirmations, race,
@@ -95,7 +95,7 @@ def test_failed_validations_are_counted_across_processes_through_redis(app, redi
         for n in range(10):
             # Alternate processes: neither alone has seen ten failures.
             base = first if n % 2 == 0 else second
-            failed = session.post(base + "/claves-prepago/activar", data={"keys": codes.generate()}, timeout=30)
+            failed = session.post(base + "/claves-prepago/activar", data={"keys": key_codes.generate()}, timeout=30)
             assert failed.status_code == 422 and "La clave no existe." in failed.text
         for base in (first, second):
             blocked = session.post(base + "/claves-prepago/activar", data={"keys": key.code}, timeout=30)

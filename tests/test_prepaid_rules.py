@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from portal.extensions import db
 from portal.models import AuditEvent, Client, OutboxMessage, StampMovement
-from portal.prepaid import codes
+from portal import key_codes
 from portal.prepaid.redemption import (
     BadCheckCharacter, ClientConflict, DestinationNotAllowed, EmailNotVerified, InvalidAssignmentDate, InvalidClient,
     KeyAlreadyInThisDesk, KeyExpired, KeyNotConfirmed, KeyRevoked, KeyUsedElsewhere, LicenseNotAccepted, MalformedKey,
@@ -23,63 +23,63 @@ TODAY = date(2026, 11, 20)
 
 def test_generated_codes_are_16_crockford_characters_with_a_valid_check():
     for _ in range(200):
-        code = codes.generate()
-        assert len(code) == 16 and set(code) <= set(codes.ALPHABET)
-        assert codes.normalise(code) == code
+        code = key_codes.generate()
+        assert len(code) == 16 and set(code) <= set(key_codes.ALPHABET)
+        assert key_codes.normalise(code) == code
 
 
 def test_typing_is_forgiven_case_spaces_dashes_and_look_alikes():
     body = "0123456789ABCDE"
-    code = body + codes.check_character(body)
+    code = body + key_codes.check_character(body)
     typed = "o123-4567 89ab cde" + code[-1].lower()
-    assert codes.normalise(typed) == code
-    assert codes.normalise(code.replace("1", "l")) == code
-    assert codes.normalise(code.replace("1", "I")) == code
-    assert codes.normalise(codes.grouped(code)) == code
+    assert key_codes.normalise(typed) == code
+    assert key_codes.normalise(code.replace("1", "l")) == code
+    assert key_codes.normalise(code.replace("1", "I")) == code
+    assert key_codes.normalise(key_codes.grouped(code)) == code
 
 
 def test_every_single_typo_and_every_neighbour_swap_but_0_z_is_caught_by_the_check_character():
     rng = random.Random(7)
     for _ in range(30):
-        body = "".join(rng.choice(codes.ALPHABET) for _ in range(15))
-        code = body + codes.check_character(body)
+        body = "".join(rng.choice(key_codes.ALPHABET) for _ in range(15))
+        code = body + key_codes.check_character(body)
         for i in range(16):
-            for ch in codes.ALPHABET:
+            for ch in key_codes.ALPHABET:
                 if ch != code[i]:
-                    with pytest.raises(codes.BadCheckCharacter):
-                        codes.normalise(code[:i] + ch + code[i + 1:])
+                    with pytest.raises(key_codes.BadCheckCharacter):
+                        key_codes.normalise(code[:i] + ch + code[i + 1:])
         for i in range(15):
             if code[i] != code[i + 1] and {code[i], code[i + 1]} != {"0", "Z"}:
-                with pytest.raises(codes.BadCheckCharacter):
-                    codes.normalise(code[:i] + code[i + 1] + code[i] + code[i + 2:])
+                with pytest.raises(key_codes.BadCheckCharacter):
+                    key_codes.normalise(code[:i] + code[i + 1] + code[i] + code[i + 2:])
 
 
 @pytest.mark.parametrize("raw", ["", "ABC", "0123456789ABCDEFG", "0123456789ABCDU0", "0123-4567-89AB-CD€F", None, "x" * 80])
 def test_malformed_codes_are_refused_before_any_lookup(raw):
-    with pytest.raises(codes.MalformedCode):
-        codes.normalise(raw)
+    with pytest.raises(key_codes.MalformedCode):
+        key_codes.normalise(raw)
 
 
 def test_grouped_and_masked_show_four_by_four_and_only_the_last_four():
-    assert codes.grouped("0123456789ABCDEF") == "0123-4567-89AB-CDEF"
-    assert codes.masked("0123456789ABCDEF") == "••••-••••-••••-CDEF"
+    assert key_codes.grouped("0123456789ABCDEF") == "0123-4567-89AB-CDEF"
+    assert key_codes.masked("0123456789ABCDEF") == "••••-••••-••••-CDEF"
 
 
 # --- validate ----------------------------------------------------------------------------------
 
 def test_a_new_key_validates_and_nothing_changes(world):
     key = factories.prepaid_key()
-    assert validate_key(world.a.desk, codes.grouped(key.code).lower(), today=TODAY) == key
+    assert validate_key(world.a.desk, key_codes.grouped(key.code).lower(), today=TODAY) == key
     db.session.refresh(key)
     assert key.status == "nueva" and key.desk_id is None
 
 
 @pytest.mark.parametrize("raw, error", [
-    ("ABC-123", MalformedKey), ("0123456789ABCDEF", BadCheckCharacter), (codes.generate(), UnknownKey),
+    ("ABC-123", MalformedKey), ("0123456789ABCDEF", BadCheckCharacter), (key_codes.generate(), UnknownKey),
 ], ids=["malformada", "verificador", "desconocida"])  # the same names in every process (pytest-xdist)
 def test_typing_errors_and_unknown_keys(world, raw, error):
     if error is BadCheckCharacter:
-        raw = raw[:-1] + ("0" if codes.check_character(raw[:-1]) != "0" else "1")
+        raw = raw[:-1] + ("0" if key_codes.check_character(raw[:-1]) != "0" else "1")
     with pytest.raises(error) as caught:
         validate_key(world.a.desk, raw, today=TODAY)
     assert caught.value.message
@@ -123,7 +123,7 @@ def _counts():
 def test_confirm_for_my_business_uses_the_key_at_once_credits_stamps_and_queues_the_email(world):
     desk, user = world.b.desk, world.b.user
     key = factories.prepaid_key(quantity=50)
-    confirmed = confirm_key(desk, user, codes.grouped(key.code).lower(), "mi_negocio", True, ip="10.0.0.9", today=TODAY)
+    confirmed = confirm_key(desk, user, key_codes.grouped(key.code).lower(), "mi_negocio", True, ip="10.0.0.9", today=TODAY)
     db.session.commit()
     db.session.refresh(key)
     assert confirmed.id == key.id
@@ -136,15 +136,15 @@ def test_confirm_for_my_business_uses_the_key_at_once_credits_stamps_and_queues_
     message = db.session.scalar(select(OutboxMessage))
     assert message.recipient == user.email and message.kind == "prepaid_key_confirmed"
     assert message.subject == "Confirmación de tu clave de prepago"
-    assert codes.masked(key.code) in message.body_text and key.code not in message.body_text
-    assert codes.grouped(key.code) not in message.body_text and key.code not in (message.body_html or "")
+    assert key_codes.masked(key.code) in message.body_text and key.code not in message.body_text
+    assert key_codes.grouped(key.code) not in message.body_text and key.code not in (message.body_html or "")
     for text in ("50 Timbres", desk.razon_social, desk.rfc, "20/11/2026", "Mi Negocio",
                  "Los servicios liberados por este medio serán válidos solo para este Escritorio."):
         assert text in message.body_text
 
     event = db.session.scalar(select(AuditEvent).where(AuditEvent.event == "prepaid_key_confirmed"))
     assert (event.user_id, event.desk_id, event.ip) == (user.id, desk.id, "10.0.0.9")
-    assert event.detail["key"] == codes.masked(key.code)
+    assert event.detail["key"] == key_codes.masked(key.code)
     assert key.code not in str(event.detail)
 
 
@@ -157,7 +157,7 @@ def test_confirm_email_text_reads_as_a_user_must_read_it(world):
     assert body == (
         f"Hola {user.name}:\n\n"
         "Se confirmó una clave de prepago en tu Escritorio de Servicios Aspel.\n\n"
-        f"Clave:      {codes.masked(key.code)}\n"
+        f"Clave:      {key_codes.masked(key.code)}\n"
         "Cantidad:   200 Timbres\n"
         f"Escritorio: {desk.razon_social} (RFC {desk.rfc})\n"
         "Destino:    Mi Negocio\n"
@@ -238,7 +238,7 @@ def test_expired_revoked_and_unknown_keys_cannot_be_confirmed(world):
         db.session.refresh(key)
         assert key.desk_id is None and key.status in ("nueva", "revocada")
     with pytest.raises(UnknownKey):
-        confirm_key(world.a.desk, world.a.user, codes.generate(), "distribuidor", True, today=TODAY)
+        confirm_key(world.a.desk, world.a.user, key_codes.generate(), "distribuidor", True, today=TODAY)
     db.session.commit()
     assert _counts() == (0, 0, 0)
 
@@ -264,7 +264,7 @@ def test_my_business_reuses_the_desks_own_client_row(world):
 
 def test_assign_marks_an_available_key_used_by_the_client_on_that_date(world):
     key = factories.prepaid_key(world.a.desk, confirmed_on=TODAY - timedelta(days=3))
-    result = assign_key(codes.grouped(key.code).lower(), " emp900101ab1 ", "  Empresa   Uno  ", TODAY, actor="token:bo")
+    result = assign_key(key_codes.grouped(key.code).lower(), " emp900101ab1 ", "  Empresa   Uno  ", TODAY, actor="token:bo")
     db.session.commit()
     db.session.refresh(key)
     assert result.changed and result.key.id == key.id
@@ -272,7 +272,7 @@ def test_assign_marks_an_available_key_used_by_the_client_on_that_date(world):
         "utilizada", TODAY, "EMP900101AB1", "Empresa Uno")
     assert key.client.desk_id == world.a.desk.id
     event = db.session.scalar(select(AuditEvent).where(AuditEvent.event == "prepaid_key_assigned"))
-    assert event.actor == "token:bo" and event.detail["key"] == codes.masked(key.code)
+    assert event.actor == "token:bo" and event.detail["key"] == key_codes.masked(key.code)
 
 
 def test_assigning_the_same_client_again_changes_nothing(world):
@@ -344,7 +344,7 @@ def test_bad_assignments_are_refused_and_change_nothing(world, rfc, name, on, er
 
 def test_assigning_an_unknown_or_mistyped_code(world):
     with pytest.raises(UnknownKey):
-        assign_key(codes.generate(), "EMP900101AB1", "Empresa", TODAY)
+        assign_key(key_codes.generate(), "EMP900101AB1", "Empresa", TODAY)
     with pytest.raises(MalformedKey):
         assign_key("nada", "EMP900101AB1", "Empresa", TODAY)
 

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from portal.extensions import db
 from portal.models import AuditEvent, OutboxMessage, PrepaidKey
-from portal.prepaid import codes
+from portal import key_codes
 from portal.prepaid.steps import SALT, make_step_token
 from tests import factories
 from tests.conftest import body_of
@@ -40,7 +40,7 @@ def test_pages_need_a_signed_in_user(client, path):
 
 
 def test_posts_need_a_signed_in_user(client):
-    assert client.post(ACTIVATE, data={"keys": codes.generate()}).status_code == 302
+    assert client.post(ACTIVATE, data={"keys": key_codes.generate()}).status_code == 302
     assert client.post(ACTIVATE + "/confirmar", data={"token": "x"}).status_code == 302
 
 
@@ -61,11 +61,11 @@ def test_step_two_shows_the_confirmation_panel_of_figure_3(client, world, login,
     key = factories.prepaid_key()
     login(world.a.user)
     for headers in ({}, hx):
-        response = validate(client, " " + codes.grouped(key.code).lower().replace("-", " ") + " ", headers)
+        response = validate(client, " " + key_codes.grouped(key.code).lower().replace("-", " ") + " ", headers)
         assert response.status_code == 200
         body = _text(response)
         for text in ("Solicitar Clave de Confirmación", "Mi Negocio", "Distribuidor",
-                     f'Clave <strong class="key-code">{codes.grouped(key.code)}</strong> válida (incluye 50 Timbres)',
+                     f'Clave <strong class="key-code">{key_codes.grouped(key.code)}</strong> válida (incluye 50 Timbres)',
                      world.a.desk.razon_social, "Acepto la Licencia de Uso.", "Ver Licencia", ">Confirmar<",
                      "Activar otra Clave"):
             assert text in body, text
@@ -76,7 +76,7 @@ def test_step_two_shows_the_confirmation_panel_of_figure_3(client, world, login,
 def _code_with(*digits):
     """A valid code holding each of `digits` at least twice."""
     while True:
-        code = codes.generate()
+        code = key_codes.generate()
         if all(code.count(digit) >= 2 for digit in digits):
             return code
 
@@ -95,7 +95,7 @@ def test_look_alike_letters_are_read_as_digits_and_the_confirmation_says_so(clie
     login(world.a.user)
     for headers in ({}, hx):
         body = _text(validate(client, typed, headers))
-        assert f'{codes.grouped(key.code)}</strong> válida (incluye 50 Timbres)' in body
+        assert f'{key_codes.grouped(key.code)}</strong> válida (incluye 50 Timbres)' in body
         assert f'<span class="prepaid-read-as">{said}</span>' in body
 
 
@@ -152,9 +152,9 @@ def test_confirm_without_js_redirects_to_the_notice_and_the_email_arrives(client
     assert messages[0]["to"] == [world.a.user.email]
     assert mail["Subject"] == "Confirmación de tu clave de prepago"
     text = body_of(mail)
-    for expected in (codes.masked(key.code), "50 Timbres", world.a.desk.razon_social, date.today().strftime("%d/%m/%Y")):
+    for expected in (key_codes.masked(key.code), "50 Timbres", world.a.desk.razon_social, date.today().strftime("%d/%m/%Y")):
         assert expected in text
-    assert key.code not in messages[0]["raw"] and codes.grouped(key.code) not in messages[0]["raw"]
+    assert key.code not in messages[0]["raw"] and key_codes.grouped(key.code) not in messages[0]["raw"]
 
 
 def test_confirm_with_htmx_swaps_the_panel_and_opens_the_notice(client, world, login, hx):
@@ -172,18 +172,18 @@ def test_confirm_with_htmx_swaps_the_panel_and_opens_the_notice(client, world, l
 
 def test_several_keys_at_once_each_with_its_own_result(client, world, login):
     first, second = factories.prepaid_key(), factories.prepaid_key(quantity=200)
-    unknown = codes.generate()
+    unknown = key_codes.generate()
     login(world.a.user)
-    body = _text(validate(client, [first.code, unknown, "  ", codes.grouped(second.code)]))
-    assert f"{codes.grouped(first.code)}</strong> válida (incluye 50 Timbres)" in body
-    assert f"{codes.grouped(second.code)}</strong> válida (incluye 200 Timbres)" in body
-    assert f"{codes.grouped(unknown)}</strong>: La clave no existe." in body
+    body = _text(validate(client, [first.code, unknown, "  ", key_codes.grouped(second.code)]))
+    assert f"{key_codes.grouped(first.code)}</strong> válida (incluye 50 Timbres)" in body
+    assert f"{key_codes.grouped(second.code)}</strong> válida (incluye 200 Timbres)" in body
+    assert f"{key_codes.grouped(unknown)}</strong>: La clave no existe." in body
     response = confirm(client, step_token(body), destination="distribuidor")
     assert response.status_code == 303
     assert response.headers["Location"].endswith(f"claves={first.id},{second.id}")
     notice = _text(client.get(response.headers["Location"]))
-    assert f"{codes.grouped(first.code)}</strong> activada el" in notice
-    assert f"{codes.grouped(second.code)}</strong> activada el" in notice
+    assert f"{key_codes.grouped(first.code)}</strong> activada el" in notice
+    assert f"{key_codes.grouped(second.code)}</strong> activada el" in notice
     assert _fresh(first).desk_id == _fresh(second).desk_id == world.a.desk.id
     assert _outbox_count() == 2
 
@@ -328,11 +328,11 @@ def test_every_bad_key_gets_a_clear_message_and_changes_nothing(client, world, l
         "expired": factories.prepaid_key(expires_on=date.today() - timedelta(days=1)),
         "revoked": factories.prepaid_key(status="revocada"),
     }
-    good = codes.generate()
+    good = key_codes.generate()
     typed = {
         "empty": "   ", "malformed": "ABC-123", "unknown": good,
         "check": good[:-1] + ("0" if good[-1] != "0" else "1"),
-        "too_many": "\n".join(codes.generate() for _ in range(21)),
+        "too_many": "\n".join(key_codes.generate() for _ in range(21)),
     }.get(case) or keys[case].code
     before = {k.id: (k.status, k.desk_id) for k in keys.values()}
     login(world.a.user)
@@ -346,13 +346,13 @@ def test_every_bad_key_gets_a_clear_message_and_changes_nothing(client, world, l
 
 
 def test_validation_failures_are_audited_without_the_code(client, world, login):
-    unknown = codes.generate()
+    unknown = key_codes.generate()
     login(world.a.user)
     validate(client, [unknown, "basura"])
     events = db.session.scalars(select(AuditEvent).where(AuditEvent.event == "prepaid_key_validation_failed")
                                 .order_by(AuditEvent.id)).all()
     assert [e.detail["reason"] for e in events] == ["unknown_key", "malformed_key"]
-    assert events[0].detail["key"] == codes.masked(unknown) and events[1].detail["key"] is None
+    assert events[0].detail["key"] == key_codes.masked(unknown) and events[1].detail["key"] is None
     assert all(e.user_id == world.a.user.id and e.ip == "127.0.0.1" for e in events)
     assert unknown not in str([e.detail for e in events])
 
@@ -369,7 +369,7 @@ def test_failed_validations_are_limited_per_user_and_per_ip(client, world, login
     login(world.a.user)
     _as(client, "10.1.1.1")
     for _ in range(10):
-        assert validate(client, codes.generate()).status_code == 422
+        assert validate(client, key_codes.generate()).status_code == 422
     for headers in ({}, hx):
         blocked = validate(client, key.code, headers)
         assert blocked.status_code == 429
@@ -387,7 +387,7 @@ def test_failed_validations_are_limited_per_user_and_per_ip(client, world, login
 
 def test_the_limit_stops_a_long_paste_midway(client, world, login):
     login(world.a.user)
-    response = validate(client, [codes.generate() for _ in range(12)])
+    response = validate(client, [key_codes.generate() for _ in range(12)])
     body = _text(response)
     assert response.status_code == 429
     assert body.count("La clave no existe.") == 10 and body.count("Demasiados intentos fallidos") == 2
@@ -496,11 +496,11 @@ def test_the_list_shows_figure_5(client, world, login, keys_of_a):
         "Clave", "Cantidad", "Fecha", "F. Activación", "Estatus", "Cliente"]
     available, used = keys_of_a["available"], keys_of_a["used"]
     assert _rows(html) == [
-        f"{codes.grouped(available.code)} 200 Timbres {today:%d/%m/%Y} Inactiva Disponible Sin asignar",
-        f"{codes.grouped(used.code)} 50 Timbres {today - timedelta(days=1):%d/%m/%Y} {today:%d/%m/%Y} Utilizada Empresa 1",
+        f"{key_codes.grouped(available.code)} 200 Timbres {today:%d/%m/%Y} Inactiva Disponible Sin asignar",
+        f"{key_codes.grouped(used.code)} 50 Timbres {today - timedelta(days=1):%d/%m/%Y} {today:%d/%m/%Y} Utilizada Empresa 1",
     ]
-    assert codes.grouped(keys_of_a["old"].code) not in html  # contracted before the default period
-    assert codes.grouped(keys_of_a["foreign"].code) not in html
+    assert key_codes.grouped(keys_of_a["old"].code) not in html  # contracted before the default period
+    assert key_codes.grouped(keys_of_a["foreign"].code) not in html
 
 
 def test_the_period_is_editable_and_the_fragment_updates_it(client, world, login, hx, keys_of_a):
@@ -512,8 +512,8 @@ def test_the_period_is_editable_and_the_fragment_updates_it(client, world, login
         html = _text(response)
         assert response.status_code == 200 and "HX-Request" in response.headers["Vary"]
         assert _period_text(since, until) in html
-        assert codes.grouped(keys_of_a["old"].code) in html
-        assert codes.grouped(keys_of_a["foreign"].code) not in html
+        assert key_codes.grouped(keys_of_a["old"].code) in html
+        assert key_codes.grouped(keys_of_a["foreign"].code) not in html
     html = _text(fragment)
     assert "<html" not in html and 'id="prepaid-period" class="prepaid-period" hx-swap-oob="true"' in html
     assert 'id="grid-claves-prepago"' in html and "grid-toolbar" not in html
@@ -531,10 +531,10 @@ def test_filter_sort_group_and_search(client, world, login, keys_of_a):
     assert [row.split()[1] for row in by_amount] == ["50", "200"]  # by number, not by text
     grouped = _text(client.get(f"{LIST}?group=cliente"))
     assert "Cliente: Empresa 1 (1)" in grouped and "Cliente: Sin asignar (1)" in grouped
-    found = _rows(_text(client.get(f"{LIST}?q={codes.grouped(used.code).lower()}")))
-    assert len(found) == 1 and codes.grouped(used.code) in found[0]
+    found = _rows(_text(client.get(f"{LIST}?q={key_codes.grouped(used.code).lower()}")))
+    assert len(found) == 1 and key_codes.grouped(used.code) in found[0]
     assert len(_rows(_text(client.get(f"{LIST}?q=empresa")))) == 1
-    assert codes.grouped(available.code) in _text(client.get(f"{LIST}?cliente="))
+    assert key_codes.grouped(available.code) in _text(client.get(f"{LIST}?cliente="))
 
 
 @pytest.mark.parametrize("query, notice", [
@@ -568,8 +568,8 @@ def test_the_print_view_is_the_whole_page_of_this_desks_filtered_keys(client, wo
         html = _text(response)
         assert response.status_code == 200 and "<html" in html and "HX-Push-Url" not in response.headers
         rows = _rows(html)
-        assert len(rows) == 1 and codes.grouped(keys_of_a["used"].code) in rows[0]
-        assert "no existe" not in html and codes.grouped(keys_of_a["foreign"].code) not in html
+        assert len(rows) == 1 and key_codes.grouped(keys_of_a["used"].code) in rows[0]
+        assert "no existe" not in html and key_codes.grouped(keys_of_a["foreign"].code) not in html
 
 
 def test_a_page_past_the_end_says_so_once(client, world, login, keys_of_a):
@@ -583,12 +583,12 @@ def test_the_new_key_is_highlighted_only_in_its_own_desk(client, world, login, k
     login(world.a.user)
     mine = keys_of_a["available"]
     html = _text(client.get(f"{LIST}?resaltar={mine.id}"))
-    assert f'<mark class="key-code key-new">{codes.grouped(mine.code)}</mark>' in html and "Nueva" in html
+    assert f'<mark class="key-code key-new">{key_codes.grouped(mine.code)}</mark>' in html and "Nueva" in html
     client.post("/cuenta/salir")
     login(world.b.user)
     html = _text(client.get(f"{LIST}?resaltar={mine.id}"))
-    assert "key-new" not in html and codes.grouped(mine.code) not in html
-    assert codes.grouped(keys_of_a["foreign"].code) in html
+    assert "key-new" not in html and key_codes.grouped(mine.code) not in html
+    assert key_codes.grouped(keys_of_a["foreign"].code) in html
 
 
 def test_the_list_needs_a_signed_in_user(client):

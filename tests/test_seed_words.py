@@ -7,7 +7,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from portal.prepaid import codes
+from portal import key_codes
 from tests import factories
 from tests.prepaid_helpers import confirm, step_token, validate
 
@@ -101,8 +101,8 @@ def test_the_activation_steps_of_figures_2_to_4(client, login, distributor):
     key = factories.prepaid_key()
     login(distributor.user)
     assert_words(client.get("/claves-prepago/activar"), ACTIVATE)
-    step_two = validate(client, codes.grouped(key.code))
-    assert_words(step_two, CONFIRMATION, code=f'<strong class="key-code">{codes.grouped(key.code)}</strong>')
+    step_two = validate(client, key_codes.grouped(key.code))
+    assert_words(step_two, CONFIRMATION, code=f'<strong class="key-code">{key_codes.grouped(key.code)}</strong>')
     done = confirm(client, step_token(step_two.get_data(as_text=True)), destination="distribuidor")
     assert done.status_code == 303
     assert_words(client.get(done.headers["Location"]), NOTICE)

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from portal.extensions import db
 from portal.models import OutboxMessage, PrepaidKey
-from portal.prepaid import codes
+from portal import key_codes
 from tests import factories
 from tests.embed_helpers import sqlite_only
 from tests.text_browsers import BROWSERS, require
@@ -57,7 +57,7 @@ def _activate(browser, key, destination=None):
     browser.follow(ACTIVATE_MENU)
     browser.wait_for("Activar claves de producto prepago", "Validar")
     # Typed as people type it: lower case, spaces instead of dashes.
-    browser.fill("Clave Prepago", codes.grouped(key.code).lower().replace("-", " "), area=True)
+    browser.fill("Clave Prepago", key_codes.grouped(key.code).lower().replace("-", " "), area=True)
     browser.press("Validar")
     browser.wait_for("Solicitar Clave de Confirmación", "válida (incluye 50 Timbres)", "Acepto la Licencia de Uso.",
                      "Ver Licencia", "Activar otra Clave")
@@ -67,7 +67,7 @@ def _activate(browser, key, destination=None):
     browser.press("Confirmar")
     browser.wait_for("Aviso", AVISO)
     browser.follow("Aceptar", after=AVISO)
-    return browser.wait_for("Claves de prepago con:", codes.grouped(key.code), absent=(AVISO,))
+    return browser.wait_for("Claves de prepago con:", key_codes.grouped(key.code), absent=(AVISO,))
 
 
 def test_a_customer_and_a_distributor_go_through_every_flow(app, text_browser, world):

@@ -15,7 +15,7 @@ from portal.extensions import db
 from portal.mail.outbox import enqueue_many
 from portal.models import Alert, AlertPreference, Desk, Membership, PrepaidKey, Product, Service, User
 from portal.models.services import CATEGORIES
-from portal.prepaid.codes import masked
+from portal.key_codes import masked
 from portal.urls import public_url
 
 PAYMENT_KINDS = ("payment_7", "payment_1")

@@ -11,7 +11,7 @@ from portal.backoffice import operations
 from portal.rfc import normalise_rfc
 from portal.models import Desk, Service
 from portal.models.services import CATEGORIES
-from portal.prepaid.codes import masked
+from portal.key_codes import masked
 from portal.services.stamps import stamp_balance
 
 

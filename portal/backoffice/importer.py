@@ -10,13 +10,12 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
-from portal import audit
+from portal import audit, key_codes
 from portal.backoffice import operations
 from portal.backoffice.operations import Conflict, NotFound, Outcome
 from portal.backoffice.schemas import INPUTS, InvalidInput, validate
 from portal.extensions import db
 from portal.models import PrepaidKey
-from portal.prepaid import codes
 
 DESK_COLUMNS = ("rfc", "razon_social", "kind", "user_email", "user_name", "user_phone", "user_role")
 SERVICE_COLUMNS = ("serial", *INPUTS["ServiceInput"]["properties"])
@@ -170,7 +169,7 @@ def _key_row(row):
         data["reference"] = row["batch"]
     validate("KeyBatchInput", {"count": 1, **data})
     try:
-        code = codes.normalise(row.get("code", ""))
+        code = key_codes.normalise(row.get("code", ""))
     except ValueError:
         raise InvalidInput({"code": "Clave no válida: 16 caracteres con su carácter verificador."}) from None
     wanted = operations.key_values(data)

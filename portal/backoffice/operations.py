@@ -20,7 +20,8 @@ from portal.extensions import db
 from portal.models import Desk, Membership, PrepaidKey, Product, Service, StampMovement, User
 from portal.models._types import utcnow
 from portal.models.services import SYSTEM_CATEGORIES
-from portal.prepaid import codes, redemption
+from portal import key_codes
+from portal.prepaid import redemption
 from portal.services.stamps import record_stamp_use, stamp_balance
 
 # The catalogue of PRODUCT.md §1: a code the back office names is created on first use.
@@ -245,7 +246,7 @@ def _fresh_codes(count):
     """`count` random codes that no key has yet (a collision in 75 bits is unlikely, not impossible)."""
     fresh = set()
     while len(fresh) < count:
-        candidates = {codes.generate() for _ in range(count - len(fresh))} - fresh
+        candidates = {key_codes.generate() for _ in range(count - len(fresh))} - fresh
         taken = set(db.session.scalars(select(PrepaidKey.code).where(PrepaidKey.code.in_(candidates))))
         fresh |= candidates - taken
     return sorted(fresh)
@@ -254,7 +255,7 @@ def _fresh_codes(count):
 def key_by_code(raw):
     """The key with this code (dashes, spaces and case forgiven), or NotFound."""
     try:
-        code = codes.normalise(raw)
+        code = key_codes.normalise(raw)
     except ValueError:
         code = None
     key = db.session.scalar(select(PrepaidKey).where(PrepaidKey.code == code)) if code else None

@@ -9,7 +9,7 @@ from sqlalchemy import String, cast, func, or_, outerjoin, select
 
 from portal.grid import Choice, Column, DateRange, Grid, Text, badge, like_pattern
 from portal.models import Client, PrepaidKey
-from portal.prepaid.codes import ALPHABET
+from portal.key_codes import ALPHABET
 
 STATUS_LABELS = {"disponible": "Disponible", "utilizada": "Utilizada", "revocada": "Cancelada"}
 

@@ -23,7 +23,7 @@ domain errors below into Spanish pages or JSON. The caller commits.
         UnknownKey, KeyNotConfirmed, KeyRevoked, InvalidClient, InvalidAssignmentDate.
 
 Every error has `code` (stable, for the API) and `message` (Spanish, for people). Audit records
-and logs carry codes.masked(code), never the full code.
+and logs carry key_codes.masked(code), never the full code.
 """
 from dataclasses import dataclass
 from datetime import date
@@ -31,12 +31,11 @@ from datetime import date
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from portal import audit
+from portal import audit, key_codes
 from portal.extensions import db
 from portal.mail.outbox import enqueue
 from portal.models import Client, Desk, PrepaidKey
 from portal.models._types import utcnow
-from portal.prepaid import codes
 from portal.rfc import normalise_rfc
 from portal.services.stamps import credit_stamps
 
@@ -153,10 +152,10 @@ def amount(key):
 def canonical(raw):
     """The stored form of a typed code, or MalformedKey / BadCheckCharacter before any lookup."""
     try:
-        return codes.normalise(raw)
-    except codes.BadCheckCharacter:
+        return key_codes.normalise(raw)
+    except key_codes.BadCheckCharacter:
         raise BadCheckCharacter() from None
-    except codes.MalformedCode:
+    except key_codes.MalformedCode:
         raise MalformedKey() from None
 
 
@@ -232,10 +231,10 @@ def confirm_key(desk, user, code, destination, accepted_license, *, ip=None, tod
         _credit_own_stamps(desk, key)
     enqueue(user.email, "Confirmación de tu clave de prepago", "prepaid_key_confirmed",
             kind="prepaid_key_confirmed", desk=desk, user=user,
-            user_name=user.name, masked_code=codes.masked(key.code), amount=amount(key),
+            user_name=user.name, masked_code=key_codes.masked(key.code), amount=amount(key),
             desk_name=desk.razon_social, desk_rfc=desk.rfc, confirmed_on=today,
             destination=DESTINATIONS[destination])
-    audit.record("prepaid_key_confirmed", user=user, desk=desk, ip=ip, key=codes.masked(key.code),
+    audit.record("prepaid_key_confirmed", user=user, desk=desk, ip=ip, key=key_codes.masked(key.code),
                  key_id=key.id, destination=destination)
     return key
 
@@ -243,7 +242,7 @@ def confirm_key(desk, user, code, destination, accepted_license, *, ip=None, tod
 def _credit_own_stamps(desk, key):
     # Stamps count for the company that uses them: the desk itself, never a distributor's stock.
     if key.unit == STAMP_UNIT:
-        credit_stamps(desk.id, key.quantity, f"key:{key.id}", note=f"Clave de prepago {codes.masked(key.code)}")
+        credit_stamps(desk.id, key.quantity, f"key:{key.id}", note=f"Clave de prepago {key_codes.masked(key.code)}")
 
 
 def _client_for(desk_id, rfc, razon_social):
@@ -308,7 +307,7 @@ def assign_key(key_code_or_key, client_rfc, client_name, on_date, *, actor=None,
     desk = db.session.get(Desk, key.desk_id)
     if rfc == desk.rfc:
         _credit_own_stamps(desk, key)
-    audit.record("prepaid_key_assigned", desk=desk, ip=ip, actor=actor, key=codes.masked(key.code),
+    audit.record("prepaid_key_assigned", desk=desk, ip=ip, actor=actor, key=key_codes.masked(key.code),
                  key_id=key.id, client_rfc=rfc)
     return Assignment(key, client, True)
 

@@ -7,7 +7,7 @@ for this very person and desk.
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-from portal.prepaid import codes
+from portal import key_codes
 
 SALT = "prepaid-step"
 STEP_MAX_AGE = 15 * 60
@@ -25,9 +25,9 @@ def _serializer():
     return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=SALT)
 
 
-def make_step_token(desk, user, key_codes):
-    """A token carrying `key_codes` for this desk and user."""
-    return _serializer().dumps({"d": desk.id, "u": user.id, "c": list(key_codes)})
+def make_step_token(desk, user, step_codes):
+    """A token carrying `step_codes` for this desk and user."""
+    return _serializer().dumps({"d": desk.id, "u": user.id, "c": list(step_codes)})
 
 
 def read_step_token(token, desk, user, max_age=STEP_MAX_AGE):
@@ -42,10 +42,10 @@ def read_step_token(token, desk, user, max_age=STEP_MAX_AGE):
         raise StepTokenError() from None
     if not isinstance(payload, dict) or payload.get("d") != desk.id or payload.get("u") != user.id:
         raise StepTokenError()
-    key_codes = payload.get("c")
-    if not isinstance(key_codes, list) or not key_codes:
+    step_codes = payload.get("c")
+    if not isinstance(step_codes, list) or not step_codes:
         raise StepTokenError()
     try:
-        return [codes.normalise(code) for code in key_codes]
+        return [key_codes.normalise(code) for code in step_codes]
     except (ValueError, TypeError):
         raise StepTokenError() from None

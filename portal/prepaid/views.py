@@ -14,7 +14,7 @@ from flask import abort, flash, redirect, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
-from portal import audit, limits
+from portal import audit, key_codes, limits
 from portal.desks import current_desk, desk_required
 from portal.errors import rate_limited
 from portal.extensions import db
@@ -22,7 +22,7 @@ from portal.grid import grid_response
 from portal.htmx import is_htmx, render
 from portal.models import PrepaidKey
 from portal.postgres import reads_only
-from portal.prepaid import bp, codes
+from portal.prepaid import bp
 from portal.prepaid.grids import KEYS, with_default_period
 from portal.prepaid.forms import MAX_KEYS_PER_REQUEST, ConfirmForm, ValidateForm
 from portal.prepaid.redemption import (
@@ -85,19 +85,19 @@ def validate():
         try:
             key = validate_key(desk, raw)
         except KeyAlreadyInThisDesk as refusal:
-            lines.append(Line(codes.grouped(refusal.key.code), refusal.message, "info", refusal.key,
-                              codes.reading_note(raw)))
+            lines.append(Line(key_codes.grouped(refusal.key.code), refusal.message, "info", refusal.key,
+                              key_codes.reading_note(raw)))
         except RedemptionError as refusal:
             # Not a code at all: what its letters were read as says nothing useful.
-            read_as = "" if isinstance(refusal, MalformedKey) else codes.reading_note(raw)
+            read_as = "" if isinstance(refusal, MalformedKey) else key_codes.reading_note(raw)
             lines.append(Line(_shown(raw), refusal.message, "error", read_as=read_as))
             limited = _count_failed_validation(desk, raw, refusal)
         else:
-            lines.append(Line(codes.grouped(key.code), f"válida (incluye {amount(key)})", "ok", key,
-                              codes.reading_note(raw)))
+            lines.append(Line(key_codes.grouped(key.code), f"válida (incluye {amount(key)})", "ok", key,
+                              key_codes.reading_note(raw)))
             # Mi perfil > Actividad lists it: the masked code only, as for a refused one.
             audit.record("prepaid_key_validated", user=current_user, desk=desk, ip=request.remote_addr,
-                         key=codes.masked(key.code))
+                         key=key_codes.masked(key.code))
     db.session.commit()
 
     valid = [line.key for line in lines if line.outcome == "ok"]
@@ -116,7 +116,7 @@ def _capture(form, status=200, **context):
 def _shown(raw):
     """How a typed line is echoed back: the grouped code when it is one, else what was typed, cut short."""
     try:
-        return codes.grouped(canonical(raw))
+        return key_codes.grouped(canonical(raw))
     except RedemptionError:
         return raw if len(raw) <= 24 else raw[:23] + "…"
 
@@ -138,7 +138,7 @@ def _validation_limit():
 def _count_failed_validation(desk, raw, refusal):
     """Audit and count a failed validation; returns the Verdict if no attempts remain."""
     try:
-        masked = codes.masked(canonical(raw))
+        masked = key_codes.masked(canonical(raw))
     except RedemptionError:
         masked = None  # not a code: nothing worth keeping, and never the raw text
     audit.record("prepaid_key_validation_failed", user=current_user, desk=desk, ip=request.remote_addr,
@@ -183,7 +183,7 @@ def confirm():
     try:
         if not form.validate_on_submit():
             raise StepTokenError()
-        key_codes = read_step_token(form.token.data, desk, user)
+        step_codes = read_step_token(form.token.data, desk, user)
     except StepTokenError as refusal:
         audit.record("prepaid_step_token_refused", user=user, desk=desk, ip=request.remote_addr,
                      reason=type(refusal).__name__)
@@ -192,11 +192,11 @@ def confirm():
 
     lines = []
     try:
-        for code in key_codes:
+        for code in step_codes:
             lines.append(_confirm_one(desk, user, code, form))
     except tuple(REQUEST_ERRORS) as refusal:
         db.session.rollback()
-        return _confirmation(form, _validated_lines(key_codes), REQUEST_ERRORS[type(refusal)],
+        return _confirmation(form, _validated_lines(step_codes), REQUEST_ERRORS[type(refusal)],
                              error=refusal.message, verify_email=isinstance(refusal, EmailNotVerified))
     ours = [line.key.id for line in lines if line.key is not None]
     db.session.commit()
@@ -212,7 +212,7 @@ def confirm():
 
 
 def _confirm_one(desk, user, code, form):
-    shown = codes.grouped(code)
+    shown = key_codes.grouped(code)
     try:
         key = confirm_key(desk, user, code, form.destination.data, form.accept_license.data, ip=request.remote_addr)
     except tuple(REQUEST_ERRORS):
@@ -224,10 +224,10 @@ def _confirm_one(desk, user, code, form):
     return Line(shown, f"activada (incluye {amount(key)})", "ok", key)
 
 
-def _validated_lines(key_codes):
+def _validated_lines(step_codes):
     """Step 2's list again, for a refused Confirmar."""
-    keys = db.session.scalars(select(PrepaidKey).where(PrepaidKey.code.in_(key_codes)).order_by(PrepaidKey.id))
-    return [Line(codes.grouped(key.code), f"válida (incluye {amount(key)})", "ok", key) for key in keys]
+    keys = db.session.scalars(select(PrepaidKey).where(PrepaidKey.code.in_(step_codes)).order_by(PrepaidKey.id))
+    return [Line(key_codes.grouped(key.code), f"válida (incluye {amount(key)})", "ok", key) for key in keys]
 
 
 @bp.get("/activar/aviso")
@@ -240,7 +240,7 @@ def notice():
     ).all() if ids else []
     if not keys:
         abort(404)
-    lines = [Line(codes.grouped(key.code), f"activada el {key.confirmed_on:%d/%m/%Y} (incluye {amount(key)})", "ok", key)
+    lines = [Line(key_codes.grouped(key.code), f"activada el {key.confirmed_on:%d/%m/%Y} (incluye {amount(key)})", "ok", key)
              for key in keys]
     return _done(lines, highlight=[key.id for key in keys])
 
