@@ -29,7 +29,7 @@ class ActiveDesk(NamedTuple):
         return self.kind == "distribuidor"
 
 
-DESK_COLUMNS = (Desk.id, Desk.razon_social, Desk.rfc, Desk.kind, Desk.require_two_factor)
+DESK_COLUMNS = tuple(getattr(Desk, name) for name in ActiveDesk._fields)
 
 # Built once (composing it costs more than running it): the user, the session, every grid's saved
 # columns and the chosen desk, in one statement.

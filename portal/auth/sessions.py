@@ -32,8 +32,9 @@ def _digest(secret):
 
 # What a page knows of the signed-in account, read on every request: values, not the mapped User
 # (building it is most of what reading the user costs).
-ACCOUNT_COLUMNS = (User.id, User.email, User.name, User.phone, User.email_verified_at, User.session_token)
-_SESSION_TOKEN = [column.key for column in ACCOUNT_COLUMNS].index("session_token")
+ACCOUNT_FIELDS = ("id", "email", "name", "phone", "email_verified_at", "session_token")
+ACCOUNT_COLUMNS = tuple(getattr(User, name) for name in ACCOUNT_FIELDS)
+_SESSION_TOKEN = ACCOUNT_FIELDS.index("session_token")
 
 
 class SignedIn:
@@ -44,21 +45,21 @@ class SignedIn:
 
     A view that changes the account asks for the mapped object: account()."""
 
-    __slots__ = ("id", "email", "name", "phone", "email_verified_at", "session_token", "secret", "desk",
-                 "column_choices")
+    __slots__ = (*ACCOUNT_FIELDS, "secret", "desk", "column_choices")
     is_authenticated = True
     is_active = True
     is_anonymous = False
 
     def __init__(self, values, secret, *, desk=None, column_choices=None):
         """`values`: ACCOUNT_COLUMNS' in their order."""
-        self.id, self.email, self.name, self.phone, self.email_verified_at, self.session_token = values
+        for name, value in zip(ACCOUNT_FIELDS, values, strict=True):
+            setattr(self, name, value)
         self.secret, self.desk, self.column_choices = secret, desk, column_choices
 
     @classmethod
     def of(cls, user, secret, **read):
         """The SignedIn of the mapped `user` as it stands now."""
-        return cls([getattr(user, column.key) for column in ACCOUNT_COLUMNS], secret, **read)
+        return cls([getattr(user, name) for name in ACCOUNT_FIELDS], secret, **read)
 
     @property
     def email_verified(self):
