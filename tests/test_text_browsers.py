@@ -96,6 +96,15 @@ def test_a_customer_and_a_distributor_go_through_every_flow(app, text_browser, w
     screen = _activate(browser, own_key)
     assert _key(own_key).status == "utilizada" and _key(own_key).desk_id == customer.desk.id
     assert "Utilizada" in screen and customer.desk.razon_social in screen
+
+    # Mi perfil: a new name is saved, and the page that follows says so and shows it in the top bar.
+    browser.follow("Mi perfil")
+    browser.wait_for("Mi perfil > Datos generales", "Guardar datos")
+    browser.fill("Nombre", "Cliente Renombrado")
+    browser.press("Guardar datos")
+    screen = browser.wait_for("Tus datos generales se guardaron.", "Cliente Renombrado")
+    db.session.commit()
+    assert db.session.get(type(customer.user), customer.user.id).name == "Cliente Renombrado"
     _sign_out(browser)
 
     # Distribuidor: the key waits for a client, Disponible and "Sin asignar".
