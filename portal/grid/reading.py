@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from portal.extensions import db
 from portal.grid.columns import Column, number
 from portal.grid import query
-from portal.grid.query import count, count_key, keys, options, order, used, where
+from portal.grid.query import count, count_key, execute, keys, options, order, used, where
 from portal.grid.state import capped_notice
 from portal.postgres import PLAN_PER_EXECUTION
 
@@ -73,7 +73,7 @@ def _rows_by_key(grid, state, page_keys, ordered, run):
     # repeated scope would tempt the planner to walk the whole scope index again.
     page = (select(*_selected(grid, state)).select_from(grid.tables)
             .where(grid.key.in_(page_keys.scalar_subquery())).order_by(*ordered))
-    return db.session.execute(page, execution_options=run).all()
+    return execute(page, run).all()
 
 
 # --- grouped pages: one group at a time ------------------------------------------------------
@@ -191,8 +191,7 @@ def _small_group_sizes(matching, expr, values, run):
         return {}
     bounded = (matching.where(expr.in_(values)).with_only_columns(expr.label("value"))
                .limit(query.COUNT_BOUND + 1).subquery())
-    sizes = dict(db.session.execute(select(bounded.c.value, func.count()).group_by(bounded.c.value),
-                                    execution_options=_by_values(run)).all())
+    sizes = dict(execute(select(bounded.c.value, func.count()).group_by(bounded.c.value), _by_values(run)).all())
     return None if sum(sizes.values()) > query.COUNT_BOUND else sizes
 
 
@@ -215,7 +214,7 @@ def _group_values(grid, group, scope, matching, descending, run, batch=1):
 
     def has_nulls():
         statement = matching.with_only_columns(grid.key).where(expr.is_(None)).limit(1)
-        return db.session.scalar(statement, execution_options=run) is not None
+        return execute(statement, run).scalar() is not None
 
     if nulls_first and has_nulls():
         yield None
@@ -228,7 +227,7 @@ def _group_values(grid, group, scope, matching, descending, run, batch=1):
         many = batch if read >= WALK_ALONE else 1
         # Candidates may repeat (a status per key): the rows come in order, so repeats are
         # neighbours, and DISTINCT would make the database read them all to find `many`.
-        found = db.session.scalars(following.order_by(direction).limit(many)).all()
+        found = execute(following.order_by(direction).limit(many)).scalars().all()
         distinct = list(dict.fromkeys(found))
         yield from distinct
         read += len(distinct)
