@@ -1,10 +1,10 @@
 """Column and filter declarations without a client: text, HTML, CSV, and the one range rule for dates and numbers."""
 from datetime import date
 
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from portal.grid import Column, DateRange, NumberRange, Range, Text, badge, like_pattern, parse_date
-from portal.grid.columns import csv_safe
+from portal.grid.text import csv_safe, html_text
 
 
 class Form:
@@ -48,12 +48,27 @@ def test_cells_read_as_text_html_and_csv():
     when = Column("fecha", "Fecha", None, kind="date", empty="Inactiva")
     assert (when.text(date(2026, 1, 2)), when.text(None), when.csv(None)) == ("02/01/2026", "Inactiva", "Inactiva")
     status = Column("estatus", "Estatus", None, labels={"activo": "Activo"}, html=lambda v: badge(v, "Activo"))
-    assert status.cell("activo") == Markup('<span class="badge badge-activo">Activo</span>')
+    assert status.cell("activo") == '<span class="badge badge-activo">Activo</span>'
     assert status.cell(None) == "" and status.text("otro") == "otro"
     assert badge('"><x', "<b>") == Markup('<span class="badge badge-&#34;&gt;&lt;x">&lt;b&gt;</span>')
-    flagged = Column("clave", "Clave", None, html=lambda v, marked: Markup("★") if v in marked else v,
+    flagged = Column("clave", "Clave", None, html=lambda v, marked: Markup("<b>★</b>") if v in marked else v,
                      html_args=("marked",))
-    assert flagged.cell("A", marked={"A"}) == Markup("★") and flagged.cell("B", marked={"A"}) == "B"
+    assert flagged.cell("A", marked={"A"}) == "<b>★</b>" and flagged.cell("B", marked={"A"}) == "B"
+
+
+def test_a_cell_is_escaped_as_jinja_escapes_it_whatever_was_escaped_before():
+    # A row's cell is written as HTML text without the template: what Jinja would have printed.
+    client = Column("cliente", "Cliente", None, empty="Sin asignar")
+    for value in ('Ferretería "El Tornillo" & <Hijos>', "O'Brien", "Años 2026", None):
+        assert client.cell(value) == str(escape(client.text(value)))
+    assert client.cell('<b>"x"</b>') == "&lt;b&gt;&#34;x&#34;&lt;/b&gt;"
+    # `html` giving plain text is escaped; its Markup is kept as it is.
+    text_or_markup = Column("n", "N", None, html=lambda v, markup: Markup(v) if markup else v, html_args=("markup",))
+    assert text_or_markup.cell("<i>", markup=True) == "<i>"
+    assert text_or_markup.cell("<i>", markup=False) == "&lt;i&gt;"
+    # A text escaped once is remembered, but a Markup of the same characters never answers for it.
+    assert html_text(Markup("<b>")) == "<b>" and html_text("<b>") == "&lt;b&gt;"
+    assert Column("d", "D", None, kind="date").cell(date(2026, 3, 9)) == "09/03/2026"
 
 
 def test_csv_keeps_formulas_as_text_and_like_escapes_its_own_characters():

@@ -346,6 +346,59 @@ def test_another_desk_sees_none_of_these_rows(desk, world):
     assert "AJENO-001" in text and "SAE-000" not in text
 
 
+def test_a_lists_statements_are_composed_once_per_shape_and_each_request_brings_its_values(desk, world):
+    grid_query._SHAPES.clear()
+    rows = all_rows(desk)
+
+    def kept(desk_id, **query):
+        return grid_query.statements(SUBS, SUBS.parse(args(**query)), {"desk_id": desk_id})[0]
+
+    # Same shape (scope, filters and which bounds, sort, columns), other values: the same statements.
+    same = kept(desk.id, desde="2024-06-01", hasta="2025-01-10", estatus="activo", usuarios_min="3")
+    assert kept(world.b.desk.id, desde="2020-01-01", hasta="2030-12-31", estatus=["vencido", "activo"],
+                usuarios_min="1", page="2") is same
+    # Another shape: a bound left out, another sort, other columns.
+    assert kept(desk.id, desde="2024-06-01", estatus="activo", usuarios_min="3") is not same
+    assert kept(desk.id, desde="2024-06-01", hasta="2025-01-10", estatus="activo", usuarios_min="3",
+                sort="serie") is not same
+    assert kept(desk.id, desde="2024-06-01", hasta="2025-01-10", estatus="activo", usuarios_min="3",
+                cols="serie") is not same
+
+    # And each request reads its own values through them: dates, choices, page, desk.
+    expected = sorted(s.serial for s in rows if date(2024, 6, 1) <= s.activated_on <= date(2025, 1, 10)
+                      and s.status == "activo" and s.users >= 3)
+    assert sorted(serials(run(SUBS, desk, desde="2024-06-01", hasta="2025-01-10", estatus="activo",
+                              usuarios_min="3"))) == expected
+    wider = sorted(s.serial for s in rows if s.users >= 1)
+    page_one = run(SUBS, desk, desde="2020-01-01", hasta="2030-12-31", estatus=["vencido", "activo"],
+                   usuarios_min="1", per_page="10")
+    page_two = run(SUBS, desk, desde="2020-01-01", hasta="2030-12-31", estatus=["vencido", "activo"],
+                   usuarios_min="1", per_page="10", page="2")
+    assert sorted(serials(page_one) + serials(page_two)) == wider
+    assert (len(serials(page_one)), len(serials(page_two)), page_two.total) == (10, 2, 12)
+    assert serials(run(SUBS, world.b.desk, desde="2020-01-01", hasta="2030-12-31", estatus=["vencido", "activo"],
+                       usuarios_min="1")) == ["AJENO-001"]
+    assert grid_query._SHAPES, "the lists above were read through kept statements"
+
+
+@pytest.mark.parametrize("query", [{"q": "sae"}, {"serie": "coi"}, {"producto": "SAE"}])
+def test_a_list_whose_values_are_read_in_python_is_composed_with_them(desk, query):
+    # Search words, a text filter's pattern and a Choice's own `where` (products by code) read the
+    # value in Python: those lists are composed for the request, never kept.
+    grid_query._SHAPES.clear()
+    statements, params = grid_query.statements(SUBS, SUBS.parse(args(**query)), {"desk_id": desk.id})
+    assert (grid_query._SHAPES, params) == ({}, {})
+    assert serials(run(SUBS, desk, **query))
+
+
+def test_the_activity_days_are_composed_in_the_portals_time_zone(app, world):
+    from portal.profile.activity import ACTIVITY
+    grid_query._SHAPES.clear()
+    state = ACTIVITY.parse(args(desde="2026-01-01"))
+    grid_query.statements(ACTIVITY, state, {"user_id": world.a.user.id})
+    assert grid_query._SHAPES == {}  # DayRange reads its day's start in TIMEZONE: composed with it
+
+
 def test_only_statements_with_a_like_ask_to_be_planned_with_their_words(desk):
     from portal.postgres import PLAN_PER_EXECUTION
 

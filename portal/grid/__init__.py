@@ -12,10 +12,11 @@ The template gets `grid`, a GridPage (page.py); its toolbar is a GET form htmx n
 and only the named block is swapped. One module per reason to change, imports running one way:
 http (Flask: the response, saved columns) → page (rows, cells, CSV) → reading (a page's reads,
 the group walk) → query (SQL statements) → state (the query string, no Flask, no database) →
-columns (declarations, filters). Give each filter + sort an
+columns (declarations, filters) → text (values as text, HTML, CSV). Give each filter + sort an
 index that starts with the scope's columns and ends with the key (see query.py).
 """
-from portal.grid.columns import Choice, Column, DateRange, NumberRange, Range, Text, badge, like_pattern, parse_date
+from portal.grid.columns import Choice, Column, DateRange, NumberRange, Range, Text
+from portal.grid.text import badge, day_text, like_pattern, parse_date
 from portal.grid.http import (
     column_choices_of, grid_response, parse_column_choices, remember_columns, saved_columns,
 )
@@ -24,6 +25,6 @@ from portal.grid.state import PRINT_LIMIT, GridState
 
 __all__ = [
     "Choice", "Column", "DateRange", "Grid", "GridPage", "GridState", "Line", "NumberRange", "PRINT_LIMIT",
-    "Range", "Text", "badge", "column_choices_of", "grid_response", "parse_column_choices", "like_pattern",
+    "Range", "Text", "badge", "day_text", "column_choices_of", "grid_response", "parse_column_choices", "like_pattern",
     "parse_date", "remember_columns", "saved_columns",
 ]

@@ -1,72 +1,17 @@
-"""What a grid declares: its columns and their filters, and how a value reads as text, HTML or CSV.
+"""What a grid declares: its columns and their filters, and how a column's value reads as text, HTML or CSV.
 
 Each filter names its URL parameters, parses them (a bad value is ignored with a Spanish notice),
 says them back for the form, the links and the printed page, and makes one SQL condition.
 """
 from dataclasses import dataclass, replace
-from datetime import date
 from typing import Any, Callable
 
-from markupsafe import Markup, escape
+from markupsafe import Markup
 from sqlalchemy import func
 
+from portal.grid.text import csv_safe, day_text, first_of, html_text, like_pattern, number, parse_date, shown, values_of
+
 MAX_SEARCH = 100  # characters of a search or a text filter
-
-
-def number(n):
-    """12,345: thousands as written in Mexico."""
-    return f"{n:,}"
-
-
-def shown(value):
-    """A user's value quoted in a notice: short, so a long URL cannot flood the page."""
-    value = str(value)
-    return value if len(value) <= 30 else value[:29] + "…"
-
-
-def values_of(args, name):
-    """Every value of a parameter, from a MultiDict or a plain dict."""
-    if hasattr(args, "getlist"):
-        return args.getlist(name)
-    value = args.get(name)
-    if value is None:
-        return []
-    return list(value) if isinstance(value, (list, tuple)) else [value]
-
-
-def first_of(args, name):
-    """The parameter's first value, stripped; None when absent or not text."""
-    values = values_of(args, name)
-    return values[0].strip() if values and isinstance(values[0], str) else None
-
-
-def like_pattern(word):
-    """%word% with LIKE's own characters escaped (use escape="\\")."""
-    escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
-def parse_date(text):
-    """DD/MM/AAAA (what the form shows) or AAAA-MM-DD (what links carry); None if not a real date."""
-    text = (text or "").strip()
-    try:
-        if len(text) == 10 and text[4] == "-" and text[7] == "-":
-            return date(int(text[:4]), int(text[5:7]), int(text[8:]))
-        if len(text) == 10 and text[2] == "/" and text[5] == "/":
-            return date(int(text[6:]), int(text[3:5]), int(text[:2]))
-    except ValueError:
-        return None
-    return None
-
-
-def badge(value, label):
-    """A status cell: <span class="badge badge-VALUE">LABEL</span> (no str.format: one per row)."""
-    return Markup(f'<span class="badge badge-{escape(value)}">{escape(label)}</span>')
-
-
-def csv_safe(text):
-    """A cell starting like a formula is run by spreadsheets: keep it text."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 # --- filters ---------------------------------------------------------------------------------
@@ -203,7 +148,7 @@ class DateRange(Range):
 
     def write(self, day):
         # The form shows DD/MM/AAAA whatever the browser's locale.
-        return day.strftime("%d/%m/%Y")
+        return day_text(day)
 
     def link(self, day):
         # Links write AAAA-MM-DD: one spelling per date, so a bookmark or a cache key never doubles.
@@ -292,14 +237,15 @@ class Column:
         if self.labels is not None:
             return self.labels.get(value, str(value))
         if self.kind == "date":
-            return value.strftime("%d/%m/%Y")
+            return day_text(value)
         return str(value)
 
     def cell(self, value, **cells):
-        """The HTML cell content (Markup from `html`, else text that Jinja escapes)."""
+        """The cell as HTML text: `html`'s Markup as it is, any other text escaped as Jinja would."""
         if self.html is not None and value is not None:
-            return self.html(value, **cells)
-        return self.text(value)
+            html = self.html(value, **cells)
+            return str(html) if isinstance(html, Markup) else html_text(html)
+        return html_text(self.text(value))
 
     def csv(self, value):
         text = self.text(value)

@@ -10,12 +10,12 @@ from dataclasses import dataclass
 from functools import lru_cache, partial
 from urllib.parse import quote_plus
 
-from markupsafe import Markup, escape
+from markupsafe import Markup
 from werkzeug.datastructures import iter_multi_items
 
 from portal.extensions import db
 from portal.grid import query, reading, state as parsing
-from portal.grid.columns import number
+from portal.grid.text import html_text, number
 
 CSV_CHUNK = 1000
 QUERY_SAFE = "!$'()*,/:;?@"  # left unquoted in query strings, as Werkzeug's url_for does
@@ -109,22 +109,27 @@ def _lines(grid, state, rows, shown, counts, scope, cells):
         return partial(column.cell, **wanted) if wanted else column.cell
 
     # data-label: a phone shows each cell as "Etiqueta: valor" (CSS ::before), the header being hidden.
-    cells_of = [(c.key, renderer(c), f'{c.css} data-label="{escape(c.label)}"') for c in shown]
+    cells_of = [(c.key, renderer(c), f'{c.css} data-label="{html_text(c.label)}"') for c in shown]
+    if not rows:
+        return []
+    # Values by position: a row's mapping would be built anew for each row that asks for it.
+    fields = rows[0]._fields
+    cells_of = [(fields.index(key), cell, css) for key, cell, css in cells_of]
     group = grid.by_key[state.group] if state.group else None
-    if group is not None and rows and counts is None:
+    if group is not None and counts is None:
         seen = list(dict.fromkeys(row._mapping[group.key] for row in rows))
         counts = {value: (n, True) for value, n in query.group_counts(grid, state, scope, only=seen).items()}
+    at_group = fields.index(group.key) if group is not None else None
     lines, previous = [], object()
     for row in rows:
-        values = row._mapping
-        if group is not None and values[group.key] != previous:
-            previous = values[group.key]
+        if group is not None and row[at_group] != previous:
+            previous = row[at_group]
             label = group.text(previous) or "(sin valor)"
             n, exact = counts.get(previous, (0, True))
             shown_count = number(n) if exact else f"más de {number(n)}"
             lines.append(Line(group=f"{group.label}: {label} ({shown_count})"))
         # The cells as one string, escaped as Jinja would.
-        html = "".join([f"<td{css}>{escape(cell(values[key]))}</td>" for key, cell, css in cells_of])
+        html = "".join([f"<td{css}>{cell(row[at])}</td>" for at, cell, css in cells_of])
         lines.append(Line(row=row, cells_html=Markup(html)))
     return lines
 

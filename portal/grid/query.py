@@ -6,27 +6,36 @@ while), one read of the page's keys (ORDER BY/OFFSET walk only the key's index) 
 those rows by key; grouped by a column that says where its values come from, the page is read one
 group at a time. Counts and key pages name the joined tables only when a condition or the order
 needs them. A statement holding a LIKE is planned with its words (PLAN_PER_EXECUTION).
+
+Composing a page's statements (and SQLAlchemy keying them for its compiled cache) cost as much
+as reading the page: a list whose values are all bound parameters (scope, date and number ranges,
+choices; no search words) is composed once per shape and kept (`statements`).
 """
 import time
 import weakref
 
-from sqlalchemy import func, literal_column, or_, select
+from sqlalchemy import Integer, bindparam, func, literal_column, or_, select
 from sqlalchemy.sql.expression import ColumnClause, FromClause, ScalarSelect, SelectBase
 from sqlalchemy.sql.functions import FunctionElement
 
 from portal.extensions import db
-from portal.grid.columns import like_pattern
+from portal.grid.columns import Choice, Range
+from portal.grid.text import like_pattern
 from portal.postgres import PLAN_PER_EXECUTION
 
 COUNT_BOUND = 10_000
 COUNT_SECONDS = 30
 _PAST_BOUND = weakref.WeakKeyDictionary()  # engine -> {count key: time}: counts known past their bound
+SHAPES_KEPT = 1000
+_SHAPES = {}  # shape of a list -> its Statements, with bound parameters for every value
+PAGE_LIMIT, PAGE_OFFSET = "grid_page_limit", "grid_page_offset"
 
 
-def execute(statement, run=None):
+def execute(statement, run=None, params=None):
     """`statement`'s result, on the session's connection without the ORM's result machinery: a
-    grid selects columns, never mapped objects, and that machinery cost a page more than its read."""
-    return db.session.connection().execute(statement, execution_options=run or {})
+    grid selects columns, never mapped objects, and that machinery cost a page more than its read.
+    `params`: the values of its bound parameters (Statements)."""
+    return db.session.connection().execute(statement, params or None, execution_options=run or {})
 
 
 def options(state):
@@ -78,12 +87,17 @@ def _tables_named(*clauses):
 def where(grid, state, scope):
     """The scope's conditions, each search word's and each filter's. Build once per page: a
     search's subqueries are not cheap to build."""
+    return conditions(grid, scope, state.words, state.filters)
+
+
+def conditions(grid, scope, words, filters):
+    """where()'s conditions from the scope's values, the folded words and {column key: filter value}."""
     if callable(grid.search) and not hasattr(grid.search, "like"):
         # The grid's own rule per folded word (e.g. one that an index can serve).
-        searched = [grid.search(word, **scope) for word in state.words]
+        searched = [grid.search(word, **scope) for word in words]
     else:
-        searched = [grid.search.like(like_pattern(word), escape="\\") for word in state.words]
-    filtered = [grid.by_key[key].filter.condition(grid.by_key[key], value) for key, value in state.filters.items()]
+        searched = [grid.search.like(like_pattern(word), escape="\\") for word in words]
+    filtered = [grid.by_key[key].filter.condition(grid.by_key[key], value) for key, value in filters.items()]
     return [*grid.scope(**scope), *searched, *filtered]
 
 
@@ -120,15 +134,23 @@ def filtered(grid, state, scope, shown=()):
     return keys(grid, where(grid, state, scope), used(grid, state, shown))
 
 
-def count(query, bound, key=None, run=None):
-    """Rows of `query`, no further than bound + 1 (bound=None: exact). With a `key`, a count that
-    went past the bound is remembered for COUNT_SECONDS: "más de N" again costs nothing."""
-    if key is not None and bound is not None and _remembered(key + (bound,)):
-        return bound + 1
+def counting(query, bound):
+    """SELECT count(*) of `query`'s rows, no further than bound + 1 (bound=None: exact)."""
     ones = query.with_only_columns(literal_column("1"))
     if bound is not None:
         ones = ones.limit(bound + 1)
-    n = execute(select(func.count()).select_from(ones.subquery()), run).scalar()
+    return select(func.count()).select_from(ones.subquery())
+
+
+def count(query, bound, key=None, run=None, params=None, statements=None):
+    """Rows of `query`, no further than bound + 1 (bound=None: exact). With a `key`, a count that
+    went past the bound is remembered for COUNT_SECONDS: "más de N" again costs nothing.
+    `statements`: the Statements whose `matching` is `query` (their count may be composed already);
+    `params`: the values of its bound parameters."""
+    if key is not None and bound is not None and _remembered(key + (bound,)):
+        return bound + 1
+    statement = counting(query, bound) if statements is None else statements.count(bound)
+    n = execute(statement, run, params).scalar()
     if key is not None and bound is not None and n > bound:
         _remember(key + (bound,))
     return n
@@ -151,3 +173,97 @@ def group_counts(grid, state, scope, only=None):
             alternatives.append(group.is_(None))
         query = query.where(or_(*alternatives))
     return {value: n for value, n in execute(query, options(state)).all()}
+
+
+# --- a page's statements, composed once per shape ----------------------------------------------
+
+def selected(grid, state):
+    """The visible columns, the group's column, and the hidden fields a row needs: nothing more."""
+    picked = [grid.by_key[k].expr.label(k) for k in state.columns]
+    if state.group and state.group not in state.columns:
+        picked.append(grid.by_key[state.group].expr.label(state.group))
+    return picked + [expr.label(name) for name, expr in grid.row.items()]
+
+
+def rows_by_key(grid, state, page_keys, ordered):
+    """The rows of `page_keys` (a query of keys in order), with the columns the page shows."""
+    # Same FROM and joins, but no scope condition: the keys are already the desk's, and a
+    # repeated scope would tempt the planner to walk the whole scope index again.
+    return (select(*selected(grid, state)).select_from(grid.tables)
+            .where(grid.key.in_(page_keys.scalar_subquery())).order_by(*ordered))
+
+
+class Statements:
+    """A list's statements: the keys meeting its conditions (`matching`), the same from the tables
+    its order reads (`for_page`), its bounded count and its page (limit and offset bound as
+    PAGE_LIMIT, PAGE_OFFSET), the last two composed when first asked."""
+
+    __slots__ = ("matching", "for_page", "_count", "_page")
+
+    def __init__(self, grid, state, conditions):
+        self.matching = keys(grid, conditions)
+        self.for_page = keys(grid, conditions, used(grid, state))
+        self._count = self._page = None
+
+    def count(self, bound):
+        if self._count is None or self._count[0] != bound:
+            self._count = (bound, counting(self.matching, bound))
+        return self._count[1]
+
+    def page(self, grid, state):
+        if self._page is None:
+            ordered = order(grid, state)
+            page_keys = (self.for_page.with_only_columns(grid.key).order_by(*ordered)
+                         .limit(bindparam(PAGE_LIMIT, type_=Integer))
+                         .offset(bindparam(PAGE_OFFSET, type_=Integer)))
+            self._page = rows_by_key(grid, state, page_keys, ordered)
+        return self._page
+
+
+def statements(grid, state, scope, keep=True):
+    """(Statements, the values of their bound parameters) of the state's list.
+
+    With `keep` and values that can all be bound parameters, they are composed once per shape (the
+    scope's names, which filters with which bounds, sort, group, columns) and kept; otherwise
+    (search words, a filter whose condition reads its value in Python) built for this request
+    with its values, and the parameters are none but the page's.
+    """
+    filters = _bound_filters(grid, state.filters) if keep and not state.words else None
+    if filters is None:
+        return Statements(grid, state, where(grid, state, scope)), {}
+    symbols, signature, params = filters
+    shape = (grid, tuple(sorted(scope)), signature, state.sort, state.descending, state.group, tuple(state.columns))
+    found = _SHAPES.get(shape)
+    if found is None:
+        on_scope = {name: bindparam(f"grid_scope_{name}") for name in scope}
+        found = Statements(grid, state, conditions(grid, on_scope, (), symbols))
+        if len(_SHAPES) >= SHAPES_KEPT:
+            _SHAPES.clear()
+        _SHAPES[shape] = found
+    params.update((f"grid_scope_{name}", value) for name, value in scope.items())
+    return found, params
+
+
+def _bound_filters(grid, filters):
+    """({column key: the filter's value as bound parameters}, the filters' shape, their values),
+    or None when a filter cannot take parameters.
+
+    Range's own condition only compares the column with each bound, and Choice's own IN only
+    lists its values: those take parameters. A subclass's condition or a declared `where` may read
+    the value in Python (a day's start in the portal's time zone): composed with the values.
+    """
+    symbols, signature, params = {}, [], {}
+    for key, value in sorted(filters.items()):
+        rule = grid.by_key[key].filter
+        if isinstance(rule, Range) and type(rule).condition is Range.condition:
+            names = [None if v is None else f"grid_{key}_{end}" for end, v in zip(("low", "high"), value)]
+            symbols[key] = tuple(None if name is None else bindparam(name) for name in names)
+            params.update((name, v) for name, v in zip(names, value) if name is not None)
+            signature.append((key, *(name is not None for name in names)))
+        elif isinstance(rule, Choice) and type(rule).condition is Choice.condition and rule.where is None:
+            symbols[key] = bindparam(f"grid_{key}", expanding=True)
+            params[f"grid_{key}"] = list(value)
+            signature.append((key,))
+        else:
+            return None
+    return symbols, tuple(signature), params

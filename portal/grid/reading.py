@@ -6,9 +6,10 @@ from itertools import islice
 from sqlalchemy import func, select
 
 from portal.extensions import db
-from portal.grid.columns import Column, number
+from portal.grid.columns import Column
+from portal.grid.text import number
 from portal.grid import query
-from portal.grid.query import count, count_key, execute, keys, options, order, used, where
+from portal.grid.query import PAGE_LIMIT, PAGE_OFFSET, count, count_key, execute, options, rows_by_key
 from portal.grid.state import capped_notice
 from portal.postgres import PLAN_PER_EXECUTION
 
@@ -23,19 +24,20 @@ WALK_ALONE = 3
 def read_page(grid, state, scope):
     """(rows, {group value: (rows, exact)} or None, total, exact, has_next) of the state's page."""
     run = options(state)
-    conditions = where(grid, state, scope)
-    matching_used = keys(grid, conditions, used(grid, state))
-    matching = keys(grid, conditions)
-    total = count(matching, query.COUNT_BOUND, count_key(grid, state, scope), run)
+    walked = bool(state.group) and _walkable(grid.by_key[state.group])
+    # A walked group composes a statement per group from `matching`: those take the values.
+    statements, params = query.statements(grid, state, scope, keep=not walked)
+    matching = statements.matching
+    total = count(matching, query.COUNT_BOUND, count_key(grid, state, scope), run, params, statements)
     exact = total <= query.COUNT_BOUND
-    rows, counts = _page_rows(grid, state, matching_used, scope, run)
+    rows, counts = _page_rows(grid, state, statements, params, scope, run)
     if not rows and state.page > 1:
         # Past the end: show the last page that exists (an exact count only on this rare path).
-        last = max(1, -(-count(matching, None, run=run) // state.per_page))
+        last = max(1, -(-count(matching, None, run=run, params=params, statements=statements) // state.per_page))
         asked = max(state.page, state.asked_page or 0)
         state.notices.append(f"La página {number(asked)} no existe; se muestra la última ({number(last)}).")
         state.page = last
-        rows, counts = _page_rows(grid, state, matching_used, scope, run)
+        rows, counts = _page_rows(grid, state, statements, params, scope, run)
     elif capped_notice(state):
         state.notices.append(capped_notice(state))
     has_next = len(rows) > state.per_page
@@ -49,31 +51,17 @@ def read_page(grid, state, scope):
     return rows, counts, total, exact, has_next
 
 
-def _selected(grid, state):
-    """The visible columns, the group's column, and the hidden fields a row needs: nothing more."""
-    picked = [grid.by_key[k].expr.label(k) for k in state.columns]
-    if state.group and state.group not in state.columns:
-        picked.append(grid.by_key[state.group].expr.label(state.group))
-    return picked + [expr.label(name) for name, expr in grid.row.items()]
-
-
-def _page_rows(grid, state, matching, scope, run):
+def _page_rows(grid, state, statements, params, scope, run):
     """(rows of the page and one more, {group value: (rows, exact)} or None when not walked)."""
     if state.group and _walkable(grid.by_key[state.group]):
-        return _grouped_rows(grid, state, matching, scope, run)
-    ordered = order(grid, state)
+        return _grouped_rows(grid, state, statements.for_page, scope, run)
     # Deferred join: ORDER BY + OFFSET walk only the key (an index), then fetch the page's rows.
-    page_keys = (matching.with_only_columns(grid.key).order_by(*ordered)
-                 .limit(state.per_page + 1).offset((state.page - 1) * state.per_page))
-    return _rows_by_key(grid, state, page_keys, ordered, run), None
+    page = {**params, PAGE_LIMIT: state.per_page + 1, PAGE_OFFSET: (state.page - 1) * state.per_page}
+    return execute(statements.page(grid, state), run, page).all(), None
 
 
 def _rows_by_key(grid, state, page_keys, ordered, run):
-    # Same FROM and joins, but no scope condition: the keys are already the desk's, and a
-    # repeated scope would tempt the planner to walk the whole scope index again.
-    page = (select(*_selected(grid, state)).select_from(grid.tables)
-            .where(grid.key.in_(page_keys.scalar_subquery())).order_by(*ordered))
-    return execute(page, run).all()
+    return execute(rows_by_key(grid, state, page_keys, ordered), run).all()
 
 
 # --- grouped pages: one group at a time ------------------------------------------------------

@@ -6,7 +6,8 @@ the state back as a compact query string (defaults left out) for the page's link
 from dataclasses import dataclass, field
 
 from portal.folding import fold
-from portal.grid.columns import MAX_SEARCH, first_of, number, shown, values_of
+from portal.grid.columns import MAX_SEARCH
+from portal.grid.text import first_of, number, shown, values_of
 
 PER_PAGE_CHOICES = (10, 25, 50, 100)
 MAX_PER_PAGE = 100

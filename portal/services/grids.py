@@ -7,7 +7,7 @@ from sqlalchemy.orm import outerjoin
 from portal.alerts.clock import local_today
 from portal.alerts.due import due_label
 from portal.extensions import db
-from portal.grid import Choice, Column, DateRange, Grid, NumberRange, Text, badge
+from portal.grid import Choice, Column, DateRange, Grid, NumberRange, Text, badge, day_text
 from portal.models import Product, Service
 from portal.models.services import ACQUISITION_LABELS, CATEGORIES, STATUS_LABELS, SYSTEM_CATEGORIES
 
@@ -29,7 +29,7 @@ def _status_badge(value):
 
 def _due_cell(value):
     """The date, and within a week of it a badge: "Vence en 3 días", "Vence mañana", "Vence hoy"."""
-    shown = value.strftime("%d/%m/%Y")
+    shown = day_text(value)
     label = due_label(value, local_today(current_app.config["TIMEZONE"]))
     if label is None:
         return shown
