@@ -71,6 +71,25 @@ def test_a_cell_is_escaped_as_jinja_escapes_it_whatever_was_escaped_before():
     assert Column("d", "D", None, kind="date").cell(date(2026, 3, 9)) == "09/03/2026"
 
 
+def test_a_filter_takes_bound_parameters_only_where_its_condition_reads_no_value_in_python():
+    from dataclasses import dataclass
+    from portal.grid import Choice
+
+    symbols, shape, values = DateRange().bound("f", (date(2026, 1, 1), None))
+    assert (symbols[0].key, symbols[1], shape, values) == ("f_low", None, (True, False), {"f_low": date(2026, 1, 1)})
+    assert NumberRange("a", "b").bound("n", (None, 5))[1:] == ((False, True), {"n_high": 5})
+    assert Choice("estatus").bound("c", ("activo", "vencido"))[2] == {"c": ["activo", "vencido"]}
+
+    @dataclass(frozen=True)
+    class Days(DateRange):
+        def condition(self, column, bounds):  # computes from each bound
+            return None
+
+    assert Days().bound("f", (date(2026, 1, 1), None)) is None
+    assert Choice("producto", where=lambda codes: None).bound("c", ("SAE",)) is None
+    assert Text("serie").bound("t", "sae") is None
+
+
 def test_csv_keeps_formulas_as_text_and_like_escapes_its_own_characters():
     serial = Column("serie", "No. Serie", None)
     assert [serial.csv(v) for v in ("=1+1", "+5", "-2", "@SUM", "SAE")] == ["'=1+1", "'+5", "'-2", "'@SUM", "SAE"]

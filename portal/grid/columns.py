@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 from markupsafe import Markup
-from sqlalchemy import func
+from sqlalchemy import bindparam, func
 
 from portal.grid.text import csv_safe, day_text, first_of, html_text, like_pattern, number, parse_date, shown, values_of
 
@@ -25,6 +25,11 @@ class OneParameter:
 
     def url_values(self, form):
         return {self.param: form.get(self.param)}
+
+    def bound(self, name, value):
+        """(`value` as bound parameters named from `name`, what of it shapes the statement, their
+        values), or None when the condition reads the value in Python (Text's LIKE pattern)."""
+        return None
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,12 @@ class Choice(OneParameter):
 
     def condition(self, column, values):
         return self.where(values) if self.where else column.expr.in_(values)
+
+    def bound(self, name, values):
+        # The own IN only lists the values; a declared `where` (or a subclass) may read them.
+        if self.where is not None or type(self).condition is not Choice.condition:
+            return None
+        return bindparam(name, expanding=True), (), {name: list(values)}
 
     def describe(self, column, values, state):
         # In the order the form lists them, whatever order the URL gave.
@@ -101,6 +112,16 @@ class Range:
         if high is not None:
             parts.append(column.expr <= high)
         return parts[0] if len(parts) == 1 else parts[0] & parts[1]
+
+    def bound(self, name, bounds):
+        """See OneParameter.bound: which bounds are set shapes the statement."""
+        # The own condition only compares the column with each bound; a subclass's may compute
+        # from it (DayRange: the day's start in the portal's time zone).
+        if type(self).condition is not Range.condition:
+            return None
+        names = [None if v is None else f"{name}_{end}" for end, v in zip(("low", "high"), bounds)]
+        symbols = tuple(None if n is None else bindparam(n) for n in names)
+        return symbols, tuple(n is not None for n in names), {n: v for n, v in zip(names, bounds) if n is not None}
 
     def url_values(self, form):
         values = {}

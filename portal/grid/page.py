@@ -116,10 +116,10 @@ def _lines(grid, state, rows, shown, counts, scope, cells):
     fields = rows[0]._fields
     cells_of = [(fields.index(key), cell, css) for key, cell, css in cells_of]
     group = grid.by_key[state.group] if state.group else None
-    if group is not None and counts is None:
-        seen = list(dict.fromkeys(row._mapping[group.key] for row in rows))
-        counts = {value: (n, True) for value, n in query.group_counts(grid, state, scope, only=seen).items()}
     at_group = fields.index(group.key) if group is not None else None
+    if group is not None and counts is None:
+        seen = list(dict.fromkeys(row[at_group] for row in rows))
+        counts = {value: (n, True) for value, n in query.group_counts(grid, state, scope, only=seen).items()}
     lines, previous = [], object()
     for row in rows:
         if group is not None and row[at_group] != previous:

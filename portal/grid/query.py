@@ -19,7 +19,6 @@ from sqlalchemy.sql.expression import ColumnClause, FromClause, ScalarSelect, Se
 from sqlalchemy.sql.functions import FunctionElement
 
 from portal.extensions import db
-from portal.grid.columns import Choice, Range
 from portal.grid.text import like_pattern
 from portal.postgres import PLAN_PER_EXECUTION
 
@@ -198,17 +197,17 @@ class Statements:
     its order reads (`for_page`), its bounded count and its page (limit and offset bound as
     PAGE_LIMIT, PAGE_OFFSET), the last two composed when first asked."""
 
-    __slots__ = ("matching", "for_page", "_count", "_page")
+    __slots__ = ("matching", "for_page", "_counts", "_page")
 
     def __init__(self, grid, state, conditions):
         self.matching = keys(grid, conditions)
         self.for_page = keys(grid, conditions, used(grid, state))
-        self._count = self._page = None
+        self._counts, self._page = {}, None
 
     def count(self, bound):
-        if self._count is None or self._count[0] != bound:
-            self._count = (bound, counting(self.matching, bound))
-        return self._count[1]
+        if bound not in self._counts:
+            self._counts[bound] = counting(self.matching, bound)
+        return self._counts[bound]
 
     def page(self, grid, state):
         if self._page is None:
@@ -246,24 +245,13 @@ def statements(grid, state, scope, keep=True):
 
 def _bound_filters(grid, filters):
     """({column key: the filter's value as bound parameters}, the filters' shape, their values),
-    or None when a filter cannot take parameters.
-
-    Range's own condition only compares the column with each bound, and Choice's own IN only
-    lists its values: those take parameters. A subclass's condition or a declared `where` may read
-    the value in Python (a day's start in the portal's time zone): composed with the values.
-    """
+    or None when a filter reads its value in Python (Column filters' `bound`)."""
     symbols, signature, params = {}, [], {}
     for key, value in sorted(filters.items()):
-        rule = grid.by_key[key].filter
-        if isinstance(rule, Range) and type(rule).condition is Range.condition:
-            names = [None if v is None else f"grid_{key}_{end}" for end, v in zip(("low", "high"), value)]
-            symbols[key] = tuple(None if name is None else bindparam(name) for name in names)
-            params.update((name, v) for name, v in zip(names, value) if name is not None)
-            signature.append((key, *(name is not None for name in names)))
-        elif isinstance(rule, Choice) and type(rule).condition is Choice.condition and rule.where is None:
-            symbols[key] = bindparam(f"grid_{key}", expanding=True)
-            params[f"grid_{key}"] = list(value)
-            signature.append((key,))
-        else:
+        taken = grid.by_key[key].filter.bound(f"grid_filter_{key}", value)
+        if taken is None:
             return None
+        symbols[key], shape, values = taken
+        signature.append((key, shape))
+        params.update(values)
     return symbols, tuple(signature), params

@@ -30,14 +30,14 @@ def read_page(grid, state, scope):
     matching = statements.matching
     total = count(matching, query.COUNT_BOUND, count_key(grid, state, scope), run, params, statements)
     exact = total <= query.COUNT_BOUND
-    rows, counts = _page_rows(grid, state, statements, params, scope, run)
+    rows, counts = _page_rows(grid, state, statements, params, scope, run, walked)
     if not rows and state.page > 1:
         # Past the end: show the last page that exists (an exact count only on this rare path).
         last = max(1, -(-count(matching, None, run=run, params=params, statements=statements) // state.per_page))
         asked = max(state.page, state.asked_page or 0)
         state.notices.append(f"La página {number(asked)} no existe; se muestra la última ({number(last)}).")
         state.page = last
-        rows, counts = _page_rows(grid, state, statements, params, scope, run)
+        rows, counts = _page_rows(grid, state, statements, params, scope, run, walked)
     elif capped_notice(state):
         state.notices.append(capped_notice(state))
     has_next = len(rows) > state.per_page
@@ -51,9 +51,9 @@ def read_page(grid, state, scope):
     return rows, counts, total, exact, has_next
 
 
-def _page_rows(grid, state, statements, params, scope, run):
+def _page_rows(grid, state, statements, params, scope, run, walked):
     """(rows of the page and one more, {group value: (rows, exact)} or None when not walked)."""
-    if state.group and _walkable(grid.by_key[state.group]):
+    if walked:
         return _grouped_rows(grid, state, statements.for_page, scope, run)
     # Deferred join: ORDER BY + OFFSET walk only the key (an index), then fetch the page's rows.
     page = {**params, PAGE_LIMIT: state.per_page + 1, PAGE_OFFSET: (state.page - 1) * state.per_page}
