@@ -131,6 +131,16 @@ def test_number_range_and_text_filter(desk):
     assert sorted(serials(run(SUBS, desk, serie="coi-"))) == sorted(s.serial for s in rows if s.serial.startswith("COI"))
 
 
+def test_a_number_past_a_whole_column_is_ignored_with_a_notice_and_its_edges_are_read(desk):
+    unfiltered = serials(run(SUBS, desk))
+    past = run(SUBS, desk, usuarios_min="2147483648", usuarios_max="-2147483649")
+    assert past.state.filters == {} and serials(past) == unfiltered
+    assert past.state.notices == ["«2147483648» no es un número válido para Usuarios; se ignoró.",
+                                  "«-2147483649» no es un número válido para Usuarios; se ignoró."]
+    edges = run(SUBS, desk, usuarios_min="-2147483648", usuarios_max="2147483647")
+    assert edges.state.notices == [] and edges.filter_count == 1 and serials(edges) == unfiltered
+
+
 def test_bad_parameters_become_defaults_with_a_spanish_notice(desk):
     page = run(SUBS, desk, sort=";drop", page="-3", per_page="1000000", desde="31/02/2020", hasta="mañana",
                group="cda", cols="zzz", estatus="robado", usuarios_min="x", formato="pdf")

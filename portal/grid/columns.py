@@ -188,7 +188,8 @@ class NumberRange(Range):
             value = int(text)
         except ValueError:
             return None
-        return value if abs(value) <= 2**31 else None
+        # A column's INTEGER: PostgreSQL refuses a value outside it (a 500, not an ignored filter).
+        return value if -2**31 <= value < 2**31 else None
 
     def invalid(self, raw, label):
         return f"«{raw}» no es un número válido para {label}; se ignoró."
