@@ -14,6 +14,10 @@ http (Flask: the response, saved columns) → page (rows, cells, CSV) → readin
 the group walk) → query (SQL statements) → state (the query string, no Flask, no database) →
 columns (declarations, filters) → text (values as text, HTML, CSV). Give each filter + sort an
 index that starts with the scope's columns and ends with the key (see query.py).
+
+`scope` only compares columns with its values, never reads them in Python: a list's statements
+are composed once per shape with each value a bound parameter (query.statements). A filter whose
+condition reads its value says so (`bound` returns None) and is composed with it.
 """
 from portal.grid.columns import Choice, Column, DateRange, NumberRange, Range, Text
 from portal.grid.text import badge, day_text, like_pattern, parse_date
