@@ -21,10 +21,10 @@ import time
 import unicodedata
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
-from datetime import date, datetime, time as clock, timedelta, timezone
+from datetime import date, datetime, time as time_of_day, timedelta, timezone
 
 from bench.common import DATA, PASSWORD, POOL_BATCH, USERS, backend_of, database_url, selected_backends
-from portal import folding
+from portal import clock, folding
 from portal.models.services import CATEGORIES, service_search_text
 from portal.key_codes import ALPHABET, check_character
 
@@ -408,11 +408,12 @@ class Loaded:
 def populate(url, sizes=None, password_hash=None, today=None, seed=SEED, quiet=False):
     """Load the bench data into a migrated database of either backend; returns a Loaded."""
     sizes = sizes or Sizes()
-    today = today or date.today()
+    # The day the served portal counts from: today in its TIMEZONE (portal/clock.py).
+    today = today or clock.today(os.environ.get("TIMEZONE", "America/Mexico_City"))
     rng = random.Random(seed)
     writer = (PostgresWriter if backend_of(url) == "postgresql" else SqliteWriter)(url, quiet=quiet)
     started = time.monotonic()
-    now = datetime.now(timezone.utc).replace(microsecond=0)
+    now = clock.now().replace(microsecond=0)
     ids = {table: writer.next_id(table) for table in
            ("desks", "users", "memberships", "clients", "prepaid_keys", "services", "stamp_movements", "products")}
 
@@ -529,7 +530,7 @@ def _keys(rng, sizes, first_id, big_desk, second_desk, users, clients, products,
             dates = sorted(day[rng.randrange(span)] for _ in range(sizes.second_keys))
         for confirmed in dates:
             at = noon.get(confirmed) or noon.setdefault(
-                confirmed, datetime.combine(confirmed, clock(12), tzinfo=timezone.utc))
+                confirmed, datetime.combine(confirmed, time_of_day(12), tzinfo=timezone.utc))
             age = (today - confirmed).days
             roll = rng.random()
             row = {"id": next_id, "code": _code(rng), "quantity": rng.choice((50, 100, 200, 500, 1000)),

@@ -3,6 +3,8 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from portal import clock
+
 portal_cli = AppGroup("portal", help="Datos del portal.")
 outbox_cli = AppGroup("outbox", help="Buzón de salida de correo.")
 
@@ -15,7 +17,7 @@ def demo_command(url):
     from portal.demo import DemoRefused, load_demo
 
     try:
-        result = load_demo()
+        result = load_demo(clock.today(current_app.config["TIMEZONE"]))
     except DemoRefused as refusal:
         raise click.ClickException(str(refusal)) from None
     click.echo(result.summary(url))
@@ -67,7 +69,6 @@ def alerts_command(today):
 
 def run_alerts_now(today=None):
     """One committed run of the alerts for `today` (default: today in TIMEZONE)."""
-    from portal.alerts.clock import local_today
     from portal.alerts.run import run_alerts
     from portal.extensions import db
 
@@ -75,7 +76,7 @@ def run_alerts_now(today=None):
     # Links in the mails need the portal's public address outside a request; POST, so that SQLite
     # takes the write lock at BEGIN (portal/sqlite.py) and concurrent runs queue instead of failing.
     with current_app.test_request_context(base_url=config["PORTAL_URL"], method="POST"):
-        report = run_alerts(today or local_today(config["TIMEZONE"]), store_url=config["STORE_URL"],
+        report = run_alerts(today or clock.today(config["TIMEZONE"]), store_url=config["STORE_URL"],
                             tz_name=config["TIMEZONE"])
         db.session.commit()
     return report
@@ -148,7 +149,8 @@ def import_command(files, kind, dry_run):
             try:
                 file_kind = kind or kind_of(path)
                 with open(path, encoding="utf-8-sig", newline="") as handle:
-                    report = import_csv(file_kind, handle.read(), dry_run=dry_run)
+                    report = import_csv(file_kind, handle.read(), today=clock.today(current_app.config["TIMEZONE"]),
+                                        dry_run=dry_run)
             except (ImportRefused, UnicodeDecodeError) as refusal:
                 message = "no está en UTF-8" if isinstance(refusal, UnicodeDecodeError) else str(refusal)
                 click.echo(f"{path}: {message}", err=True)

@@ -2,7 +2,7 @@
 import random
 import secrets
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import datetime, time, timedelta, timezone
 
 from flask import current_app
 from sqlalchemy import insert, select
@@ -11,7 +11,7 @@ from portal.auth.passwords import hash_password
 from portal.extensions import db
 from portal.models import Client, Desk, Membership, PrepaidKey, Product, Service, StampMovement, User
 from portal.models.services import dated_status
-from portal import key_codes
+from portal import clock, key_codes
 
 DEMO_PASSWORD = "demo12345"
 PRODUCTS = [
@@ -51,17 +51,16 @@ class DemoResult:
         return "\n".join(lines)
 
 
-def load_demo(today=None):
-    """Create the demo once; every run prints five unconfirmed demo keys."""
+def load_demo(today):
+    """Create the demo once, dated from `today`; every run prints five unconfirmed demo keys."""
     if current_app.config["PRODUCTION"]:
         raise DemoRefused("La carga de datos de demostración está deshabilitada en producción.")
-    today = today or date.today()
     created = db.session.scalar(select(Desk).where(Desk.rfc == CUSTOMER[1])) is None
     if created:
         _create(random.Random(2026), today)
     else:
         _bring_up_to(today)
-    fresh = _fresh_keys(5)
+    fresh = _fresh_keys(5, today)
     db.session.commit()
     return DemoResult(created=created, fresh_keys=fresh)
 
@@ -77,7 +76,7 @@ def _create(rng, today):
     customer, distributor, second = (Desk(razon_social=n, rfc=r, kind=k) for n, r, k in (CUSTOMER, DISTRIBUTOR, SECOND_DESK))
     db.session.add_all([customer, distributor, second])
     password = hash_password(DEMO_PASSWORD)
-    verified = datetime.now(timezone.utc)
+    verified = clock.now()
     laura = User(email="cliente@demo.mx", name="Laura Méndez", phone="477 123 4567",
                  password_hash=password, email_verified_at=verified)
     jorge = User(email="distribuidor@demo.mx", name="Jorge Ramírez", phone="81 8765 4321",
@@ -212,7 +211,7 @@ def _bring_up_to(today):
             service.next_payment_on += timedelta(days=30)
 
 
-def _fresh_keys(count):
+def _fresh_keys(count, today):
     """`count` demo keys still `nueva`, issued now if fewer remain."""
     existing = db.session.scalars(
         select(PrepaidKey.code).where(PrepaidKey.batch == "demo", PrepaidKey.status == "nueva")
@@ -222,7 +221,7 @@ def _fresh_keys(count):
     new = []
     for _ in range(missing):
         key = PrepaidKey(code=key_codes.generate(), quantity=50, unit="Timbres", batch="demo",
-                         expires_on=date.today() + timedelta(days=365))
+                         expires_on=today + timedelta(days=365))
         db.session.add(key)
         new.append(key.code)
     return list(existing) + new

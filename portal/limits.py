@@ -115,6 +115,7 @@ def _key(name, key):
 
 def _refusal(name, item, full):
     reset, _remaining = _strategy().get_window_stats(item, *full)
+    # The library's windows count real epoch seconds, not the portal's clock.
     return RateLimited(name, max(1, int(reset - time.time())))
 
 

@@ -4,9 +4,11 @@ Each `prepare` builds the portal in the child; each `fire` runs once all childre
 attempts really overlap. Outcomes are plain strings the test counts.
 """
 import time
-from datetime import date
 
 import requests
+
+from portal import clock
+from tests.clock_helpers import TIMEZONE
 
 REFUSAL_ELSEWHERE = "La clave ya fue activada en otro escritorio."
 ALREADY_HERE = "La clave ya está activada en este escritorio."
@@ -70,7 +72,7 @@ def fire_claims(state):
     return claim_each(naive_claim if naive else confirm_key, code, pairs)
 
 
-def naive_claim(desk, user, code, destination, accepted_license):
+def naive_claim(desk, user, code, destination, accepted_license, *, today):
     """The mutation: read the key, check it is new, then write — the check-then-act bug the real
     confirm_key avoids with one conditional UPDATE."""
     from sqlalchemy import select
@@ -83,7 +85,7 @@ def naive_claim(desk, user, code, destination, accepted_license):
     if key.status != "nueva":
         raise KeyUsedElsewhere()
     time.sleep(0.05)  # work between the check and the write, as real code has (and a sure overlap)
-    key.status, key.desk_id, key.destination, key.confirmed_on = "disponible", desk.id, destination, date.today()
+    key.status, key.desk_id, key.destination, key.confirmed_on = "disponible", desk.id, destination, today
     db.session.flush()
     return key
 
@@ -109,7 +111,7 @@ def fire_assignments(state):
     outcomes = []
     for rfc, name in clients:
         try:
-            result = assign_key(code, rfc, name, date.today(), actor="carrera")
+            result = assign_key(code, rfc, name, clock.today(TIMEZONE), actor="carrera")
             db.session.commit()
             outcomes.append("assigned" if result.changed else "unchanged")
         except RedemptionError as refusal:

@@ -3,9 +3,11 @@ import json
 import sys
 
 from portal import create_app
+from tests.clock_helpers import follow_test_clock
 
 
 def main(payload):
+    follow_test_clock()
     spec = json.loads(payload)
     app = create_app(spec["config"])
     client = app.test_client()

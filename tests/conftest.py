@@ -17,9 +17,10 @@ from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 from werkzeug.serving import make_server
 
-from portal import create_app
+from portal import clock, create_app
 from portal.extensions import db
 from tests import factories
+from tests.clock_helpers import CLOCK_SHIFT_VARIABLE, TEST_TODAY, TIMEZONE
 
 PG_URL = os.environ.get("PORTAL_TEST_POSTGRES", "")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
@@ -32,12 +33,27 @@ pytest_plugins = ["tests.abuse_helpers"]
 
 def pytest_report_header(config):
     pg = PG_URL or "no configurada (define PORTAL_TEST_POSTGRES para probar también en PostgreSQL)"
-    return [f"bases de datos: {', '.join(BACKENDS)}; PostgreSQL: {pg}", f"Chromium: {CHROMIUM}"]
+    return [f"bases de datos: {', '.join(BACKENDS)}; PostgreSQL: {pg}", f"Chromium: {CHROMIUM}",
+            f"reloj del portal: {TEST_TODAY.isoformat()} (PORTAL_TEST_TODAY)"]
 
 
 def pytest_configure(config):
     if IN_CI and not PG_URL:
         raise pytest.UsageError("CI=true pero PORTAL_TEST_POSTGRES no está definida: las pruebas deben correr en PostgreSQL.")
+
+
+# --- the portal's clock ----------------------------------------------------------------------
+
+@pytest.fixture(autouse=True)
+def portal_clock(monkeypatch):
+    """The portal's clock, run from noon of TEST_TODAY in each test; a server the test starts follows it.
+
+    Test data is dated from `portal_clock.today(TIMEZONE)`, never from a calendar date.
+    """
+    clock.set_today(TEST_TODAY, TIMEZONE)
+    monkeypatch.setenv(CLOCK_SHIFT_VARIABLE, repr(clock.shift_seconds()))
+    yield clock
+    clock.reset()
 
 
 # --- databases -------------------------------------------------------------------------------

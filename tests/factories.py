@@ -2,12 +2,13 @@
 import itertools
 import secrets
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import timedelta
 
 from portal.auth.passwords import hash_password
 from portal.extensions import db
 from portal.models import Client, Desk, Membership, PrepaidKey, Product, Service, User
-from portal import key_codes
+from portal import clock, key_codes
+from tests.clock_helpers import TIMEZONE
 
 PASSWORD = "clave-de-prueba-9"
 _seq = itertools.count(1)
@@ -15,6 +16,11 @@ _seq = itertools.count(1)
 
 def _n():
     return next(_seq)
+
+
+def today():
+    """The portal's today, which the test set (tests/clock_helpers.py): every default date counts from it."""
+    return clock.today(TIMEZONE)
 
 
 def rfc(prefix="TST"):
@@ -34,7 +40,7 @@ def desk(kind="cliente", razon_social=None, **extra):
 def user(desk=None, email=None, password=PASSWORD, verified=True, role="owner", name=None):
     u = User(email=email or f"usuario{_n()}@empresa{_n()}.com.mx", name=name or "Usuaria de Prueba", phone="55 1234 5678",
              password_hash=hash_password(password),
-             email_verified_at=datetime.now(timezone.utc) if verified else None)
+             email_verified_at=clock.now() if verified else None)
     db.session.add(u)
     if desk is not None:
         db.session.add(Membership(user=u, desk=desk, role=role))
@@ -54,9 +60,10 @@ def product(code="SAE"):
 def service(desk, category="suscripciones", product_code="SAE", acquisition="electronica", **extra):
     values = dict(desk_id=desk.id, category=category, product=product(product_code), version="9.0", users=5,
                   serial=f"{product_code}{_n():09d}", cda=f"CDA-{secrets.token_hex(8).upper()}",
-                  acquisition=acquisition, activated_on=date(2025, 3, 14))
+                  acquisition=acquisition, activated_on=today() - timedelta(days=600))
     if category == "suscripciones":
-        values["next_payment_on"] = date(2026, 12, 14)
+        # Past the week in which the list says "Vence en N días".
+        values["next_payment_on"] = today() + timedelta(days=30)
     values.update(extra)
     s = Service(**values)
     db.session.add(s)
@@ -68,10 +75,10 @@ def prepaid_key(desk=None, status=None, quantity=50, unit="Timbres", client=None
     """A key: `nueva` with no desk, or already in `desk` (disponible, or utilizada with a client)."""
     values = dict(code=key_codes.generate(), quantity=quantity, unit=unit, status=status or ("disponible" if desk else "nueva"))
     if desk is not None:
-        values.update(desk_id=desk.id, confirmed_on=confirmed_on or date(2026, 10, 1),
-                      confirmed_at=datetime.now(timezone.utc), destination="distribuidor")
+        values.update(desk_id=desk.id, confirmed_on=confirmed_on or today() - timedelta(days=7),
+                      confirmed_at=clock.now(), destination="distribuidor")
     if values["status"] == "utilizada":
-        values.setdefault("activated_on", values.get("confirmed_on") or date(2026, 10, 2))
+        values.setdefault("activated_on", (values.get("confirmed_on") or today() - timedelta(days=7)) + timedelta(days=1))
         if client is not None:
             values["client_id"] = client.id
     values.update(extra)

@@ -140,6 +140,9 @@ def race(prepare, fire, jobs):
 
 
 def _racer(prepare, fire, barrier, results, n, job):
+    from tests.clock_helpers import follow_test_clock
+
+    follow_test_clock()
     try:
         state = prepare(job)
         barrier.wait(timeout=300)
@@ -193,13 +196,15 @@ def call_confirm_key(state):
 def claim_each(claim, code, pairs):
     """claim(desk, user, code, destination, True) for each pair, each in its own transaction; the
     outcomes: "ok", the refusal's code, or "error: …"."""
+    from portal import clock
     from portal.extensions import db
     from portal.prepaid.redemption import RedemptionError
+    from tests.clock_helpers import TIMEZONE
 
     outcomes = []
     for desk, user, destination in pairs:
         try:
-            claim(desk, user, code, destination, True)
+            claim(desk, user, code, destination, True, today=clock.today(TIMEZONE))
             db.session.commit()
             outcomes.append("ok")
         except RedemptionError as refusal:

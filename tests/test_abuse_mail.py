@@ -13,6 +13,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import func, select
 
+from portal import clock
 from portal.extensions import db
 from portal.mail import outbox
 from portal.models import OutboxMessage
@@ -188,7 +189,7 @@ def test_a_server_that_accepts_and_never_answers_hangs_nothing(app, client, smtp
 
     # The real server is back: the retry goes out, once.
     _point_mail_at(app, smtp.port)
-    db.session.execute(OutboxMessage.__table__.update().values(next_attempt_at=func.now()))
+    db.session.execute(OutboxMessage.__table__.update().values(next_attempt_at=clock.now()))
     db.session.commit()
     with app.app_context():
         assert outbox.deliver_pending() == (1, 0)

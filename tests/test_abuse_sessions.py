@@ -5,15 +5,15 @@ or e-mail change every one of the account's. A cookie copied before — the sess
 remember-me cookie — is then as good as none.
 """
 import time
-from datetime import timedelta
+from datetime import timedelta, timezone
 
 import pytest
 from sqlalchemy import func, select, update
 
+from portal import clock
 from portal.auth import sessions, tokens
 from portal.extensions import db
 from portal.models import UserSession
-from portal.models._types import utcnow
 from tests import factories
 from tests.abuse_helpers import record_figure
 from tests.accounts_helpers import NEW_PASSWORD, link_in, mail_to
@@ -176,7 +176,7 @@ def test_a_forged_or_stale_session_id_opens_nothing(app, world):
 @pytest.mark.app_config(SESSION_DAYS=3)
 def test_a_session_unused_for_session_days_is_over(app, client, world):
     _sign_in(client, world.a.user, remember=True)
-    db.session.execute(update(UserSession).values(last_seen_at=utcnow() - timedelta(days=3, minutes=1)))
+    db.session.execute(update(UserSession).values(last_seen_at=clock.now() - timedelta(days=3, minutes=1)))
     db.session.commit()
     assert client.get(PAGE).status_code == 302
     assert _only_remember_cookie(app, client).get(PAGE).status_code == 302
@@ -187,12 +187,12 @@ def test_a_session_not_remembered_is_over_after_session_idle_minutes(app, client
     remembered = app.test_client()
     _sign_in(client, world.a.user)
     _sign_in(remembered, world.b.user, remember=True)
-    db.session.execute(update(UserSession).values(last_seen_at=utcnow() - timedelta(minutes=31)))
+    db.session.execute(update(UserSession).values(last_seen_at=clock.now() - timedelta(minutes=31)))
     db.session.commit()
     assert client.get(PAGE).status_code == 302
     assert remembered.get(PAGE).status_code == 200  # "Mantener la sesión iniciada": SESSION_DAYS
     # The session cookie of a remembered session, copied without its remember cookie: the short rule.
-    db.session.execute(update(UserSession).values(last_seen_at=utcnow() - timedelta(minutes=31)))
+    db.session.execute(update(UserSession).values(last_seen_at=clock.now() - timedelta(minutes=31)))
     db.session.commit()
     assert _copy(app, remembered, names=("session",)).get(PAGE).status_code == 302
 
@@ -200,7 +200,7 @@ def test_a_session_not_remembered_is_over_after_session_idle_minutes(app, client
 @pytest.mark.app_config(SESSION_MAX_DAYS=2)
 def test_no_session_outlives_session_max_days_however_used(app, client, world):
     _sign_in(client, world.a.user, remember=True)
-    db.session.execute(update(UserSession).values(created_at=utcnow() - timedelta(days=2, minutes=1)))
+    db.session.execute(update(UserSession).values(created_at=clock.now() - timedelta(days=2, minutes=1)))
     db.session.commit()
     assert client.get(PAGE).status_code == 302
     assert _only_remember_cookie(app, client).get(PAGE).status_code == 302
@@ -208,7 +208,7 @@ def test_no_session_outlives_session_max_days_however_used(app, client, world):
 
 def test_a_visit_is_recorded_at_most_once_a_minute(client, world):
     _sign_in(client, world.a.user)
-    long_ago = utcnow() - timedelta(minutes=5)
+    long_ago = clock.now() - timedelta(minutes=5)
     db.session.execute(update(UserSession).values(last_seen_at=long_ago))
     db.session.commit()
     client.get(PAGE)
@@ -221,7 +221,7 @@ def test_a_visit_is_recorded_at_most_once_a_minute(client, world):
 
 
 def _aware(moment):
-    return moment if moment.tzinfo else moment.replace(tzinfo=utcnow().tzinfo)
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 @pytest.mark.parametrize("secure", [False, True])
@@ -270,7 +270,7 @@ def test_expired_reused_and_other_purpose_links_are_refused(app, client, world):
     total = 0
     for purpose, prefix, data in _links(user):
         extra = {"email": "cambio@empresa.mx"} if purpose == tokens.CHANGE_EMAIL else {}
-        expired = tokens.issue(purpose, user, at=time.time() - tokens.MAX_AGE[purpose] - 60, **extra)
+        expired = tokens.issue(purpose, user, at=clock.timestamp() - tokens.MAX_AGE[purpose] - 60, **extra)
         others = [(f"de {other}", tokens.issue(other, user, email="cambio@empresa.mx")) for other in tokens.SALTS
                   if other != purpose]
         for what, token in [("caducado", expired), *others]:

@@ -3,11 +3,11 @@
 Every e-mail is read from the real SMTP server the outbox delivers to.
 """
 import re
-import time
 import uuid
 
 import pytest
 
+from portal import clock
 from portal.auth import tokens
 from portal.extensions import db
 from portal.models import AuditEvent, Desk, Membership, OutboxMessage, User
@@ -418,7 +418,7 @@ def test_reset_password_from_the_email_ends_every_session(app, client, world, ma
 
 
 def test_an_expired_reset_link_is_refused_and_changes_nothing(client, world):
-    token = tokens.issue(tokens.RESET_PASSWORD, world.a.user, at=time.time() - 3700)
+    token = tokens.issue(tokens.RESET_PASSWORD, world.a.user, at=clock.timestamp() - 3700)
     response = client.get(f"/cuenta/restablecer/{token}")
     assert response.status_code == 400
     page = response.get_data(as_text=True)

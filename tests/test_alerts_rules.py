@@ -2,7 +2,7 @@
 import os
 import subprocess
 import sys
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -17,8 +17,9 @@ from portal.models import Alert, OutboxMessage
 from tests import factories
 from tests.alerts_helpers import alert_mails, run, stamps
 from tests.conftest import body_of
+from tests.clock_helpers import TEST_TODAY
 
-TODAY = date(2026, 12, 1)
+TODAY = TEST_TODAY  # the portal's clock in every test (tests/clock_helpers.py)
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -193,7 +194,7 @@ def test_the_banner_knows_when_the_balance_is_under_the_threshold(app, world):
 
 def test_an_alert_mail_survives_smtp_down_and_is_delivered_later(app, world, smtp):
     from portal.mail.outbox import deliver_pending
-    from portal.models._types import utcnow
+    from portal import clock
 
     factories.service(world.a.desk, next_payment_on=TODAY + timedelta(days=1))
     run(TODAY)
@@ -203,7 +204,7 @@ def test_an_alert_mail_survives_smtp_down_and_is_delivered_later(app, world, smt
     assert mail.status == "pendiente" and mail.attempts == 1
     assert run(TODAY).mails == 0  # the run does not queue it again while it waits
     app.extensions["mail"].port = smtp.port
-    mail.next_attempt_at = utcnow() - timedelta(seconds=1)  # its backoff is over
+    mail.next_attempt_at = clock.now() - timedelta(seconds=1)  # its backoff is over
     db.session.commit()
     assert deliver_pending() == (1, 0)
     received = [m for m in smtp.messages if m["to"] == [world.a.user.email]]
@@ -241,7 +242,7 @@ def test_the_cli_takes_its_day_from_timezone_or_today(app, world):
 
 
 def test_the_outbox_worker_runs_the_alerts_and_delivers_them(app, world, smtp):
-    from portal.alerts.clock import local_today
+    from portal.clock import today as local_today
     from portal.cli import run_alerts_now
     from portal.mail.outbox import run_worker
 

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy import select
 
-from portal.alerts.clock import local_today
+from portal.clock import today as local_today
 from portal.extensions import db
 from portal.models import AlertPreference, AuditEvent
 from tests import factories

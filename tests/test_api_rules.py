@@ -1,5 +1,4 @@
 """The back-office rules (portal.backoffice) without HTTP: RFCs, schemas, upserts, tokens."""
-from datetime import date
 
 import pytest
 from sqlalchemy import select
@@ -63,7 +62,7 @@ def test_upsert_desk_sends_one_welcome_per_new_user(app, world):
 
 
 def test_issue_key_batch_writes_new_valid_unique_keys(app):
-    issued = operations.issue_key_batch({"count": 200, "quantity": 100, "unit": "Timbres"}, today=date(2026, 1, 1))
+    issued = operations.issue_key_batch({"count": 200, "quantity": 100, "unit": "Timbres"}, today=factories.today())
     db.session.commit()
     assert len(set(issued.codes)) == 200 and issued.batch.startswith("api-")
     stored = db.session.scalars(select(PrepaidKey.code).where(PrepaidKey.batch == issued.batch)).all()

@@ -530,7 +530,7 @@ def test_assignment_defaults_to_today_and_needs_the_assign_scope(api, world):
     assert api.post(f"/keys/{key.code}/assignment", body, secret=writer).status_code == 403
     response = api.post(f"/keys/{key.code}/assignment", body, secret=token("assigner", ["keys:assign"]))
     assert response.status_code == 201
-    assert response.json["activated_on"] == date.today().isoformat()
+    assert response.json["activated_on"] == factories.today().isoformat()
 
 
 def test_keys_that_cannot_be_assigned(api, world):

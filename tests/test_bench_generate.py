@@ -1,5 +1,4 @@
 """The bench generator at a tiny scale: the rows it bulk-loads are rows the portal can use."""
-from datetime import date
 
 import pytest
 from sqlalchemy import func, select
@@ -11,9 +10,10 @@ from portal.auth.passwords import hash_password
 from portal.extensions import db
 from portal.models import Client, Desk, Membership, PrepaidKey, Service, User
 from portal.models.services import service_search_text
+from tests.clock_helpers import TEST_TODAY
 
 TINY = Sizes(desks=6, keys=1_000, clients=25, pool=30, second_keys=20, services=300, big_services=120)
-TODAY = date(2026, 11, 22)
+TODAY = TEST_TODAY  # the portal's clock in every test (tests/clock_helpers.py)
 
 
 @pytest.fixture

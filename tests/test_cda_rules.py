@@ -1,9 +1,9 @@
 """Reenviar CDA rules, without HTTP: which system, who may receive it, how often, what is recorded."""
-from datetime import datetime, timezone
 
 import pytest
 from sqlalchemy import select
 
+from portal import clock
 from portal.cda.resend import (EmailNotVerified, NoCdaOnFile, PhysicalCopy, TooManyResends, find_system,
                                recent_sends, resend_cda)
 from portal.extensions import db
@@ -85,7 +85,7 @@ def test_an_unverified_address_receives_nothing_and_refusals_are_not_counted(wor
         with pytest.raises(EmailNotVerified):
             resend_cda(system, user, world.a.desk, IP)
     assert _queued() == []
-    user.email_verified_at = datetime.now(timezone.utc)
+    user.email_verified_at = clock.now()
     for _ in range(3):  # the refused attempts did not use up the hour's three sends
         resend_cda(system, user, world.a.desk, IP)
     db.session.commit()

@@ -2,6 +2,7 @@
 import pytest
 from playwright.sync_api import expect
 
+from tests import factories
 from tests.conftest import browser_sign_in
 
 pytestmark = pytest.mark.browser
@@ -13,7 +14,7 @@ def test_demo_user_signs_in_and_sees_menu_and_desk_selector(app, live_server, br
     from portal.models import User
     from portal.extensions import db
 
-    load_demo()
+    load_demo(factories.today())
     page = browser_page(js=js)
     jorge = db.session.query(User).filter_by(email="distribuidor@demo.mx").one()
     # A wrong password first: the same message next to the form, the e-mail kept.

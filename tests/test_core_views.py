@@ -1,5 +1,4 @@
 """Sign-in and out, the layout, the desk selector and the error pages."""
-from datetime import date
 
 import pytest
 
@@ -107,7 +106,7 @@ def test_the_sessions_desk_and_saved_columns_are_read_in_the_statement_that_load
 
     from portal.extensions import db
 
-    factories.prepaid_key(world.a.desk, status="disponible", confirmed_on=date.today())  # in the default period
+    factories.prepaid_key(world.a.desk, status="disponible", confirmed_on=factories.today())  # in the default period
     login(world.a.user)
     client.post("/claves-prepago", data={"cols": ["clave", "estatus"]})  # "Columnas" saved
     statements = []
@@ -131,7 +130,7 @@ def test_after_a_password_change_this_browser_keeps_its_desk_and_its_saved_colum
     # The change ends every session and this browser goes on in a new one: the desk it chose and
     # the columns it saved are the account's, not the old session's.
     user, second = _user_of_two_desks(login)
-    factories.prepaid_key(second, status="disponible", confirmed_on=date.today())
+    factories.prepaid_key(second, status="disponible", confirmed_on=factories.today())
     client.post("/escritorio", data={"desk_id": second.id, "next": "/claves-prepago"})
     client.post("/claves-prepago", data={"cols": ["clave", "estatus"]})
     changed = client.post("/perfil/contrasena", headers=hx, data={

@@ -13,8 +13,9 @@ from portal.models.prepaid import DESTINATIONS, KEY_STATUSES
 from portal.models.services import ACQUISITIONS, CATEGORIES, SERVICE_STATUSES, SYSTEM_CATEGORIES, dated_status
 from portal.prepaid.redemption import KeyAlreadyInThisDesk, assign_key, validate_key
 from portal.services.stamps import stamp_balance
+from tests.clock_helpers import TEST_TODAY
 
-TODAY = date.today()
+TODAY = TEST_TODAY  # the portal's clock in every test (tests/clock_helpers.py)
 # What each destination can lead to: confirm_key makes a Mi Negocio key Utilizada at once and a
 # Distribuidor key Disponible; only assign_key makes a Disponible key Utilizada.
 REACHABLE = {None: {"nueva"}, "mi_negocio": {"utilizada"}, "distribuidor": {"disponible", "utilizada"}}

@@ -61,7 +61,8 @@ def test_a_rolled_back_change_sends_nothing(app, smtp):
 
 def test_smtp_down_keeps_the_message_and_retries_later(app, smtp):
     from datetime import timedelta
-    from portal.models._types import utcnow
+
+    from portal import clock
 
     app.config["MAIL_PORT"] = 1  # nothing listens there
     app.extensions["mail"].port = 1
@@ -70,10 +71,10 @@ def test_smtp_down_keeps_the_message_and_retries_later(app, smtp):
     assert deliver_pending() == (0, 1)
     message = db.session.query(OutboxMessage).one()
     assert message.status == "pendiente" and message.attempts == 1 and message.last_error
-    assert message.next_attempt_at.replace(tzinfo=None) > utcnow().replace(tzinfo=None)
+    assert message.next_attempt_at.replace(tzinfo=None) > clock.now().replace(tzinfo=None)
     # The server comes back; once the backoff has passed the message goes out, once.
     app.extensions["mail"].port = smtp.port
-    message.next_attempt_at = utcnow() - timedelta(seconds=1)
+    message.next_attempt_at = clock.now() - timedelta(seconds=1)
     db.session.commit()
     assert deliver_pending() == (1, 0)
     assert len(smtp.messages) == 1
@@ -81,14 +82,15 @@ def test_smtp_down_keeps_the_message_and_retries_later(app, smtp):
 
 def test_a_message_that_ends_in_error_keeps_no_secret(app, smtp):
     from datetime import timedelta
-    from portal.models._types import utcnow
+
+    from portal import clock
 
     app.config["OUTBOX_MAX_ATTEMPTS"] = 2
     app.extensions["mail"].port = 1  # nothing listens there
     enqueue("ana@empresa.mx", "Tu CDA", "cda", name="Ana", product="SAE", version="9", serial="S-1", cda="CDA-SECRETO-1")
     db.session.commit()
     for _ in range(2):
-        db.session.query(OutboxMessage).update({"next_attempt_at": utcnow() - timedelta(seconds=1)})
+        db.session.query(OutboxMessage).update({"next_attempt_at": clock.now() - timedelta(seconds=1)})
         db.session.commit()
         deliver_pending()
     message = db.session.query(OutboxMessage).one()
@@ -97,17 +99,18 @@ def test_a_message_that_ends_in_error_keeps_no_secret(app, smtp):
 
 
 def test_outbox_purge_deletes_old_sent_and_failed_messages_only(app, smtp):
-    from datetime import timedelta
-    from portal.models._types import utcnow
+    from datetime import timedelta, timezone
+
+    from portal import clock
 
     for status, age in (("enviado", 40), ("error", 40), ("pendiente", 40), ("enviado", 5)):
         message = _enqueue_test_message()
-        message.status, message.created_at = status, utcnow() - timedelta(days=age)
+        message.status, message.created_at = status, clock.now() - timedelta(days=age)
     db.session.commit()
     result = app.test_cli_runner().invoke(args=["outbox", "purge", "--older-than", "30"])
     assert result.exit_code == 0, result.output
     assert "Mensajes borrados: 2." in result.output
-    left = sorted((m.status, (utcnow() - m.created_at.replace(tzinfo=utcnow().tzinfo)).days)
+    left = sorted((m.status, (clock.now() - m.created_at.replace(tzinfo=timezone.utc)).days)
                   for m in db.session.query(OutboxMessage))
     assert left == [("enviado", 5), ("pendiente", 40)]
     refused = app.test_cli_runner().invoke(args=["outbox", "purge", "--older-than", "ayer"])

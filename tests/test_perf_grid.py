@@ -1,7 +1,7 @@
 """The grid's large-list strategies, seen from the page: folded client search, groups walked one at
 a time with bounded counts, no per-row queries, counts that leave out joins they do not need."""
 import re
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import event
@@ -30,7 +30,7 @@ def _codes(html):
 @pytest.fixture
 def desk_keys(world):
     """Desk A: keys of two clients (one with accents), keys with no client, one old key; desk B's own."""
-    today = date.today()
+    today = factories.today()
     ferreteria = factories.client(world.a.desk, "Ferretería Juárez S.A. de C.V.")
     optica = factories.client(world.a.desk, "Óptica del Bajío")
     idle = factories.client(world.a.desk, "Abarrotes Sin Claves")  # no key in the period: not a group
@@ -155,7 +155,7 @@ def test_a_count_past_the_bound_is_remembered_and_an_exact_one_never(client, wor
     assert again == 0 and "más de 5 elementos" in html
     exact, html = counts_run(per_page=2, estatus="disponible")  # 4 rows: counted every time
     assert exact == 1 and "(4 elementos)" in html
-    factories.prepaid_key(world.a.desk, confirmed_on=date.today())
+    factories.prepaid_key(world.a.desk, confirmed_on=factories.today())
     exact, html = counts_run(per_page=2, estatus="disponible")
     assert exact == 1 and "(5 elementos)" in html
 
@@ -163,7 +163,7 @@ def test_a_count_past_the_bound_is_remembered_and_an_exact_one_never(client, wor
 @pytest.fixture
 def small_groups(world):
     """Desk A as a distributor with many clients of one to three keys each, and unassigned keys."""
-    today = date.today()
+    today = factories.today()
     expected = {}
     for n in range(14):
         name = f"Cliente {n:02d} S.A."

@@ -1,6 +1,6 @@
 """Prepaid key rules without a client: the code format, validate, confirm (exactly once), assign."""
 import random
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -15,8 +15,9 @@ from portal.prepaid.redemption import (
 )
 from portal.services.stamps import stamp_balance
 from tests import factories
+from tests.clock_helpers import TEST_TODAY
 
-TODAY = date(2026, 11, 20)
+TODAY = TEST_TODAY  # the portal's clock in every test (tests/clock_helpers.py)
 
 
 # --- the code format ---------------------------------------------------------------------------
@@ -102,7 +103,7 @@ def test_a_key_already_here_elsewhere_expired_or_revoked_is_refused(world):
         validate_key(world.a.desk, elsewhere.code, today=TODAY)
     with pytest.raises(KeyExpired) as caught:
         validate_key(world.a.desk, expired.code, today=TODAY)
-    assert "19/11/2026" in caught.value.message
+    assert f"La clave venció el {TODAY - timedelta(days=1):%d/%m/%Y}" in caught.value.message
     with pytest.raises(KeyRevoked):
         validate_key(world.a.desk, revoked.code, today=TODAY)
 
@@ -138,7 +139,7 @@ def test_confirm_for_my_business_uses_the_key_at_once_credits_stamps_and_queues_
     assert message.subject == "Confirmación de tu clave de prepago"
     assert key_codes.masked(key.code) in message.body_text and key.code not in message.body_text
     assert key_codes.grouped(key.code) not in message.body_text and key.code not in (message.body_html or "")
-    for text in ("50 Timbres", desk.razon_social, desk.rfc, "20/11/2026", "Mi Negocio",
+    for text in ("50 Timbres", desk.razon_social, desk.rfc, f"{TODAY:%d/%m/%Y}", "Mi Negocio",
                  "Los servicios liberados por este medio serán válidos solo para este Escritorio."):
         assert text in message.body_text
 
@@ -161,7 +162,7 @@ def test_confirm_email_text_reads_as_a_user_must_read_it(world):
         "Cantidad:   200 Timbres\n"
         f"Escritorio: {desk.razon_social} (RFC {desk.rfc})\n"
         "Destino:    Mi Negocio\n"
-        "Fecha:      20/11/2026\n\n"
+        f"Fecha:      {TODAY:%d/%m/%Y}\n\n"
         "Los servicios liberados por este medio serán válidos solo para este Escritorio.\n\n"
         "Consulta el estatus de tus claves en el Escritorio de Servicios, en Mis Servicios > Claves prepago.\n\n"
         "Si tú no confirmaste esta clave, comunícate con tu distribuidor o con Soporte Aspel.\n\n"
@@ -328,7 +329,7 @@ def test_keys_not_in_a_desk_cannot_be_assigned(world, status, error):
     ("NO-ES-RFC", "Empresa", TODAY, InvalidClient),
     ("EMP900101AB1", "   ", TODAY, InvalidClient),
     ("EMP900101AB1", "x" * 201, TODAY, InvalidClient),
-    ("EMP900101AB1", "Empresa", "2026-11-20", InvalidAssignmentDate),
+    ("EMP900101AB1", "Empresa", TODAY.isoformat(), InvalidAssignmentDate),  # a string, not a date
     ("EMP900101AB1", "Empresa", TODAY - timedelta(days=30), InvalidAssignmentDate),
 ])
 def test_bad_assignments_are_refused_and_change_nothing(world, rfc, name, on, error):

@@ -152,7 +152,7 @@ def test_confirm_without_js_redirects_to_the_notice_and_the_email_arrives(client
     assert messages[0]["to"] == [world.a.user.email]
     assert mail["Subject"] == "Confirmación de tu clave de prepago"
     text = body_of(mail)
-    for expected in (key_codes.masked(key.code), "50 Timbres", world.a.desk.razon_social, date.today().strftime("%d/%m/%Y")):
+    for expected in (key_codes.masked(key.code), "50 Timbres", world.a.desk.razon_social, factories.today().strftime("%d/%m/%Y")):
         assert expected in text
     assert key.code not in messages[0]["raw"] and key_codes.grouped(key.code) not in messages[0]["raw"]
 
@@ -269,7 +269,7 @@ def test_a_key_taken_by_another_desk_between_the_steps(client, world, login):
     login(world.a.user)
     token = step_token(_text(validate(client, key.code)))
     from portal.prepaid.redemption import confirm_key
-    confirm_key(world.b.desk, world.b.user, key.code, "mi_negocio", True)
+    confirm_key(world.b.desk, world.b.user, key.code, "mi_negocio", True, today=factories.today())
     db.session.commit()
     response = confirm(client, token, destination="distribuidor")
     assert response.status_code == 409
@@ -325,7 +325,7 @@ def test_every_bad_key_gets_a_clear_message_and_changes_nothing(client, world, l
     keys = {
         "here": factories.prepaid_key(world.a.desk),
         "elsewhere": factories.prepaid_key(world.b.desk),
-        "expired": factories.prepaid_key(expires_on=date.today() - timedelta(days=1)),
+        "expired": factories.prepaid_key(expires_on=factories.today() - timedelta(days=1)),
         "revoked": factories.prepaid_key(status="revocada"),
     }
     good = key_codes.generate()
@@ -470,7 +470,7 @@ def _rows(html):
 @pytest.fixture
 def keys_of_a(world):
     """Figure 5's keys in desk A, and one key of desk B that A must never see."""
-    today = date.today()
+    today = factories.today()
     empresa = factories.client(world.a.desk, "Empresa 1")
     available = factories.prepaid_key(world.a.desk, quantity=200, confirmed_on=today)
     used = factories.prepaid_key(world.a.desk, status="utilizada", client=empresa, quantity=50,
@@ -484,7 +484,7 @@ def test_the_list_shows_figure_5(client, world, login, keys_of_a):
     login(world.a.user)
     response = client.get(LIST)
     html = _text(response)
-    today = date.today()
+    today = factories.today()
     assert response.status_code == 200 and "<html" in html and "<h1>Claves prepago</h1>" in html
     from portal.prepaid.grids import months_before
     assert f"Claves de prepago con:\n  <strong>{_period_text(months_before(today, 2), today)}</strong>" in html
@@ -505,7 +505,7 @@ def test_the_list_shows_figure_5(client, world, login, keys_of_a):
 
 def test_the_period_is_editable_and_the_fragment_updates_it(client, world, login, hx, keys_of_a):
     login(world.a.user)
-    since, until = date.today() - timedelta(days=365), date.today()
+    since, until = factories.today() - timedelta(days=365), factories.today()
     query = f"{LIST}?desde={since.isoformat()}&hasta={until:%d/%m/%Y}"
     page, fragment = client.get(query), client.get(query, headers=hx)
     for response in (page, fragment):

@@ -1,11 +1,11 @@
 """Mi perfil through HTTP: Datos generales, e-mail change from the new address, password change,
 Actividad; a second account never sees or touches the first one's."""
 import re
-import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from portal import clock
 from portal.auth import tokens
 from portal.extensions import db
 from portal.models import AuditEvent, User
@@ -216,7 +216,7 @@ def test_another_account_cannot_use_someone_elses_email_change_link(client, worl
 
 
 def test_expired_forged_and_other_purpose_email_change_links_are_refused(client, world):
-    expired = tokens.issue(tokens.CHANGE_EMAIL, world.a.user, email="nuevo@empresa.mx", at=time.time() - 25 * 3600)
+    expired = tokens.issue(tokens.CHANGE_EMAIL, world.a.user, email="nuevo@empresa.mx", at=clock.timestamp() - 25 * 3600)
     reset = tokens.issue(tokens.RESET_PASSWORD, world.a.user)
     for token, message in ((expired, "El enlace expiró"), (reset, "El enlace no es válido"), ("abc.def.ghi", "El enlace no es válido")):
         response = client.post(f"/perfil/correo/confirmar/{token}")

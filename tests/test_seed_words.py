@@ -3,7 +3,7 @@ letter: labels, messages, columns, statuses, menu entries. Real HTTP through the
 signed in as the kind of user the seed's screen belongs to (a customer, a distributor)."""
 import html
 import re
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 
@@ -109,7 +109,7 @@ def test_the_activation_steps_of_figures_2_to_4(client, login, distributor):
 
 
 def test_the_keys_list_of_figure_5(client, login, distributor):
-    today = date.today()
+    today = factories.today()
     empresa = factories.client(distributor.desk, razon_social="Empresa 1")
     factories.prepaid_key(distributor.desk, quantity=200, confirmed_on=today)
     factories.prepaid_key(distributor.desk, status="utilizada", quantity=50, client=empresa,

@@ -1,7 +1,7 @@
 """Mis Servicios over HTTP: the seven grids, fragments, CSV, remembered columns, other desks."""
 import csv
 import io
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from jinja2 import ChoiceLoader, DictLoader
@@ -38,8 +38,10 @@ def signed_in(client, world, login):
 @pytest.mark.parametrize("category", list(PAGES))
 def test_each_page_shows_its_title_columns_and_the_desks_rows(client, signed_in, category):
     title, columns = PAGES[category]
-    extra = {"name": "Servicio de prueba", "plan": "Plan Plus", "capacity": "50 GB",
-             "valid_from": date(2026, 1, 1), "valid_until": date(2026, 12, 31)}
+    today = factories.today()
+    activated, valid_until = today - timedelta(days=400), today + timedelta(days=200)
+    extra = {"name": "Servicio de prueba", "plan": "Plan Plus", "capacity": "50 GB", "activated_on": activated,
+             "valid_from": today - timedelta(days=100), "valid_until": valid_until}
     factories.service(signed_in.a.desk, category=category, serial=f"MIO-{category}", **extra)
     factories.service(signed_in.b.desk, category=category, serial=f"AJENO-{category}", name="Servicio ajeno")
     html = client.get(f"/servicios/{category}").get_data(as_text=True)
@@ -51,9 +53,9 @@ def test_each_page_shows_its_title_columns_and_the_desks_rows(client, signed_in,
     assert 'href="https://tienda.example/aspel"' in html  # Seguir comprando
     assert "Servicio ajeno" not in html and f"AJENO-{category}" not in html
     if category in ("suscripciones", "licenciamiento"):
-        assert f"MIO-{category}" in html and "14/03/2025" in html
+        assert f"MIO-{category}" in html and f"{activated:%d/%m/%Y}" in html
     else:
-        assert "Servicio de prueba" in html and "31/12/2026" in html
+        assert "Servicio de prueba" in html and f"{valid_until:%d/%m/%Y}" in html
 
 
 def test_an_empty_desk_gets_a_friendly_empty_state(client, signed_in):

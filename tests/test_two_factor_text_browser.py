@@ -4,6 +4,7 @@ import re
 import pyotp
 import requests
 
+from portal import clock
 from tests.embed_helpers import sqlite_only
 from tests.test_embed_text_browser import w3m  # noqa: F401 (fixture)
 
@@ -32,5 +33,5 @@ def test_w3m_shows_the_secret_to_type_into_an_app(live_server, world, w3m):  # n
     # What the user read is the secret the portal holds: its code turns two-factor sign-in on.
     token = _token(http.get(live_server.url("/perfil/dos-pasos"), timeout=30).text)
     done = http.post(live_server.url("/perfil/dos-pasos/confirmar"), timeout=30, data={
-        "csrf_token": token, "confirm-current_password": "clave-de-prueba-9", "confirm-code": pyotp.TOTP(secret).now()})
+        "csrf_token": token, "confirm-current_password": "clave-de-prueba-9", "confirm-code": pyotp.TOTP(secret).at(clock.timestamp())})
     assert done.status_code == 200 and "Tus códigos de recuperación" in done.text

@@ -7,6 +7,7 @@ import pyotp
 import pytest
 from sqlalchemy import select
 
+from portal import clock
 from portal.extensions import db
 from portal.models import AuditEvent, OutboxMessage, RecoveryCode, TwoFactorCredential
 from tests import factories
@@ -40,13 +41,13 @@ def test_a_wrong_first_code_or_password_turns_nothing_on(client, world, login):
     login(world.a.user)
     client.post("/perfil/dos-pasos/iniciar")
     secret = secret_from(client.get("/perfil/dos-pasos").get_data(as_text=True))
-    wrong = f"{(int(pyotp.TOTP(secret).now()) + 1) % 1000000:06d}"
+    wrong = f"{(int(pyotp.TOTP(secret).at(clock.timestamp())) + 1) % 1000000:06d}"
     response = client.post("/perfil/dos-pasos/confirmar", data={"confirm-current_password": factories.PASSWORD,
                                                                 "confirm-code": wrong})
     assert response.status_code == 422
     assert "El código de verificación no es correcto o ya se usó." in response.get_data(as_text=True)
     response = client.post("/perfil/dos-pasos/confirmar", data={"confirm-current_password": "otra-cosa-123",
-                                                                "confirm-code": pyotp.TOTP(secret).now()})
+                                                                "confirm-code": pyotp.TOTP(secret).at(clock.timestamp())})
     assert response.status_code == 422
     assert "La contraseña actual no es correcta." in response.get_data(as_text=True)
     db.session.expire_all()

@@ -1,10 +1,10 @@
 """Helpers for the two-factor tests: enrol through the pages as a user would, codes from the app."""
 import html
 import re
-import time
 
 import pyotp
 
+from portal import clock
 from tests import factories
 
 SECRET_ON_PAGE = re.compile(r'<code id="profile-2fa-secret" class="two-factor-secret">([A-Z2-7 ]+)</code>')
@@ -23,7 +23,7 @@ def recovery_codes_from(page):
 def next_code(secret):
     """A code of the next 30-second step: a code already used (same step) is refused on purpose."""
     totp = pyotp.TOTP(secret)
-    return totp.at(time.time() + 30)
+    return totp.at(clock.timestamp() + 30)
 
 
 def enrol(client, password=factories.PASSWORD):
@@ -32,7 +32,7 @@ def enrol(client, password=factories.PASSWORD):
     page = client.get("/perfil/dos-pasos").get_data(as_text=True)
     secret = secret_from(page)
     response = client.post("/perfil/dos-pasos/confirmar", data={
-        "confirm-current_password": password, "confirm-code": pyotp.TOTP(secret).now()})
+        "confirm-current_password": password, "confirm-code": pyotp.TOTP(secret).at(clock.timestamp())})
     assert response.status_code == 200, html.unescape(response.get_data(as_text=True))[:3000]
     codes = recovery_codes_from(response.get_data(as_text=True))
     assert len(codes) == 10

@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from sqlalchemy import case, func, select
 
-from portal.alerts.clock import day_start
+from portal.clock import day_start
 from portal.extensions import db
 from portal.models import StampMovement
 

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 from portal.alerts.find import raise_alerts
 from portal.alerts.mails import write_mails
-from portal.models._types import utcnow
+from portal import clock
 
 
 @dataclass(frozen=True)
@@ -21,6 +21,6 @@ def run_alerts(today, *, store_url, tz_name, now=None):
     """Raise the alerts due on `today` (a date in TIMEZONE) and enqueue their mails; the caller
     commits both together, so an alert is never raised without its mail, nor mailed twice."""
     batch = uuid.uuid4().hex
-    raised = raise_alerts(today, batch, now or utcnow())
+    raised = raise_alerts(today, batch, now or clock.now())
     mails = write_mails(batch, today, store_url, tz_name) if any(raised.values()) else 0
     return RunReport(raised, mails)

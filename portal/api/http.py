@@ -23,7 +23,7 @@ from portal.backoffice.tokens import find_token
 from portal.errors import json_error
 from portal.extensions import db
 from portal.models import ApiToken
-from portal.models._types import utcnow
+from portal import clock
 from portal.sanity import bad_text
 
 READ_METHODS = {"GET", "HEAD"}
@@ -122,7 +122,7 @@ def _audit(caller, status):
     desk = note.pop("desk", None)
     audit.record(caller["event"], desk=desk, ip=request.remote_addr, actor=caller["name"],
                  method=request.method, status=status, **note)
-    db.session.execute(update(ApiToken).where(ApiToken.id == caller["id"]).values(last_used_at=utcnow()))
+    db.session.execute(update(ApiToken).where(ApiToken.id == caller["id"]).values(last_used_at=clock.now()))
 
 
 def _status_of(error):

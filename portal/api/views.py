@@ -1,8 +1,9 @@
 """The /api/v1 endpoints: decode JSON, call one back-office rule, answer JSON (the wrapper commits)."""
-from flask import request
+from flask import current_app, request
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from portal import clock
 from portal.api import bp
 from portal.api.http import caller, day, endpoint, json_body, list_args, note, page, respond
 from portal.api.openapi import document
@@ -109,7 +110,7 @@ def get_service(serial):
 @endpoint("keys:write")
 def issue_keys():
     """Issue a batch of new keys and answer their codes, this once."""
-    issued = operations.issue_key_batch(json_body())
+    issued = operations.issue_key_batch(json_body(), clock.today(current_app.config["TIMEZONE"]))
     note(batch=issued.batch, count=len(issued.codes))
     return respond({"batch": issued.batch, "count": len(issued.codes), "quantity": issued.quantity,
                     "unit": issued.unit, "product": issued.product, "expires_on": day(issued.expires_on),
@@ -138,7 +139,7 @@ def revoke_key(code):
 @endpoint("keys:assign")
 def assign_key(code):
     """A distributor's client starts using a key: Utilizada (201); the same client again 200; another 409."""
-    assignment = operations.assign_key(code, json_body(), actor=caller(), ip=request.remote_addr)
+    assignment = operations.assign_key(code, json_body(), today=clock.today(current_app.config["TIMEZONE"]), actor=caller(), ip=request.remote_addr)
     note(desk=assignment.key.desk_id, key=masked(assignment.key.code), changed=assignment.changed)
     return respond(key_json(assignment.key), 201 if assignment.changed else 200)
 

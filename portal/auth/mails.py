@@ -5,7 +5,7 @@ Links carry a signed token (portal.auth.tokens) and are absolute URLs at PORTAL_
 """
 from portal.auth import tokens
 from portal.mail.outbox import enqueue
-from portal.models._types import utcnow
+from portal import clock
 from portal.urls import public_url
 
 
@@ -62,6 +62,6 @@ def two_factor_changed(user, enabled):
     event = "two_factor_enabled" if enabled else "two_factor_disabled"
     subject = ("Activaste la verificación en dos pasos" if enabled
                else "Desactivaste la verificación en dos pasos")
-    return enqueue(user.email, subject, event, user=user, name=user.name, when=utcnow(),
+    return enqueue(user.email, subject, event, user=user, name=user.name, when=clock.now(),
                    profile=public_url("profile.two_factor_page"),
                    forgot=public_url("auth.forgot"))

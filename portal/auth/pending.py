@@ -4,9 +4,9 @@ Kept in Flask's session (a cookie signed with SECRET_KEY, so it cannot be forged
 another account, and it lives in this browser only), for a few minutes, and bound to the account's
 session token: a password change in between ends it. It carries no secret, only who and until when.
 """
-import time
-
 from flask import session
+
+from portal import clock
 
 KEY = "two_factor_pending"
 MINUTES = 5
@@ -16,7 +16,7 @@ def begin(user, remember, next_url):
     """Remember that `user` gave the right password in this browser; a fresh session is started."""
     session.clear()
     session[KEY] = {"user": user.id, "token": user.session_token, "remember": bool(remember),
-                    "next": next_url or "", "until": int(time.time()) + MINUTES * 60}
+                    "next": next_url or "", "until": int(clock.timestamp()) + MINUTES * 60}
 
 
 def current():
@@ -24,7 +24,7 @@ def current():
     pending = session.get(KEY)
     if not isinstance(pending, dict) or not isinstance(pending.get("until"), int):
         return None
-    if pending["until"] < time.time():
+    if pending["until"] < clock.timestamp():
         session.pop(KEY, None)
         return None
     return pending

@@ -18,7 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from portal.extensions import db
 from portal.models import Desk, Membership, User, UserSession
-from portal.models._types import utcnow
+from portal import clock
 
 log = logging.getLogger("portal.sessions")
 
@@ -80,7 +80,7 @@ def start(user, *, idle_limit=None, desk=None, column_choices=None):
     request already knows (a browser that goes on in a new session keeps its desk)."""
     if idle_limit is not None:
         db.session.execute(delete(UserSession).where(UserSession.user_id == user.id,
-                                                     UserSession.last_seen_at < utcnow() - idle_limit))
+                                                     UserSession.last_seen_at < clock.now() - idle_limit))
     secret = secrets.token_urlsafe(32)
     db.session.add(UserSession(id=_digest(secret), user_id=user.id))
     return SignedIn.of(user, secret, desk=desk, column_choices=column_choices)
@@ -143,7 +143,7 @@ def load(user_id, *, idle_limit, max_age=None, touch=True, desk_id=None, stateme
         return None
     n = len(ACCOUNT_COLUMNS)
     account, (last_seen, started), also = tuple(row[:n]), row[n:n + 2], tuple(row[n + 2:])
-    now = utcnow()
+    now = clock.now()
     if last_seen.tzinfo is None:  # SQLite returns naive UTC
         last_seen, started = last_seen.replace(tzinfo=now.tzinfo), started.replace(tzinfo=now.tzinfo)
     if account[_SESSION_TOKEN] != token or now - last_seen > idle_limit:

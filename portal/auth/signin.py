@@ -4,7 +4,7 @@ from sqlalchemy import func, select
 from portal.auth.passwords import hash_matches, hash_password, password_needs_rehash, spend_hash_time
 from portal.extensions import db
 from portal.models import AuditEvent, User
-from portal.models._types import utcnow
+from portal import clock
 
 
 class BadCredentials(Exception):
@@ -59,7 +59,7 @@ def _read_apart(statement):
 def mark_verified(user):
     """The user proved they read this address (a link sent to it was opened); True if it is news."""
     if user.email_verified_at is None:
-        user.email_verified_at = utcnow()
+        user.email_verified_at = clock.now()
         return True
     return False
 

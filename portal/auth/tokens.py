@@ -7,12 +7,12 @@ no longer matches and the token is dead, without any table of used tokens.
 """
 import hashlib
 import hmac
-import time
 from dataclasses import dataclass
 
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 
+from portal import clock
 from portal.extensions import db
 from portal.models import User
 
@@ -106,7 +106,7 @@ class _Signer(TimestampSigner):
         self.at = at
 
     def get_timestamp(self):
-        return int(self.at) if self.at is not None else int(time.time())
+        return int(self.at) if self.at is not None else int(clock.timestamp())
 
 
 def _serializer(purpose, at=None):

@@ -7,12 +7,13 @@ enrols again (their recovery codes still let them in to do it).
 import base64
 import hashlib
 import hmac
-import time
 
 import pyotp
 import segno
 from cryptography.fernet import Fernet, InvalidToken
 from flask import current_app
+
+from portal import clock
 
 PERIOD = 30          # seconds a code lives (RFC 6238's default, what every authenticator app uses)
 DRIFT_STEPS = 1      # a code from the step before or after still counts: phones' clocks drift
@@ -59,7 +60,7 @@ def matching_step(secret, code, last_step=None, now=None):
     """The time step `code` belongs to (now, or one step either side), or None. A step at or before
     `last_step` was already used: refused, so a code seen over a shoulder cannot be replayed."""
     totp = pyotp.TOTP(secret, interval=PERIOD)
-    current = int((now if now is not None else time.time()) // PERIOD)
+    current = int((now if now is not None else clock.timestamp()) // PERIOD)
     for step in range(current - DRIFT_STEPS, current + DRIFT_STEPS + 1):
         if last_step is not None and step <= last_step:
             continue

@@ -16,7 +16,7 @@ from portal.auth import sessions, totp
 from portal.auth.passwords import password_matches
 from portal.extensions import db
 from portal.models import Desk, Membership, RecoveryCode, TwoFactorCredential
-from portal.models._types import utcnow
+from portal import clock
 
 RECOVERY_CODES = 10
 # No 0/O, 1/I/L: a code copied from paper is read back right.
@@ -66,7 +66,7 @@ def start_enrolment(user):
     if credential is None:
         db.session.add(TwoFactorCredential(user_id=user.id, secret_encrypted=totp.encrypt(secret)))
     else:
-        credential.secret_encrypted, credential.created_at, credential.last_step = totp.encrypt(secret), utcnow(), None
+        credential.secret_encrypted, credential.created_at, credential.last_step = totp.encrypt(secret), clock.now(), None
     return secret
 
 
@@ -91,7 +91,7 @@ def confirm_enrolment(user, password, code):
     step = totp.matching_step(totp.decrypt(credential.secret_encrypted), _digits(code))
     if step is None:
         raise WrongCode()
-    credential.confirmed_at, credential.last_step = utcnow(), step
+    credential.confirmed_at, credential.last_step = clock.now(), step
     # Sessions opened with the password alone end: from now on a session took both steps.
     sessions.end_all(user)
     return new_recovery_codes(user)
@@ -174,7 +174,7 @@ def _use_recovery_code(user, code):
     # Used up in one statement: the same code sent twice at once works only once.
     result = db.session.execute(update(RecoveryCode).where(
         RecoveryCode.user_id == user.id, RecoveryCode.code_hash == _digest(cleaned),
-        RecoveryCode.used_at.is_(None)).values(used_at=utcnow()))
+        RecoveryCode.used_at.is_(None)).values(used_at=clock.now()))
     return result.rowcount == 1
 
 

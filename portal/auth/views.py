@@ -12,7 +12,7 @@ from portal.auth.signin import BadCredentials, authenticate, find_user_by_email,
 from portal.errors import bare_page, rate_limited
 from portal.extensions import db
 from portal.limits import RateLimited
-from portal.models._types import utcnow
+from portal import clock
 from portal.htmx import is_htmx, render
 from portal.htmx import redirect as hx_redirect
 from portal.urls import here, safe_next
@@ -250,7 +250,7 @@ def _choose_password(token, purpose):
         return render("auth/reset.html", block="reset_form", form=form, token=token), status
     reset_password(user, form.password.data)
     audit.record("password_reset", user=user, ip=_ip())
-    mails.password_changed(user, utcnow())
+    mails.password_changed(user, clock.now())
     db.session.commit()
     throttle.password_reset(_ip(), user.email)
     logout_user()

@@ -61,11 +61,11 @@ def kind_of(filename):
     return matches[0]
 
 
-def import_csv(kind, text, dry_run=False):
-    """Import one file's text; commits only if every row is good and it is not a dry run."""
+def import_csv(kind, text, *, today, dry_run=False):
+    """Import one file's text (`today`: the portal's date); commits only if every row is good and it is not a dry run."""
     report = ImportReport(kind)
     rows = _rows(kind, text)
-    apply = {"desks": _desk_row, "services": _service_row, "keys": _key_row}[kind]
+    apply = {"desks": _desk_row, "services": _service_row, "keys": lambda row: _key_row(row, today)}[kind]
     for line, row in rows:
         savepoint = db.session.begin_nested()
         try:
@@ -160,7 +160,7 @@ def _service_row(row):
     return operations.upsert_service(row.get("serial", ""), data)
 
 
-def _key_row(row):
+def _key_row(row, today):
     """One existing code (e.g. sold before the portal): created `nueva`; the same row again changes nothing."""
     _width(row)
     data = _typed({name: row[name] for name in ("quantity", "unit", "product", "expires_on") if name in row},
@@ -172,7 +172,7 @@ def _key_row(row):
         code = key_codes.normalise(row.get("code", ""))
     except ValueError:
         raise InvalidInput({"code": "Clave no válida: 16 caracteres con su carácter verificador."}) from None
-    wanted = operations.key_values(data)
+    wanted = operations.key_values(data, today)
     key = db.session.scalar(select(PrepaidKey).where(PrepaidKey.code == code))
     if key is None:
         db.session.add(PrepaidKey(code=code, status="nueva", **wanted))

@@ -18,7 +18,7 @@ from portal.rfc import normalise_rfc
 from portal.backoffice.schemas import InvalidInput, validate
 from portal.extensions import db
 from portal.models import Desk, Membership, PrepaidKey, Product, Service, StampMovement, User
-from portal.models._types import utcnow
+from portal import clock
 from portal.models.services import SYSTEM_CATEGORIES
 from portal import key_codes
 from portal.prepaid import redemption
@@ -82,7 +82,7 @@ def upsert_desk(rfc, data):
     for person in people:
         _join(desk, person, outcome)
     if outcome.changed and not outcome.created:
-        desk.updated_at = utcnow()  # a new member is news for a client syncing by updated_since
+        desk.updated_at = clock.now()  # a new member is news for a client syncing by updated_since
     outcome.changed = outcome.changed or outcome.created
     db.session.flush()
     for user in outcome.new_users:
@@ -215,11 +215,11 @@ class IssuedBatch:
     expires_on: date | None
 
 
-def issue_key_batch(data, today=None):
+def issue_key_batch(data, today):
     """Issue `count` new keys; returns the IssuedBatch whose codes the caller shows this once."""
     validate("KeyBatchInput", data)
     values = key_values(data, today)
-    values["batch"] = values["batch"] or f"api-{utcnow():%Y%m%d%H%M%S}-{secrets.token_hex(3)}"
+    values["batch"] = values["batch"] or f"api-{clock.now():%Y%m%d%H%M%S}-{secrets.token_hex(3)}"
     if db.session.scalar(select(PrepaidKey.id).where(PrepaidKey.batch == values["batch"]).limit(1)):
         raise Conflict("batch_exists", "Ya existe un lote con esa referencia; sus claves no se vuelven a mostrar.")
     new_codes = _fresh_codes(int(data["count"]))
@@ -228,9 +228,8 @@ def issue_key_batch(data, today=None):
     return IssuedBatch(values["batch"], new_codes, values["quantity"], values["unit"], product, values["expires_on"])
 
 
-def key_values(data, today=None):
+def key_values(data, today):
     """The columns of new keys from a KeyBatchInput-shaped dict (the import reuses it per row)."""
-    today = today or date.today()
     expires_on = _date(data["expires_on"], "expires_on") if data.get("expires_on") else None
     if expires_on and expires_on < today:
         raise InvalidInput({"expires_on": "La fecha de vencimiento ya pasó."})
@@ -275,11 +274,11 @@ def revoke_key(raw):
     return Outcome(key, changed=True)
 
 
-def assign_key(raw, data, *, actor=None, ip=None, today=None):
+def assign_key(raw, data, *, today, actor=None, ip=None):
     """A distributor's client starts using a key (portal.prepaid.redemption's rule); returns its Assignment."""
     validate("AssignmentInput", data)
     rfc = _rfc(data["rfc"], "rfc")
-    on_date = _date(data["activated_on"], "activated_on") if "activated_on" in data else (today or date.today())
+    on_date = _date(data["activated_on"], "activated_on") if "activated_on" in data else today
     key = key_by_code(raw)
     try:
         return redemption.assign_key(key, rfc, data["razon_social"], on_date, actor=actor, ip=ip)

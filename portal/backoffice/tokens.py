@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from portal.extensions import db
 from portal.models import ApiToken
-from portal.models._types import utcnow
+from portal import clock
 from portal.models.api_tokens import API_SCOPES
 
 PREFIX = "esk_"  # recognisable in a leaked-secret scan
@@ -65,5 +65,5 @@ def revoke_token(name):
         raise TokenRefused(f"No existe un token llamado «{name}».")
     if token.revoked_at is not None:
         return False
-    token.revoked_at = utcnow()
+    token.revoked_at = clock.now()
     return True

@@ -1,14 +1,13 @@
 """The grid's HTTP face: the page, its htmx fragment, the print view or the CSV; and "Columnas"
 remembered per user and grid. The only module of the grid that imports Flask.
 """
-from datetime import date
-
-from flask import Response, make_response, redirect, request, url_for
+from flask import Response, current_app, make_response, redirect, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.datastructures import MultiDict
 
+from portal import clock
 from portal.extensions import db
 from portal.grid.page import Grid, list_url
 from portal.htmx import is_htmx, render
@@ -43,7 +42,7 @@ def grid_response(grid: Grid, template, block, scope, *, args=None, cells=None, 
         if status == 200 and not is_htmx():
             return redirect(list_url(_action(), state), code=303)
     if state.export:
-        filename = f"{grid.name}-{date.today().isoformat()}.csv"
+        filename = f"{grid.name}-{clock.today(current_app.config['TIMEZONE']).isoformat()}.csv"
         # The body is sent after this request's context is gone: the export holds its own connection.
         return Response(grid.export(state, engine=db.engine, **scope), mimetype="text/csv",
                         headers={"Content-Disposition": f'attachment; filename="{filename}"',

@@ -18,7 +18,7 @@ from sqlalchemy import delete, insert, select, update
 
 from portal.extensions import db
 from portal.models import OutboxMessage
-from portal.models._types import utcnow
+from portal import clock
 
 log = logging.getLogger("portal.outbox")
 
@@ -66,7 +66,7 @@ def _values(recipient, subject, template, html, *, kind, desk, user, service, co
         "desk_id": getattr(desk, "id", desk),
         "user_id": getattr(user, "id", user),
         "service_id": getattr(service, "id", service),
-        "next_attempt_at": utcnow(),
+        "next_attempt_at": clock.now(),
     }
 
 
@@ -88,7 +88,7 @@ def _has_html(template):
 
 def claim_due(limit=50):
     """Lease up to `limit` due messages to this worker and return their ids (committed)."""
-    now = utcnow()
+    now = clock.now()
     ids = db.session.scalars(
         select(OutboxMessage.id)
         .where(OutboxMessage.status == "pendiente", OutboxMessage.next_attempt_at <= now)
@@ -118,7 +118,7 @@ def deliver_pending(limit=50):
         else:
             sent += 1
             message.status = "enviado"
-            message.sent_at = utcnow()
+            message.sent_at = clock.now()
             message.attempts += 1
             message.last_error = None
             # The body may carry a CDA or a link: once delivered the portal no longer keeps it.
@@ -139,7 +139,7 @@ def _schedule_retry(message, error):
         message.body_html = None
     else:
         delay = BACKOFF_BASE_SECONDS * 2 ** (message.attempts - 1)
-        message.next_attempt_at = utcnow() + timedelta(seconds=delay)
+        message.next_attempt_at = clock.now() + timedelta(seconds=delay)
     # Never the body: it may hold a secret.
     log.warning("Correo %s no entregado (intento %s): %s", message.id, message.attempts, message.last_error)
 
@@ -149,7 +149,7 @@ def purge(older_than):
 
     Pending ones stay whatever their age: they are still to be delivered."""
     result = db.session.execute(delete(OutboxMessage).where(OutboxMessage.status.in_(("enviado", "error")),
-                                                            OutboxMessage.created_at < utcnow() - older_than))
+                                                            OutboxMessage.created_at < clock.now() - older_than))
     db.session.commit()
     return result.rowcount
 

@@ -1,10 +1,4 @@
 """Column helpers shared by the models."""
-from datetime import datetime, timezone
-
-
-def utcnow():
-    """Aware UTC now; stored naive-UTC-compatible by SQLAlchemy's DateTime(timezone=True)."""
-    return datetime.now(timezone.utc)
 
 
 def check_in(column, values):

@@ -7,7 +7,8 @@ from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from portal.extensions import db
-from portal.models._types import check_in, utcnow
+from portal import clock
+from portal.models._types import check_in
 
 DESK_KINDS = ("cliente", "distribuidor")
 MEMBER_ROLES = ("owner", "member")
@@ -27,8 +28,8 @@ class User(db.Model):
     email_verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Part of the session id: changing it signs the user out everywhere.
     session_token: Mapped[str] = mapped_column(String(32), default=new_session_token)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=clock.now)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=clock.now, onupdate=clock.now)
 
     memberships: Mapped[list["Membership"]] = relationship(back_populates="user", cascade="all, delete-orphan")
 
@@ -54,8 +55,8 @@ class UserSession(db.Model):
     # SHA-256 of the secret the cookie carries: a copy of this table opens no session.
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=clock.now)
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=clock.now)
 
 
 class Desk(db.Model):
@@ -68,8 +69,8 @@ class Desk(db.Model):
     kind: Mapped[str] = mapped_column(String(20), default="cliente")
     # Every user of the desk must sign in with a second step (portal/auth/two_factor.py).
     require_two_factor: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow, index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=clock.now)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=clock.now, onupdate=clock.now, index=True)
 
     memberships: Mapped[list["Membership"]] = relationship(back_populates="desk", cascade="all, delete-orphan")
 

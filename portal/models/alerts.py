@@ -5,7 +5,8 @@ from sqlalchemy import Boolean, CheckConstraint, DateTime, ForeignKey, Index, In
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.extensions import db
-from portal.models._types import check_in, utcnow
+from portal import clock
+from portal.models._types import check_in
 
 # payment_*: a subscription's Próximo Pago; validity_*: the end of a póliza, servidor virtual,
 # espacio or curso; keys_expiring: a Disponible key about to expire unused; stamps_low: a balance
@@ -33,7 +34,7 @@ class AlertPreference(db.Model):
     # Which fall under the threshold comes next: raised by one once the balance is back at or
     # above it after an alert, so a second fall is a new alert (kind, this row, period).
     stamp_period: Mapped[int] = mapped_column(Integer, default=0)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=clock.now, onupdate=clock.now)
 
 
 class Alert(db.Model):
@@ -56,4 +57,4 @@ class Alert(db.Model):
     desk_id: Mapped[int] = mapped_column(ForeignKey("desks.id", ondelete="CASCADE"), index=True)
     # The run that raised it: that run's mails are written from its own rows.
     batch: Mapped[str] = mapped_column(String(32))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=clock.now)

@@ -5,7 +5,8 @@ from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, Integer, St
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.extensions import db
-from portal.models._types import check_in, utcnow
+from portal import clock
+from portal.models._types import check_in
 
 OUTBOX_STATUSES = ("pendiente", "enviado", "error")
 
@@ -29,10 +30,10 @@ class OutboxMessage(db.Model):
     body_html: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(10), default="pendiente")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=clock.now)
     last_error: Mapped[str | None] = mapped_column(String(300))
     desk_id: Mapped[int | None] = mapped_column(ForeignKey("desks.id", ondelete="SET NULL"), index=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     service_id: Mapped[int | None] = mapped_column(ForeignKey("services.id", ondelete="SET NULL"))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=clock.now)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

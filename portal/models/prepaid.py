@@ -6,7 +6,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
 from portal.folding import fold
-from portal.models._types import check_in, utcnow
+from portal import clock
+from portal.models._types import check_in
 
 KEY_STATUSES = ("nueva", "disponible", "utilizada", "revocada")
 DESTINATIONS = ("mi_negocio", "distribuidor")
@@ -28,7 +29,7 @@ class Client(db.Model):
     razon_social: Mapped[str] = mapped_column(String(200))
     # fold(razon_social): "Buscar..." in Claves prepago finds "Ferretería" by "ferreteria" (kept below).
     search_text: Mapped[str] = mapped_column(String(200), default="", server_default="")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=clock.now)
 
 
 @event.listens_for(Client, "before_insert")
@@ -70,8 +71,8 @@ class PrepaidKey(db.Model):
     license_accepted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     activated_on: Mapped[date | None] = mapped_column(Date)
     client_id: Mapped[int | None] = mapped_column(ForeignKey("clients.id", ondelete="RESTRICT"))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow, index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=clock.now)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=clock.now, onupdate=clock.now, index=True)
 
     client: Mapped[Client | None] = relationship()
     product = relationship("Product")

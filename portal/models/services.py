@@ -6,7 +6,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
 from portal.folding import fold
-from portal.models._types import check_in, utcnow
+from portal import clock
+from portal.models._types import check_in
 
 # URL slug -> Spanish name, in the order of the "Mis Servicios" menu.
 CATEGORIES = {
@@ -76,8 +77,8 @@ class Service(db.Model):
     status: Mapped[str] = mapped_column(String(12), default="activo")
     # fold() of what a user may type in "Buscar...": kept by the events below (see service_search_text).
     search_text: Mapped[str] = mapped_column(String(500), default="", server_default="")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow, index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=clock.now)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=clock.now, onupdate=clock.now, index=True)
 
     product: Mapped[Product | None] = relationship()
 
@@ -129,4 +130,4 @@ class StampMovement(db.Model):
     # Who reported it, so a retried report is recognised: "key:<id>" or the stamping service's id.
     external_id: Mapped[str] = mapped_column(String(80), unique=True)
     note: Mapped[str] = mapped_column(Text, default="")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=clock.now)

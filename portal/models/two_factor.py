@@ -5,7 +5,7 @@ from sqlalchemy import DateTime, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.extensions import db
-from portal.models._types import utcnow
+from portal import clock
 
 
 class TwoFactorCredential(db.Model):
@@ -16,7 +16,7 @@ class TwoFactorCredential(db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     # The base32 secret, encrypted with a key derived from SECRET_KEY: a copy of the table opens nothing.
     secret_encrypted: Mapped[str] = mapped_column(String(255))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=clock.now)
     confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # The last 30-second step a code was accepted for: the same code cannot be used twice.
     last_step: Mapped[int | None] = mapped_column(Integer)

@@ -3,11 +3,11 @@
 Flask-free (no request, no session): the views and the back-office API call these and turn the
 domain errors below into Spanish pages or JSON. The caller commits.
 
-    validate_key(desk, raw, *, today=None) -> PrepaidKey
+    validate_key(desk, raw, *, today) -> PrepaidKey
         A key this desk may confirm. Raises MalformedKey, BadCheckCharacter, UnknownKey,
         KeyAlreadyInThisDesk, KeyUsedElsewhere, KeyExpired, KeyRevoked. Changes nothing.
 
-    confirm_key(desk, user, code, destination, accepted_license, *, ip=None, today=None) -> PrepaidKey
+    confirm_key(desk, user, code, destination, accepted_license, *, today, ip=None) -> PrepaidKey
         Claims a `nueva` key for `desk` with ONE conditional UPDATE, so of any number of racing
         processes exactly one wins. destination: "mi_negocio" (the key is Utilizada at once by the
         desk's own company; Timbres go to the desk's stamp balance) or "distribuidor" (distributor
@@ -35,7 +35,7 @@ from portal import audit, key_codes
 from portal.extensions import db
 from portal.mail.outbox import enqueue
 from portal.models import Client, Desk, PrepaidKey
-from portal.models._types import utcnow
+from portal import clock
 from portal.rfc import normalise_rfc
 from portal.services.stamps import credit_stamps
 
@@ -180,19 +180,19 @@ def _refusal(desk, key, today):
     return None
 
 
-def validate_key(desk, raw, *, today=None):
+def validate_key(desk, raw, *, today):
     """The key `raw` names, if `desk` may confirm it; otherwise the reason as a domain error."""
     code = canonical(raw)
     key = _key_by_code(code)
     if key is None:
         raise UnknownKey()
-    refusal = _refusal(desk, key, today or date.today())
+    refusal = _refusal(desk, key, today)
     if refusal is not None:
         raise refusal
     return key
 
 
-def confirm_key(desk, user, code, destination, accepted_license, *, ip=None, today=None):
+def confirm_key(desk, user, code, destination, accepted_license, *, today, ip=None):
     """Claim the key for `desk` atomically, then credit, e-mail and audit it (see the module doc)."""
     if not user.email_verified:
         raise EmailNotVerified()
@@ -203,8 +203,7 @@ def confirm_key(desk, user, code, destination, accepted_license, *, ip=None, tod
     if not accepted_license:
         raise LicenseNotAccepted()
     code = canonical(code)
-    today = today or date.today()
-    now = utcnow()
+    now = clock.now()
     own_use = destination == "mi_negocio"
 
     # The claim: one statement, conditional on the key still being new and unexpired. The database
@@ -290,7 +289,7 @@ def assign_key(key_code_or_key, client_rfc, client_name, on_date, *, actor=None,
             claimed = db.session.execute(
                 update(PrepaidKey)
                 .where(PrepaidKey.id == key.id, PrepaidKey.status == "disponible")
-                .values(status="utilizada", client_id=client.id, activated_on=on_date, updated_at=utcnow())
+                .values(status="utilizada", client_id=client.id, activated_on=on_date, updated_at=clock.now())
                 .execution_options(synchronize_session=False)
             ).rowcount
             if claimed != 1:

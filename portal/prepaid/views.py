@@ -6,15 +6,14 @@ and shows the "Aviso". With htmx each step swaps #prepaid-panel; without JS each
 a successful confirmation redirects (303) to the Aviso page.
 """
 from dataclasses import dataclass
-from datetime import date
 from functools import cache
 from pathlib import Path
 
-from flask import abort, flash, redirect, request, url_for
+from flask import abort, current_app, flash, redirect, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
-from portal import audit, key_codes, limits
+from portal import audit, clock, key_codes, limits
 from portal.desks import current_desk, desk_required
 from portal.errors import rate_limited
 from portal.extensions import db
@@ -83,7 +82,7 @@ def validate():
             cut_short = True
             continue
         try:
-            key = validate_key(desk, raw)
+            key = validate_key(desk, raw, today=clock.today(current_app.config["TIMEZONE"]))
         except KeyAlreadyInThisDesk as refusal:
             lines.append(Line(key_codes.grouped(refusal.key.code), refusal.message, "info", refusal.key,
                               key_codes.reading_note(raw)))
@@ -214,7 +213,8 @@ def confirm():
 def _confirm_one(desk, user, code, form):
     shown = key_codes.grouped(code)
     try:
-        key = confirm_key(desk, user, code, form.destination.data, form.accept_license.data, ip=request.remote_addr)
+        key = confirm_key(desk, user, code, form.destination.data, form.accept_license.data,
+                          today=clock.today(current_app.config["TIMEZONE"]), ip=request.remote_addr)
     except tuple(REQUEST_ERRORS):
         raise
     except KeyAlreadyInThisDesk as refusal:
@@ -276,7 +276,7 @@ def keys():
     has_keys = is_htmx() or db.session.scalar(select(PrepaidKey.id).where(PrepaidKey.desk_id == desk.id).limit(1)) is not None
     highlighted = _codes_of(desk, _parse_ids(request.args.get("resaltar", "")))
     return grid_response(KEYS, "prepaid/keys.html", "keys_grid", {"desk_id": desk.id},
-                         args=with_default_period(request.args, date.today()),
+                         args=with_default_period(request.args, clock.today(current_app.config["TIMEZONE"])),
                          cells={"highlighted": highlighted}, context={"has_keys": has_keys})
 
 

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from flask import current_app
 
-from portal.alerts.clock import day_start
+from portal.clock import day_start
 from portal.grid import Choice, Column, DateRange, Grid
 from portal.models import AuditEvent
 from portal.templating import fecha_hora

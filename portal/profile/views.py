@@ -12,7 +12,7 @@ from portal.limits import RateLimited
 from portal.extensions import db
 from portal.grid import grid_response
 from portal.htmx import is_htmx, render
-from portal.models._types import utcnow
+from portal import clock
 from portal.postgres import reads_only
 from portal.profile import activity, bp, changes
 from portal.profile.forms import DetailsForm, EmailForm, PasswordForm
@@ -123,7 +123,7 @@ def change_password():
         return _answer("password", form)
     throttle.password_was_right(user)
     audit.record("password_changed", user=user, ip=request.remote_addr)
-    mails.password_changed(user, utcnow())
+    mails.password_changed(user, clock.now())
     _continue_in_a_new_session(user)
     db.session.commit()
     return _answer("password", status=200,
@@ -169,7 +169,7 @@ def confirm_email(token):
     except changes.EmailTaken as error:
         abort(409, str(error))
     audit.record("email_changed", user=user, ip=request.remote_addr, **{"from": old_email, "to": new_email})
-    mails.email_changed(user, old_email, utcnow())
+    mails.email_changed(user, old_email, clock.now())
     if current_user.is_authenticated:
         _continue_in_a_new_session(user)
     db.session.commit()

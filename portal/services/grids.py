@@ -4,7 +4,7 @@ from markupsafe import Markup, escape
 from sqlalchemy import select
 from sqlalchemy.orm import outerjoin
 
-from portal.alerts.clock import local_today
+from portal import clock
 from portal.alerts.due import due_label
 from portal.extensions import db
 from portal.grid import Choice, Column, DateRange, Grid, NumberRange, Text, badge, day_text
@@ -30,7 +30,7 @@ def _status_badge(value):
 def _due_cell(value):
     """The date, and within a week of it a badge: "Vence en 3 días", "Vence mañana", "Vence hoy"."""
     shown = day_text(value)
-    label = due_label(value, local_today(current_app.config["TIMEZONE"]))
+    label = due_label(value, clock.today(current_app.config["TIMEZONE"]))
     if label is None:
         return shown
     return Markup(f'{shown} <span class="badge badge-due">{escape(label)}</span>')

@@ -1,7 +1,7 @@
 """The category pages of Mis Servicios: one grid each."""
 from flask import abort, current_app
 
-from portal.alerts.clock import local_today
+from portal import clock
 from portal.alerts.forecast import forecast
 from portal.desks import current_desk, desk_required
 from portal.grid import grid_response
@@ -45,7 +45,7 @@ def category(category):
     if category == "sellado-cfdi" and not is_htmx():
         balance = stamp_balance(desk.id)
         tz_name = current_app.config["TIMEZONE"]
-        pace = forecast(desk.id, local_today(tz_name), tz_name)
+        pace = forecast(desk.id, clock.today(tz_name), tz_name)
     return grid_response(grid, "services/category.html", "services_grid", {"desk_id": desk.id},
                          context={"category": category, "title": TITLES[category], "intro": INTROS[category],
                                   "balance": balance, "forecast": pace})
