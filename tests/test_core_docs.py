@@ -86,3 +86,22 @@ def test_each_default_the_readme_gives_is_the_one_in_config():
         if not written.startswith(_written(default)):
             wrong[name] = (written, _written(default))
     assert wrong == {}
+
+
+# A time in ms or µs, or "measured": this week's figure, where the code should state its constraint.
+FIGURE = re.compile(r"\d\s?(ms|µs)\b|\bmeasured\b|\d\s?(×|x) (faster|slower|cheaper)")
+
+
+def _code_and_settings_files():
+    yield from (ROOT / "portal").rglob("*.py")
+    yield from (ROOT / "deploy").iterdir()
+    yield from (ROOT / "migrations").rglob("*.py")
+    yield from (ROOT / "app.py", ROOT / "Makefile", *ROOT.glob("requirements*.txt"))
+
+
+def test_code_and_its_settings_state_constraints_not_figures():
+    """Figures belong to bench/README.md and the results (STYLE.md); they go stale in a comment."""
+    found = [f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
+             for path in _code_and_settings_files()
+             for number, line in enumerate(path.read_text().splitlines(), 1) if FIGURE.search(line)]
+    assert found == []

@@ -4,10 +4,11 @@ PASSWORD_HASH_METHOD is "argon2id:MEMORY_KIB:ITERATIONS:PARALLELISM" (argon2-cff
 method ("scrypt:32768:8:1", "pbkdf2:sha256:600000"). A stored hash of another method or strength
 still signs in, and is made again with the configured one at that sign-in (needs_rehash).
 
-Why argon2id:19456:2:1 by default: it is OWASP's first choice for ASVS V11.4 (19 MiB, 2 iterations)
-and costs about 20 ms of one core here. Its scrypt equivalent (N=2^17, r=8, p=1, or the same work
-as N=2^14, p=5) costs 150-380 ms: with 8 sign-ins at once on 2 cores the last waits for all of
-them, far beyond the 300 ms p95 the portal promises (README, Rendimiento).
+Why argon2id:19456:2:1 by default: it is OWASP's first choice for ASVS V11.4 (19 MiB, 2 iterations),
+and of those choices the one whose check leaves room for sign-in's latency budget (bench/routes.py)
+when sign-ins arrive together on few cores: each check holds a core for its whole time, so the
+last of them waits for all the others. Its scrypt and PBKDF2 equivalents hold it several times
+longer (bench/README.md, "Passwords", has the figures).
 """
 from functools import lru_cache
 from pathlib import Path
