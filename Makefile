@@ -49,7 +49,7 @@ test: install-dev
 stress: install-dev
 	STRESS=1 $(PY) -m pytest -s -q tests/test_abuse_*.py $(PYTEST_ARGS)
 
-## make bench-data: the bench databases, made afresh (1,000,000 keys; well under a minute each here)
+## make bench-data: the bench databases, made afresh (1,000,000 keys each)
 BENCH_DBS ?= sqlite postgresql
 export BENCH_DBS
 bench-data: install

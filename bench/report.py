@@ -1,7 +1,8 @@
 """What a run's figures mean: the metrics budgets are written against, the verdicts, and the reports.
 
-bench/results/<backend>.md and summary.md come from markdown(), the top-level README's latest
-results from readme_block() (between its bench-results markers, by update_readme()).
+bench/results/<backend>.md and summary.md come from markdown(); bench/README.md's latest results
+from results_block() (between its bench-results markers, by write_latest()). The top-level README
+is a newcomer's page and holds no results.
 """
 from bench.common import ROOT
 
@@ -151,11 +152,12 @@ def _floor(results):
             "settings, median of its runs (one before each route, beside /healthz's): " + _runs(hello["levels"]) + ".")
 
 
-README_START, README_END = "<!-- bench-results:start -->", "<!-- bench-results:end -->"
+LATEST = ROOT / "bench" / "README.md"
+LATEST_START, LATEST_END = "<!-- bench-results:start -->", "<!-- bench-results:end -->"
 
 
-def readme_block(all_results):
-    """The README's condensed results: the key figures per route and every budget, per database."""
+def results_block(all_results):
+    """The condensed latest results: the key figures per route and every budget, per database."""
     lines = []
     for results in all_results:
         ref = results["reference"]["levels"]
@@ -204,9 +206,9 @@ def readme_block(all_results):
     return "\n".join(lines)
 
 
-def update_readme(all_results):
-    """Put the latest results between the README's markers (nothing happens without them)."""
-    replace_block(ROOT / "README.md", README_START, README_END, readme_block(all_results))
+def write_latest(all_results, path=LATEST):
+    """Put the latest results between bench/README.md's markers (nothing happens without them)."""
+    replace_block(path, LATEST_START, LATEST_END, results_block(all_results))
 
 
 def replace_block(path, start, end, block):

@@ -14,7 +14,7 @@ bench/results/<backend>.json and .md, and bench/results/summary.md with both.
 This module runs the steps; the parts are beside it: routes.py (what is requested, the budgets),
 client.py and server.py (HTTP sessions, gunicorn), wrk.py (the load), context.py (a route made into
 wrk's requests), pools.py and race.py (per-request values, the confirmation race), report.py
-(metrics, verdicts, the Markdown and the README block).
+(metrics, verdicts, the Markdown and bench/README.md's latest-results block).
 """
 import gzip
 import json
@@ -38,7 +38,7 @@ from bench.fixed_cost import bench_fixed_cost
 from bench.generate import Sizes
 from bench.pools import Pools
 from bench.race import probe_through_step_one, race
-from bench.report import judge, markdown, ms, neighbours, update_readme
+from bench.report import judge, markdown, ms, neighbours, write_latest
 from bench.routes import HELLO, REFERENCE, ROUTES, placeholders, target
 from bench.server import Server
 from bench.wrk import wrk
@@ -304,7 +304,7 @@ def main():
     # Every database's latest results, also those not run this time.
     latest = [json.loads((RESULTS / f"{b}.json").read_text()) for b in BACKENDS if (RESULTS / f"{b}.json").exists()]
     (RESULTS / "summary.md").write_text("\n".join(markdown(r) for r in latest))
-    update_readme(latest)
+    write_latest(latest)
     print((RESULTS / "summary.md").read_text())
 
 

@@ -1,9 +1,10 @@
 """gunicorn settings for production: `gunicorn -c deploy/gunicorn.conf.py app:app`.
 
-Sync workers, two per core (measured here: threads reached a third to two thirds of their
-throughput). The app is loaded in the master (preload) and its objects are moved out of the
-garbage collector's sight with gc.freeze(), so a full collection no longer walks them: the
-slowest requests at one connection went from 29-42 ms to 10-14 ms (docs/PERFORMANCE.md).
+Sync workers, two per core: a request is Python holding the GIL most of its time, so threads of
+one worker wait for each other where processes do not. The app is loaded in the master (preload)
+and its objects are moved out of the garbage collector's sight with gc.freeze(): a full collection
+would otherwise walk every object of the app inside whichever request triggers it, and set the
+slowest requests (docs/PERFORMANCE.md has the figures).
 Environment: GUNICORN_BIND (127.0.0.1:8000), WEB_CONCURRENCY (workers), GUNICORN_TIMEOUT (30).
 
 The access log (GUNICORN_ACCESS_LOG=- or a file) never shows what a URL may carry in secret: the

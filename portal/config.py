@@ -21,7 +21,7 @@ def _bool(value):
     return str(value).strip().lower() in {"1", "true", "yes", "on", "si", "sí"}
 
 
-# name -> (default, parser). Every setting the README documents is here.
+# name -> (default, parser). The README's configuration table documents each (tests/test_core_docs.py).
 SETTINGS = {
     "PORTAL_ENV": ("development", str),
     "DATABASE_URL": (None, str),
@@ -60,7 +60,7 @@ SETTINGS = {
     # No session lives longer than this from its sign-in, remembered and used or not.
     "SESSION_MAX_DAYS": (30, int),
     "PREFERRED_URL_SCHEME": ("http", str),
-    # argon2id, 19 MiB, 2 iterations: OWASP/ASVS's minimum, ~20 ms here (portal/auth/passwords.py).
+    # argon2id, 19 MiB, 2 iterations: OWASP's first choice for ASVS (portal/auth/passwords.py says why).
     "PASSWORD_HASH_METHOD": ("argon2id:19456:2:1", str),
     "MAX_CONTENT_LENGTH": (1024 * 1024, int),
     # Host names the portal answers to (comma list); required in production.
@@ -118,8 +118,8 @@ def load_config(app, overrides=None):
     # gzip every client decodes (brotli gains little on pages this small); streams use deflate.
     app.config.setdefault("COMPRESS_ALGORITHM", ["gzip", "deflate"])
     app.config.setdefault("COMPRESS_ALGORITHM_STREAMING", ["deflate"])
-    # Every page and fragment is compressed on every request, inside its time: level 3 does it in a
-    # third of level 6's time for about a tenth more bytes (bench/README.md, "The fixed cost").
+    # Every page and fragment is compressed on every request, inside its time: the level is the
+    # cheapest that keeps pages within their weight budgets (bench/README.md, "The fixed cost").
     app.config.setdefault("COMPRESS_LEVEL", 3)
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", _engine_options(app.config["SQLALCHEMY_DATABASE_URI"]))
 

@@ -1,8 +1,8 @@
 """PostgreSQL, with fewer round trips and plans that fit: a pooled connection is checked only
 after it has rested (ping_when_rested), pages that only read run without a transaction
 (reads_only), and a search is planned for its own words (plan_statements_that_ask).
-A keys fragment is two statements on the wire; it was seven round trips, and on 2 shared cores
-each one costs the worker, the server and the switches between them.
+Every round trip costs the worker, the server and the switches between them, whatever the
+statement: a request should send the statements it needs and nothing around them.
 """
 import time
 import weakref
@@ -31,11 +31,11 @@ def tune_postgresql(engine, idle_seconds):
 def plan_statements_that_ask(engine):
     """psycopg prepares a statement run five times on a connection, and PostgreSQL may then keep
     one generic plan for it, made without the values. For most of the portal's statements that
-    saves the planning (0.3-1 ms a grid page). A search's LIKE '%palabra%' is another matter:
-    how many clients a word matches decides the plan (walk the period's keys and keep the
-    client's, or read the matching clients' keys from their index and sort), and the generic
-    plan guessed wrong by 3 ms a page in the bench. A statement, or a connection, with the
-    execution option PLAN_PER_EXECUTION is sent unprepared, so it is planned with its values.
+    saves the planning. A search's LIKE '%palabra%' is another matter: how many clients a word
+    matches decides the plan (walk the period's keys and keep the client's, or read the matching
+    clients' keys from their index and sort), and a plan made without the word cannot know it.
+    A statement, or a connection, with the execution option PLAN_PER_EXECUTION is sent
+    unprepared, so it is planned with its values.
     """
 
     @event.listens_for(engine, "do_execute")
@@ -50,10 +50,10 @@ def ping_when_rested(engine, idle_seconds):
     """Ping a connection at checkout when it has been in the pool longer than `idle_seconds`.
 
     SQLAlchemy's pool_pre_ping asks the server before every checkout: one more round trip on
-    every request (0.4 ms of a 5 ms grid fragment here). What kills a pooled connection in
-    practice — a server restart, a proxy or firewall dropping idle sockets — happens while it
-    rests in the pool, so a connection handed back moments ago is used as it is, and one that
-    rested longer is pinged first and replaced if it is gone.
+    every request. What kills a pooled connection in practice — a server restart, a proxy or
+    firewall dropping idle sockets — happens while it rests in the pool, so a connection handed
+    back moments ago is used as it is, and one that rested longer is pinged first and replaced if
+    it is gone.
     """
 
     @event.listens_for(engine, "connect")

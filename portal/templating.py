@@ -66,7 +66,6 @@ def init_app(app):
             "menu": MENU,
             "categories": CATEGORIES,
             "here": here,
-            "url_rules": current_app.view_functions,
         }
         # E-mails are also rendered by the CLI and the outbox worker, where there is no request.
         if has_request_context() and current_user.is_authenticated:

@@ -1,5 +1,6 @@
 """The factory, configuration, migrations, health check and demo data."""
 import os
+import re
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -53,6 +54,21 @@ def test_configuration_comes_from_the_environment(tmp_path, monkeypatch):
 def test_default_brand_is_aspel(tmp_path, monkeypatch):
     monkeypatch.delenv("BRAND_NAME", raising=False)
     assert create_app({"INSTANCE_PATH": str(tmp_path)}).config["BRAND_NAME"] == "Aspel"
+
+
+def test_every_name_the_portal_gives_every_template_is_used_by_one(tmp_path):
+    """What a context processor adds is computed for every page and mail: a name no template reads
+    is work for nothing and a contract nobody keeps."""
+    app = create_app({"INSTANCE_PATH": str(tmp_path)})
+    env = app.jinja_env
+    sources = "\n".join(env.loader.get_source(env, name)[0] for name in env.list_templates())
+    given = set()
+    with app.test_request_context("/"):
+        for processor in app.template_context_processors[None]:
+            if processor.__module__.startswith("portal"):
+                given |= set(processor())
+    assert given and "brand" in given
+    assert [name for name in sorted(given) if not re.search(rf"\b{name}\b", sources)] == []
 
 
 def test_models_and_migrations_agree(app):
