@@ -6,6 +6,8 @@ FLASK := $(VENV)/bin/flask --app app
 export FLASK_APP := app
 # make run PORT=5055 serves there (and prints that address).
 PORT ?= 5000
+# The links in development's mail lead to that port too, unless PORTAL_URL names the public address.
+run demo: export PORTAL_URL := $(or $(PORTAL_URL),http://127.0.0.1:$(PORT))
 
 .PHONY: run test stress install install-dev db demo serve clean bench bench-data bench-tools bench-scale
 
@@ -26,7 +28,7 @@ db: install
 	$(FLASK) db upgrade
 
 demo: db
-	$(FLASK) portal demo --url http://127.0.0.1:$(PORT)
+	$(FLASK) portal demo
 
 ## make run: venv, install, migrate, demo data, serve on http://127.0.0.1:$(PORT) (PORT ?= 5000)
 run: demo

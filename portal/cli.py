@@ -10,17 +10,15 @@ outbox_cli = AppGroup("outbox", help="Buzón de salida de correo.")
 
 
 @portal_cli.command("demo")
-@click.option("--url", default="http://127.0.0.1:5000", show_default=True,
-              help="Dirección del portal que se imprime para iniciar sesión (make run pasa la de su PORT).")
-def demo_command(url):
-    """Load the demo desks, systems and keys (idempotent; refused in production)."""
+def demo_command():
+    """Load the demo desks, systems and keys (idempotent; refused in production); print where to sign in."""
     from portal.demo import DemoRefused, load_demo
 
     try:
         result = load_demo(clock.today(current_app.config["TIMEZONE"]))
     except DemoRefused as refusal:
         raise click.ClickException(str(refusal)) from None
-    click.echo(result.summary(url))
+    click.echo(result.summary(current_app.config["PORTAL_URL"]))
 
 
 @outbox_cli.command("purge")

@@ -37,7 +37,7 @@ class DemoResult:
     created: bool
     fresh_keys: list = field(default_factory=list)
 
-    def summary(self, url="http://127.0.0.1:5000"):
+    def summary(self, url):
         lines = [
             "Datos de demostración " + ("creados." if self.created else "ya existían; no se duplicaron."),
             "",

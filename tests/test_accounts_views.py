@@ -119,7 +119,8 @@ def test_sign_up_with_a_registered_rfc_answers_the_same_and_joins_no_desk(client
 
 BAD_SIGN_UPS = [
     ("correo mal formado", {"email": "ana@@ferreteria"}, "email", "Captura un correo electrónico válido."),
-    ("correo con otro alfabeto", {"email": "аna@ferreteria.mx"}, "email", "Captura un correo electrónico válido."),
+    ("correo con otro alfabeto", {"email": "аna@ferreteria.mx"}, "email",
+     "El correo no admite acentos, ñ ni letras de otros alfabetos."),
     ("RFC con fecha inválida", {"rfc": "FEL950230K21"}, "rfc", "La fecha del RFC (AAMMDD) no es una fecha válida."),
     ("RFC corto", {"rfc": "FEL95061K21"}, "rfc", "El RFC debe tener 12 caracteres (persona moral) o 13 (persona física)."),
     ("RFC largo", {"rfc": "FELIX950612K21"}, "rfc", "El RFC debe tener 12 caracteres (persona moral) o 13 (persona física)."),

@@ -156,3 +156,64 @@ def test_mail_can_be_written_outside_any_request(app, smtp):
     thread.join()
     assert result.get("error") is None
     assert "Hola Ana" in result["text"]
+
+
+SECRET_CDA = "CDA-SECRETO-7"
+
+
+@pytest.mark.parametrize("failure", ["encabezado-roto", "fallo-inesperado"])
+def test_any_failure_is_an_attempt_and_the_rest_of_the_batch_still_goes(app, smtp, caplog, monkeypatch, failure):
+    """Not only SMTP and network errors: a message that fails any other way counts an attempt, the
+    messages after it go out, after the last attempt it is `error`, and the log keeps no secret."""
+    import logging
+    from datetime import timedelta
+
+    from portal.mail.outbox import TimedConnection
+    from portal.models._types import utcnow
+
+    app.config["OUTBOX_MAX_ATTEMPTS"] = 2
+    if failure == "encabezado-roto":
+        # A line break in the recipient: Flask-Mail refuses the header (BadHeaderError, no SMTP error).
+        broken = "luis@empresa.mx\r\nBcc: espia@otra.mx"
+    else:
+        broken = "luis@empresa.mx"
+        real_send = TimedConnection.send
+
+        def send(connection, mail, *args, **kwargs):
+            if mail.recipients == [broken]:  # this message only; its error quotes the body, CDA included
+                raise RuntimeError(f"no se pudo enviar: {mail.body}")
+            return real_send(connection, mail, *args, **kwargs)
+
+        monkeypatch.setattr(TimedConnection, "send", send)
+    _enqueue_test_message("ana@empresa.mx")
+    failing = enqueue(broken, "Tu CDA", "cda", name="Luis", product="SAE", version="9", serial="S-1", cda=SECRET_CDA)
+    _enqueue_test_message("eva@empresa.mx")
+    db.session.commit()
+    failing_id = failing.id
+
+    with caplog.at_level(logging.WARNING, logger="portal.outbox"):
+        assert deliver_pending() == (2, 1)
+        assert sorted(m["to"][0] for m in smtp.messages) == ["ana@empresa.mx", "eva@empresa.mx"]
+        db.session.expire_all()
+        message = db.session.get(OutboxMessage, failing_id)
+        assert (message.status, message.attempts) == ("pendiente", 1)
+        assert message.next_attempt_at.replace(tzinfo=None) > utcnow().replace(tzinfo=None)  # backoff, not the lease
+
+        message.next_attempt_at = utcnow() - timedelta(seconds=1)
+        db.session.commit()
+        assert deliver_pending() == (0, 1)
+        db.session.expire_all()
+        message = db.session.get(OutboxMessage, failing_id)
+        assert (message.status, message.attempts) == ("error", 2)
+        assert message.body_text == "" and message.body_html is None
+        message.next_attempt_at = utcnow() - timedelta(seconds=1)
+        db.session.commit()
+        assert deliver_pending() == (0, 0)  # given up: never tried again
+    assert len(smtp.messages) == 2
+
+    error_class = "BadHeaderError" if failure == "encabezado-roto" else "RuntimeError"
+    lines = [record.getMessage() for record in caplog.records if record.name == "portal.outbox"]
+    assert lines == [f"Correo {failing_id} (cda) no entregado, intento {n} de 2: {message.last_error}" for n in (1, 2)]
+    assert message.last_error.startswith(error_class + " en ")
+    for kept in lines + [message.last_error]:
+        assert SECRET_CDA not in kept and "luis@empresa.mx" not in kept and "Luis" not in kept

@@ -49,12 +49,18 @@ def clean_phone(value):
 
 
 def clean_email(value):
-    """An e-mail address in lower case; plain ASCII only, so no look-alike can pose as another."""
+    """An e-mail address in lower case; plain ASCII only, so no look-alike can pose as another.
+
+    The one rule for every door an address comes in by: Crear cuenta, Iniciar sesión, Datos
+    generales, the back office's API and its CSV import (portal.backoffice.schemas), so an address
+    the back office accepts is one its owner can sign in with."""
     text = (value or "").strip()
     if not text:
         raise ValueError("Captura tu correo electrónico.")
     if len(text) > 254:
         raise ValueError("El correo es demasiado largo.")
+    if any(ch.isalpha() and not ch.isascii() for ch in text):
+        raise ValueError("El correo no admite acentos, ñ ni letras de otros alfabetos.")
     if not EMAIL.match(text) or ".." in text or len(text.split("@")[0]) > 64:
         raise ValueError("Captura un correo electrónico válido.")
     return text.lower()

@@ -10,9 +10,9 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import date
 
-from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, select
 
+from portal.auth.validation import clean_email
 from portal.backoffice import welcome
 from portal.rfc import normalise_rfc
 from portal.backoffice.schemas import InvalidInput, validate
@@ -94,9 +94,9 @@ def _desk_users(items):
     people, fields, seen = [], {}, set()
     for index, item in enumerate(items):
         try:
-            email = validate_email(item["email"].strip(), check_deliverability=False).normalized.lower()
-        except EmailNotValidError:
-            fields[f"users[{index}].email"] = "Captura un correo electrónico válido."
+            email = clean_email(item["email"])  # the schema has checked it with this same rule
+        except ValueError as refusal:
+            fields[f"users[{index}].email"] = str(refusal)
             continue
         if email in seen:
             fields[f"users[{index}].email"] = "Este correo ya está en la lista."

@@ -8,6 +8,7 @@ SMTP — or writes .eml files when no SMTP server is configured — and retries 
 import base64
 import logging
 import smtplib
+import traceback
 from datetime import timedelta
 from email.utils import make_msgid
 from pathlib import Path
@@ -112,7 +113,7 @@ def deliver_pending(limit=50):
         message = db.session.get(OutboxMessage, message_id)
         try:
             _send(message)
-        except (OSError, smtplib.SMTPException) as error:
+        except Exception as error:  # noqa: BLE001 - any failure is an attempt; the rest of the batch still goes
             failed += 1
             _schedule_retry(message, error)
         else:
@@ -129,8 +130,9 @@ def deliver_pending(limit=50):
 
 
 def _schedule_retry(message, error):
+    """Count a failed attempt: retry after a backoff, or give up (`error`) after the last one."""
     message.attempts += 1
-    message.last_error = f"{type(error).__name__}: {str(error)[:200]}"
+    message.last_error = _failure_reason(error)
     max_attempts = current_app.config["OUTBOX_MAX_ATTEMPTS"]
     if message.attempts >= max_attempts:
         message.status = "error"
@@ -140,8 +142,23 @@ def _schedule_retry(message, error):
     else:
         delay = BACKOFF_BASE_SECONDS * 2 ** (message.attempts - 1)
         message.next_attempt_at = clock.now() + timedelta(seconds=delay)
-    # Never the body: it may hold a secret.
-    log.warning("Correo %s no entregado (intento %s): %s", message.id, message.attempts, message.last_error)
+    # The id and kind name it; never the body, which may hold a CDA or a link's token.
+    log.log(logging.ERROR if message.status == "error" else logging.WARNING,
+            "Correo %s (%s) no entregado, intento %s de %s: %s",
+            message.id, message.kind, message.attempts, max_attempts, message.last_error)
+
+
+def _failure_reason(error):
+    """What went wrong, short and without the message's secrets.
+
+    A transport error's text is the server's reply or the network's; any other exception's text may
+    quote what it was handed (the body with a CDA, a link with its token), so only its class and
+    the line that raised it are kept."""
+    if isinstance(error, (OSError, smtplib.SMTPException)):
+        return f"{type(error).__name__}: {str(error)[:200]}"
+    frames = traceback.extract_tb(error.__traceback__)
+    where = f" en {Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else ""
+    return f"{type(error).__name__}{where}"
 
 
 def purge(older_than):
