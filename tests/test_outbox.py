@@ -169,7 +169,7 @@ def test_any_failure_is_an_attempt_and_the_rest_of_the_batch_still_goes(app, smt
     from datetime import timedelta
 
     from portal.mail.outbox import TimedConnection
-    from portal.models._types import utcnow
+    from portal import clock
 
     app.config["OUTBOX_MAX_ATTEMPTS"] = 2
     if failure == "encabezado-roto":
@@ -197,16 +197,16 @@ def test_any_failure_is_an_attempt_and_the_rest_of_the_batch_still_goes(app, smt
         db.session.expire_all()
         message = db.session.get(OutboxMessage, failing_id)
         assert (message.status, message.attempts) == ("pendiente", 1)
-        assert message.next_attempt_at.replace(tzinfo=None) > utcnow().replace(tzinfo=None)  # backoff, not the lease
+        assert message.next_attempt_at.replace(tzinfo=None) > clock.now().replace(tzinfo=None)  # backoff, not the lease
 
-        message.next_attempt_at = utcnow() - timedelta(seconds=1)
+        message.next_attempt_at = clock.now() - timedelta(seconds=1)
         db.session.commit()
         assert deliver_pending() == (0, 1)
         db.session.expire_all()
         message = db.session.get(OutboxMessage, failing_id)
         assert (message.status, message.attempts) == ("error", 2)
         assert message.body_text == "" and message.body_html is None
-        message.next_attempt_at = utcnow() - timedelta(seconds=1)
+        message.next_attempt_at = clock.now() - timedelta(seconds=1)
         db.session.commit()
         assert deliver_pending() == (0, 0)  # given up: never tried again
     assert len(smtp.messages) == 2
