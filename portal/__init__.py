@@ -19,6 +19,9 @@ def create_app(config=None):
     if app.config["PROXY_COUNT"]:
         n = app.config["PROXY_COUNT"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n, x_prefix=n)
+    if app.config["SCRIPT_NAME"]:
+        from portal.prefix import Prefix
+        app.wsgi_app = Prefix(app, app.config["SCRIPT_NAME"])
 
     _init_extensions(app)
     from portal.logs import SecretConverter

@@ -80,10 +80,15 @@ def test_gunicorn_serves_pages_assets_and_a_sign_in_under_the_prefix(app, gunico
     assert grid.status_code == 200 and system.serial in grid.text
     assert f'action="/portal/servicios/{system.serial}/reenviar-cda"' in grid.text
 
-    # Nothing is served outside the prefix (gunicorn itself refuses the path), nor for a host the
-    # portal does not answer to.
-    outside = get("/cuenta/ingresar")
-    assert outside.status_code >= 400 and "Iniciar sesión" not in outside.text
+    # Nothing is served outside the prefix: the portal's Spanish 404, whose links lead into it (not
+    # gunicorn's English "Configuration problem" page); nor for a host the portal does not answer to.
+    for path in ("/cuenta/ingresar", "/", "/favicon.ico", "/portalx/cuenta/ingresar"):
+        outside = get(path)
+        assert outside.status_code == 404, (path, outside.status_code, outside.text[:200])
+        assert "Página no encontrada" in outside.text and "Iniciar sesión" not in outside.text, path
+        assert "Configuration problem" not in outside.text and 'href="/portal/"' in outside.text, path
+        assert outside.headers["Content-Security-Policy"].startswith("default-src 'self'"), path
+    assert get("/portal").headers["Location"] == PUBLIC + "/portal/"
     assert get("/portal/cuenta/ingresar", Host="otro.example.mx", **{"X-Forwarded-Host": "otro.example.mx"}
                ).status_code == 400
 
@@ -93,7 +98,7 @@ def test_the_nginx_snippet_sends_what_the_portal_trusts():
     snippet = SNIPPET.read_text()
     sent = set(re.findall(r"^\s*proxy_set_header\s+([\w-]+)\s", snippet, re.M))
     assert sent == set(AS_NGINX_SENDS) | {"Connection"}
-    # The path goes to gunicorn whole: SCRIPT_NAME takes /portal off (a URI here would strip it twice).
+    # The path goes to gunicorn whole: the portal takes /portal off (a URI here would strip it twice).
     assert re.search(r"^\s*proxy_pass http://127\.0\.0\.1:8000;", snippet, re.M)
     assert not re.search(r"^\s*add_header\s+(X-Frame-Options|Content-Security-Policy)", snippet, re.M | re.I)
     for setting in ("SCRIPT_NAME=/portal", "PROXY_COUNT=1", "SESSION_COOKIE_PATH=/portal", "FRAME_ANCESTORS",
