@@ -270,3 +270,8 @@ def test_times_are_shown_in_mexico_city_time(app):
     from portal.templating import fecha_hora
     assert fecha_hora(datetime(2026, 11, 22, 4, 36, tzinfo=timezone.utc)) == "21/11/2026 22:36"
     assert fecha_hora(datetime(2026, 11, 22, 4, 36)) == "21/11/2026 22:36"
+
+
+def test_the_permissions_policy_names_only_features_chromium_knows(client):
+    policy = client.get("/cuenta/ingresar").headers["Permissions-Policy"]
+    assert "camera=()" in policy and "bluetooth" not in policy
