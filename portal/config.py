@@ -29,6 +29,13 @@ SETTINGS = {
     "BRAND_NAME": ("Aspel", str),
     "TIMEZONE": ("America/Mexico_City", str),
     "STORE_URL": ("https://www.aspel.com.mx/tienda", str),
+    # The support contact in every page's footer and in the privacy notice; SUPPORT_URL empty: the e-mail alone.
+    "SUPPORT_EMAIL": ("soporte@aspel.com.mx", str),
+    "SUPPORT_URL": ("https://www.aspel.com.mx/soporte", str),
+    # The aviso de privacidad at /aviso-de-privacidad: a UTF-8 text file, paragraphs apart by a blank line,
+    # a line starting "# " a heading. Empty: the portal's own notice under the LFPDPPP, naming BRAND_NAME
+    # as the party responsible and the support contact above.
+    "PRIVACY_NOTICE_FILE": (None, str),
     "FRAME_ANCESTORS": ("'self'", str),
     "RATELIMIT_STORAGE_URI": ("memory://", str),
     # Multiplies every rate of portal/limits.py (the bench raises them; 1 is production's).
@@ -103,6 +110,7 @@ def load_config(app, overrides=None):
 
     _public_address(app.config, production)
     app.config["SCRIPT_NAME"] = _script_name(app.config["SCRIPT_NAME"])
+    _readable_notice(app.config.get("PRIVACY_NOTICE_FILE"))
 
     url = app.config.get("SQLALCHEMY_DATABASE_URI") or app.config.get("DATABASE_URL")
     if not url:
@@ -144,6 +152,16 @@ def _public_address(config, production):
     if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
         raise ConfigError(f"PORTAL_URL={url!r} no es válida: usa una dirección como https://intranet.example.mx/portal.")
     config["PORTAL_URL"] = url
+
+
+def _readable_notice(path):
+    """A PRIVACY_NOTICE_FILE that cannot be read stops the start, rather than every visit to the notice."""
+    if not path:
+        return
+    try:
+        Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"PRIVACY_NOTICE_FILE={path!r} no se puede leer como texto UTF-8: {error}") from None
 
 
 def _script_name(value):
