@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from portal.config import SETTINGS
 from tests import factories
 from tests.embed_helpers import free_port, misplaced, urls_in
 
@@ -60,7 +61,8 @@ def test_gunicorn_serves_pages_assets_and_a_sign_in_under_the_prefix(app, gunico
     assert sign_in.status_code == 200 and sign_in.headers["Content-Encoding"] == "gzip"
     assert sign_in.headers["Strict-Transport-Security"] == "max-age=31536000"  # HTTPS, as the proxy said
     html = sign_in.text
-    assert [misplaced(url, "/portal", PUBLIC) for _, _, url in urls_in(html)] == [None] * len(urls_in(html))
+    elsewhere = {SETTINGS["STORE_URL"][0], SETTINGS["SUPPORT_URL"][0]}  # the store and the support site
+    assert [misplaced(url, "/portal", PUBLIC, elsewhere) for _, _, url in urls_in(html)] == [None] * len(urls_in(html))
     css = re.search(r'href="(/portal/assets/portal\.[0-9a-f]{10}\.css)"', html).group(1)
     asset = get(css, **{"Accept-Encoding": "gzip"})
     assert asset.status_code == 200 and asset.headers["Content-Type"].startswith("text/css")

@@ -47,7 +47,7 @@ class Prefixed:
         else:
             client.environ_base.update(FORWARDED)  # the proxy strips the prefix and says so
             self.base, self.origin = "", f"https://{PUBLIC_HOST}"
-        self.outside = {app.config["STORE_URL"]}
+        self.outside = {app.config["STORE_URL"], app.config["SUPPORT_URL"]}
         self.problems = []
         self.seen = 0
 
@@ -119,8 +119,10 @@ def test_every_area_under_the_prefix(app, client, world, hx, mode):
     asset = next(url for tag, attr, url in urls_in(sign_in_page.get_data(as_text=True)) if "/assets/portal." in url)
     assert portal.follow(asset).headers["Cache-Control"].startswith("public")
     assert location(portal.get("/cuenta/distribuidores", 301)) == PREFIX + "/cuenta/ingresar"
-    for path in ("/cuenta/crear", "/cuenta/recuperar", "/cuenta/terminos"):
+    for path in ("/cuenta/crear", "/cuenta/recuperar", "/cuenta/terminos", "/aviso-de-privacidad"):
         portal.get(path)
+    assert portal.get("/favicon.ico").mimetype in ("image/vnd.microsoft.icon", "image/x-icon")
+    assert f'<link rel="icon" href="{PREFIX}/favicon.ico"' in sign_in_page.get_data(as_text=True)
     portal.post("/cuenta/crear", 303, data=sign_up_data())
     portal.post("/cuenta/recuperar", 303, data={"email": user.email})
 
