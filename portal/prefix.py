@@ -9,7 +9,11 @@ from werkzeug.exceptions import NotFound
 
 
 class Prefix:
-    """WSGI middleware in front of the Flask app `app`, serving it under `prefix`."""
+    """WSGI middleware in front of the Flask app `app`, serving it under `prefix`.
+
+    Inside ProxyFix: every answer, the 404 included, sees the proxy's scheme, host and client; and a
+    path that carries the prefix is served under it whatever X-Forwarded-Prefix a client wrote.
+    """
 
     def __init__(self, app, prefix):
         self.app = app
@@ -17,13 +21,13 @@ class Prefix:
         self.prefix = prefix
 
     def __call__(self, environ, start_response):
-        if environ.get("SCRIPT_NAME", "").rstrip("/") == self.prefix:
-            return self.inner(environ, start_response)  # the server applied the prefix already
         path = environ.get("PATH_INFO", "")
-        environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "").rstrip("/") + self.prefix
         if path == self.prefix or path.startswith(self.prefix + "/"):
-            environ["PATH_INFO"] = path[len(self.prefix):]
+            environ["SCRIPT_NAME"], environ["PATH_INFO"] = self.prefix, path[len(self.prefix):]
             return self.inner(environ, start_response)
+        if environ.get("SCRIPT_NAME", "").rstrip("/") == self.prefix:
+            return self.inner(environ, start_response)  # the server took the prefix off already
+        environ["SCRIPT_NAME"] = self.prefix  # the 404's links lead into the portal
         return self.not_found(environ, start_response)
 
     def not_found(self, environ, start_response):

@@ -90,7 +90,11 @@ def test_gunicorn_serves_pages_assets_and_a_sign_in_under_the_prefix(app, gunico
         assert "Página no encontrada" in outside.text and "Iniciar sesión" not in outside.text, path
         assert "Configuration problem" not in outside.text and 'href="/portal/"' in outside.text, path
         assert outside.headers["Content-Security-Policy"].startswith("default-src 'self'"), path
+        assert outside.headers["Strict-Transport-Security"] == "max-age=31536000", path  # behind the proxy too
     assert get("/portal").headers["Location"] == PUBLIC + "/portal/"
+    # The prefix is the portal's setting: a client's own X-Forwarded-Prefix does not move its links.
+    forged = get("/portal/cuenta/ingresar", **{"X-Forwarded-Prefix": "/otro"})
+    assert forged.status_code == 200 and 'action="/portal/cuenta/ingresar"' in forged.text
     assert get("/portal/cuenta/ingresar", Host="otro.example.mx", **{"X-Forwarded-Host": "otro.example.mx"}
                ).status_code == 400
 
