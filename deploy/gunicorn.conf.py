@@ -93,7 +93,12 @@ def post_fork(server, worker):
 
 
 def post_worker_init(worker):
-    """Drop any database connection inherited from the master (each worker opens its own)."""
+    """Drop any database connection inherited from the master (each worker opens its own); leave
+    SCRIPT_NAME to the portal, which has read it by now."""
+    # gunicorn reads SCRIPT_NAME from the environment on every request and refuses a path outside it
+    # with its own English 500 page; the portal applies it instead (portal/prefix.py), answering such
+    # a path with its Spanish 404. Only the worker forgets it: the master keeps it for a reload.
+    os.environ.pop("SCRIPT_NAME", None)
     from portal.extensions import db
 
     app = worker.wsgi

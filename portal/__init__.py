@@ -16,6 +16,9 @@ def create_app(config=None):
     app = Flask(__name__, static_folder=STATIC_ROOT, template_folder=TEMPLATE_ROOT,
                 instance_relative_config=True, instance_path=instance_path)
     load_config(app, config)
+    if app.config["SCRIPT_NAME"]:
+        from portal.prefix import Prefix
+        app.wsgi_app = Prefix(app, app.config["SCRIPT_NAME"])
     if app.config["PROXY_COUNT"]:
         n = app.config["PROXY_COUNT"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n, x_prefix=n)

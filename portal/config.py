@@ -29,6 +29,13 @@ SETTINGS = {
     "BRAND_NAME": ("Aspel", str),
     "TIMEZONE": ("America/Mexico_City", str),
     "STORE_URL": ("https://www.aspel.com.mx/tienda", str),
+    # The support contact in every page's footer and in the privacy notice; SUPPORT_URL empty: the e-mail alone.
+    "SUPPORT_EMAIL": ("soporte@aspel.com.mx", str),
+    "SUPPORT_URL": ("https://www.aspel.com.mx/soporte", str),
+    # The aviso de privacidad at /aviso-de-privacidad: a UTF-8 text file, paragraphs apart by a blank line,
+    # a line starting "# " a heading. Empty: the portal's own notice under the LFPDPPP, naming BRAND_NAME
+    # as the party responsible and the support contact above.
+    "PRIVACY_NOTICE_FILE": (None, str),
     "FRAME_ANCESTORS": ("'self'", str),
     "RATELIMIT_STORAGE_URI": ("memory://", str),
     # Multiplies every rate of portal/limits.py (the bench raises them; 1 is production's).
@@ -71,6 +78,10 @@ SETTINGS = {
     # The portal's public address, prefix included: every link in every e-mail starts with it (never
     # with the request's Host). Required in production; development defaults to the dev server.
     "PORTAL_URL": (None, str),
+    # The prefix the portal is served under on a shared host (/portal), applied by the portal itself
+    # (portal/prefix.py): a path outside it gets the portal's 404. gunicorn reads the same variable;
+    # deploy/gunicorn.conf.py keeps it from refusing those paths with its own English page.
+    "SCRIPT_NAME": ("", str),
     # PostgreSQL: a pooled connection that rested longer than this is pinged before use (portal/postgres.py).
     "DATABASE_PING_IDLE_SECONDS": (10.0, float),
 }
@@ -98,6 +109,8 @@ def load_config(app, overrides=None):
         app.config["SECRET_KEY"] = _development_secret(instance)
 
     _public_address(app.config, production)
+    app.config["SCRIPT_NAME"] = _script_name(app.config["SCRIPT_NAME"])
+    _readable_notice(app.config.get("PRIVACY_NOTICE_FILE"))
 
     url = app.config.get("SQLALCHEMY_DATABASE_URI") or app.config.get("DATABASE_URL")
     if not url:
@@ -139,6 +152,24 @@ def _public_address(config, production):
     if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
         raise ConfigError(f"PORTAL_URL={url!r} no es válida: usa una dirección como https://intranet.example.mx/portal.")
     config["PORTAL_URL"] = url
+
+
+def _readable_notice(path):
+    """A PRIVACY_NOTICE_FILE that cannot be read stops the start, rather than every visit to the notice."""
+    if not path:
+        return
+    try:
+        Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"PRIVACY_NOTICE_FILE={path!r} no se puede leer como texto UTF-8: {error}") from None
+
+
+def _script_name(value):
+    """SCRIPT_NAME as the portal applies it: "" (served at the root) or "/portal", no trailing slash."""
+    prefix = (value or "").strip().rstrip("/")
+    if prefix and (not prefix.startswith("/") or any(ch in prefix for ch in "?#%\\ ")):
+        raise ConfigError(f"SCRIPT_NAME={value!r} no es válido: usa una ruta como /portal.")
+    return prefix
 
 
 def _same_site(value, secure):

@@ -131,7 +131,7 @@ def _services(rng, desk, products, today, desk_index):
                             plan="Respaldo en línea", capacity=size, valid_from=start,
                             valid_until=start + timedelta(days=365), activated_on=start,
                             status=dated_status(start + timedelta(days=365), today)))
-    for n, stamps in enumerate(["500 timbres", "1000 timbres"]):
+    for n, stamps in enumerate(["500 Timbres", "1000 Timbres"]):
         start = today - timedelta(days=60 * (n + 1))
         rows.append(Service(desk_id=desk.id, category="sellado-cfdi", name="Sellado CFDI 4.0", plan=stamps,
                             valid_from=start, valid_until=start + timedelta(days=365), activated_on=start,

@@ -5,9 +5,10 @@ from flask import request
 
 from portal.config import ConfigError
 
-# The portal uses no device or powerful feature: none for it nor for anything it might frame.
+# The portal uses no device or powerful feature: none for it nor for anything it might frame. Only
+# features Chromium knows: it writes an error in the console of every page for any other ("bluetooth").
 PERMISSIONS_POLICY = ", ".join(f"{feature}=()" for feature in (
-    "camera", "microphone", "geolocation", "payment", "usb", "serial", "bluetooth", "hid", "midi",
+    "camera", "microphone", "geolocation", "payment", "usb", "serial", "hid", "midi",
     "accelerometer", "gyroscope", "magnetometer", "display-capture", "screen-wake-lock", "browsing-topics"))
 # X-Frame-Options for browsers without CSP frame-ancestors; it can only say "nobody" or "this origin".
 OLD_FRAME_OPTIONS = {"'none'": "DENY", "'self'": "SAMEORIGIN"}

@@ -100,3 +100,17 @@ def test_desk_lookups_by_rfc_forgive_case(app):
     with pytest.raises(operations.NotFound):
         operations.desk_by_rfc("PES120301Q45")
     assert db.session.query(Desk).count() == 1
+
+
+def test_keys_issued_in_timbres_of_any_case_are_written_timbres_and_credit_the_balance(app, world):
+    """One spelling for the list and the e-mail ("50 Timbres"), and the unit the balance counts."""
+    from portal.prepaid.redemption import amount, confirm_key
+    from portal.services.stamps import stamp_balance
+
+    issued = operations.issue_key_batch({"count": 1, "quantity": 50, "unit": " timbres "})
+    db.session.commit()
+    key = db.session.scalars(select(PrepaidKey).where(PrepaidKey.code == issued.codes[0])).one()
+    assert key.unit == "Timbres" and amount(key) == "50 Timbres"
+    confirm_key(world.b.desk, world.b.user, key.code, "mi_negocio", True)
+    db.session.commit()
+    assert stamp_balance(world.b.desk.id).received == 50

@@ -238,3 +238,21 @@ def test_a_search_or_text_filter_is_planned_for_its_words_while_plain_lists_reus
     prepared = db.session.scalars(text("SELECT statement FROM pg_prepared_statements")).all()
     assert any("FROM prepaid_keys" in s for s in prepared), prepared
     assert not any("LIKE" in s for s in prepared), prepared
+
+
+def test_support_contact_and_privacy_notice_come_from_the_environment(tmp_path, monkeypatch):
+    notice = tmp_path / "aviso.txt"
+    notice.write_text("Aviso.", encoding="utf-8")
+    monkeypatch.setenv("SUPPORT_EMAIL", "ayuda@marca.example")
+    monkeypatch.setenv("SUPPORT_URL", "https://marca.example/soporte")
+    monkeypatch.setenv("PRIVACY_NOTICE_FILE", str(notice))
+    app = create_app({"INSTANCE_PATH": str(tmp_path)})
+    assert (app.config["SUPPORT_EMAIL"], app.config["SUPPORT_URL"], app.config["PRIVACY_NOTICE_FILE"]) == (
+        "ayuda@marca.example", "https://marca.example/soporte", str(notice))
+
+
+def test_a_privacy_notice_file_that_cannot_be_read_stops_the_start(tmp_path):
+    (tmp_path / "latin1.txt").write_bytes("Año".encode("latin-1"))
+    for path in (tmp_path / "no-existe.txt", tmp_path / "latin1.txt"):
+        with pytest.raises(ConfigError, match="PRIVACY_NOTICE_FILE"):
+            create_app({"INSTANCE_PATH": str(tmp_path), "PRIVACY_NOTICE_FILE": str(path)})

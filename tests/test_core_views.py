@@ -269,3 +269,82 @@ def test_times_are_shown_in_mexico_city_time(app):
     from portal.templating import fecha_hora
     assert fecha_hora(datetime(2026, 11, 22, 4, 36, tzinfo=timezone.utc)) == "21/11/2026 22:36"
     assert fecha_hora(datetime(2026, 11, 22, 4, 36)) == "21/11/2026 22:36"
+
+
+FOOTER_PAGES = ["/cuenta/ingresar", "/cuenta/crear", "/cuenta/terminos", "/aviso-de-privacidad", "/no-existe"]
+
+
+def footer_of(page):
+    import re
+    found = re.search(r'<footer class="site-footer">(.*?)</footer>', page, re.S)
+    return found and found.group(1)
+
+
+@pytest.mark.app_config(SUPPORT_EMAIL="ayuda@marca.example", SUPPORT_URL="https://marca.example/soporte")
+def test_every_page_signed_in_or_out_has_the_support_contact_and_the_notices_in_its_footer(client, world, login):
+    signed_in = ["/servicios/suscripciones", "/claves-prepago", "/claves-prepago/activar", "/perfil",
+                 "/perfil/notificaciones", "/aviso-de-privacidad", "/no-existe"]
+    for when, paths in (("fuera", FOOTER_PAGES), ("dentro", signed_in)):
+        if when == "dentro":
+            login(world.a.user)
+        for path in paths:
+            footer = footer_of(client.get(path).get_data(as_text=True))
+            assert footer, (when, path)
+            assert '<a href="mailto:ayuda@marca.example">ayuda@marca.example</a>' in footer, path
+            assert 'href="https://marca.example/soporte"' in footer, path
+            assert '<a href="/aviso-de-privacidad">Aviso de privacidad</a>' in footer, path
+            assert '<a href="/cuenta/terminos">Términos y condiciones</a>' in footer, path
+
+
+@pytest.mark.app_config(SUPPORT_URL="")
+def test_without_a_support_url_the_footer_gives_the_email_alone(client):
+    footer = footer_of(client.get("/cuenta/ingresar").get_data(as_text=True))
+    assert "soporte@aspel.com.mx" in footer and "centro de soporte" not in footer
+
+
+def test_crear_cuenta_links_the_privacy_notice_where_it_asks_for_personal_data(client):
+    page = client.get("/cuenta/crear").get_data(as_text=True)
+    form = page[page.index('<form id="auth-register"'):page.index("</form>")]
+    assert '<a href="/aviso-de-privacidad" target="_blank" rel="noopener">Aviso de privacidad</a>' in form
+
+
+def test_the_default_privacy_notice_names_the_brand_and_the_support_contact(client, world, login):
+    for signed_in in (False, True):
+        if signed_in:
+            login(world.a.user)
+        response = client.get("/aviso-de-privacidad")
+        assert response.status_code == 200
+        page = response.get_data(as_text=True)
+        assert "<h1>Aviso de privacidad</h1>" in page
+        assert "Aspel es responsable del tratamiento de los datos personales" in page
+        assert "Ley Federal de Protección de Datos Personales en Posesión de los Particulares (LFPDPPP)" in page
+        assert "derechos ARCO" in page and page.count('href="mailto:soporte@aspel.com.mx"') >= 3
+
+
+@pytest.mark.app_config(BRAND_NAME="Contpaq", PRIVACY_NOTICE_FILE=None)
+def test_a_privacy_notice_file_replaces_the_default_text(app, client, tmp_path):
+    notice = tmp_path / "aviso.txt"
+    notice.write_text("# Responsable\n\nContpaq <S.A.> trata tus datos\npara darte el servicio.\n\n\n"
+                      "# Derechos ARCO\n\nEscribe a privacidad@contpaq.example.\n", encoding="utf-8")
+    app.config["PRIVACY_NOTICE_FILE"] = str(notice)
+    page = client.get("/aviso-de-privacidad").get_data(as_text=True)
+    body = page[page.index('id="privacy-notice"'):page.index("</section>")]
+    assert "<h2>Responsable</h2>" in body and "<p>Contpaq &lt;S.A.&gt; trata tus datos para darte el servicio.</p>" in body
+    assert "<h2>Derechos ARCO</h2>" in body and "<p>Escribe a privacidad@contpaq.example.</p>" in body
+    assert "LFPDPPP" not in body
+
+
+def test_the_favicon_is_served_by_the_portal_and_linked_from_every_page(client):
+    import re
+    page = client.get("/cuenta/ingresar").get_data(as_text=True)
+    assert '<link rel="icon" href="/favicon.ico" sizes="32x32">' in page
+    svg = re.search(r'<link rel="icon" href="(/assets/favicon\.[0-9a-f]{10}\.svg)" type="image/svg\+xml">', page).group(1)
+    assert client.get(svg).mimetype == "image/svg+xml"
+    icon = client.get("/favicon.ico")
+    assert icon.status_code == 200 and icon.data[:4] == b"\x00\x00\x01\x00"  # an ICO file
+    assert icon.mimetype in ("image/vnd.microsoft.icon", "image/x-icon")
+
+
+def test_the_permissions_policy_names_only_features_chromium_knows(client):
+    policy = client.get("/cuenta/ingresar").headers["Permissions-Policy"]
+    assert "camera=()" in policy and "bluetooth" not in policy

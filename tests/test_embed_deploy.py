@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from portal.config import SETTINGS
 from tests import factories
 from tests.embed_helpers import free_port, misplaced, urls_in
 
@@ -60,7 +61,8 @@ def test_gunicorn_serves_pages_assets_and_a_sign_in_under_the_prefix(app, gunico
     assert sign_in.status_code == 200 and sign_in.headers["Content-Encoding"] == "gzip"
     assert sign_in.headers["Strict-Transport-Security"] == "max-age=31536000"  # HTTPS, as the proxy said
     html = sign_in.text
-    assert [misplaced(url, "/portal", PUBLIC) for _, _, url in urls_in(html)] == [None] * len(urls_in(html))
+    elsewhere = {SETTINGS["STORE_URL"][0], SETTINGS["SUPPORT_URL"][0]}  # the store and the support site
+    assert [misplaced(url, "/portal", PUBLIC, elsewhere) for _, _, url in urls_in(html)] == [None] * len(urls_in(html))
     css = re.search(r'href="(/portal/assets/portal\.[0-9a-f]{10}\.css)"', html).group(1)
     asset = get(css, **{"Accept-Encoding": "gzip"})
     assert asset.status_code == 200 and asset.headers["Content-Type"].startswith("text/css")
@@ -80,10 +82,19 @@ def test_gunicorn_serves_pages_assets_and_a_sign_in_under_the_prefix(app, gunico
     assert grid.status_code == 200 and system.serial in grid.text
     assert f'action="/portal/servicios/{system.serial}/reenviar-cda"' in grid.text
 
-    # Nothing is served outside the prefix (gunicorn itself refuses the path), nor for a host the
-    # portal does not answer to.
-    outside = get("/cuenta/ingresar")
-    assert outside.status_code >= 400 and "Iniciar sesión" not in outside.text
+    # Nothing is served outside the prefix: the portal's Spanish 404, whose links lead into it (not
+    # gunicorn's English "Configuration problem" page); nor for a host the portal does not answer to.
+    for path in ("/cuenta/ingresar", "/", "/favicon.ico", "/portalx/cuenta/ingresar"):
+        outside = get(path)
+        assert outside.status_code == 404, (path, outside.status_code, outside.text[:200])
+        assert "Página no encontrada" in outside.text and "Iniciar sesión" not in outside.text, path
+        assert "Configuration problem" not in outside.text and 'href="/portal/"' in outside.text, path
+        assert outside.headers["Content-Security-Policy"].startswith("default-src 'self'"), path
+        assert outside.headers["Strict-Transport-Security"] == "max-age=31536000", path  # behind the proxy too
+    assert get("/portal").headers["Location"] == PUBLIC + "/portal/"
+    # The prefix is the portal's setting: a client's own X-Forwarded-Prefix does not move its links.
+    forged = get("/portal/cuenta/ingresar", **{"X-Forwarded-Prefix": "/otro"})
+    assert forged.status_code == 200 and 'action="/portal/cuenta/ingresar"' in forged.text
     assert get("/portal/cuenta/ingresar", Host="otro.example.mx", **{"X-Forwarded-Host": "otro.example.mx"}
                ).status_code == 400
 
@@ -93,7 +104,7 @@ def test_the_nginx_snippet_sends_what_the_portal_trusts():
     snippet = SNIPPET.read_text()
     sent = set(re.findall(r"^\s*proxy_set_header\s+([\w-]+)\s", snippet, re.M))
     assert sent == set(AS_NGINX_SENDS) | {"Connection"}
-    # The path goes to gunicorn whole: SCRIPT_NAME takes /portal off (a URI here would strip it twice).
+    # The path goes to gunicorn whole: the portal takes /portal off (a URI here would strip it twice).
     assert re.search(r"^\s*proxy_pass http://127\.0\.0\.1:8000;", snippet, re.M)
     assert not re.search(r"^\s*add_header\s+(X-Frame-Options|Content-Security-Policy)", snippet, re.M | re.I)
     for setting in ("SCRIPT_NAME=/portal", "PROXY_COUNT=1", "SESSION_COOKIE_PATH=/portal", "FRAME_ANCESTORS",

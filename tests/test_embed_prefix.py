@@ -47,7 +47,7 @@ class Prefixed:
         else:
             client.environ_base.update(FORWARDED)  # the proxy strips the prefix and says so
             self.base, self.origin = "", f"https://{PUBLIC_HOST}"
-        self.outside = {app.config["STORE_URL"]}
+        self.outside = {app.config["STORE_URL"], app.config["SUPPORT_URL"]}
         self.problems = []
         self.seen = 0
 
@@ -119,8 +119,10 @@ def test_every_area_under_the_prefix(app, client, world, hx, mode):
     asset = next(url for tag, attr, url in urls_in(sign_in_page.get_data(as_text=True)) if "/assets/portal." in url)
     assert portal.follow(asset).headers["Cache-Control"].startswith("public")
     assert location(portal.get("/cuenta/distribuidores", 301)) == PREFIX + "/cuenta/ingresar"
-    for path in ("/cuenta/crear", "/cuenta/recuperar", "/cuenta/terminos"):
+    for path in ("/cuenta/crear", "/cuenta/recuperar", "/cuenta/terminos", "/aviso-de-privacidad"):
         portal.get(path)
+    assert portal.get("/favicon.ico").mimetype in ("image/vnd.microsoft.icon", "image/x-icon")
+    assert f'<link rel="icon" href="{PREFIX}/favicon.ico"' in sign_in_page.get_data(as_text=True)
     portal.post("/cuenta/crear", 303, data=sign_up_data())
     portal.post("/cuenta/recuperar", 303, data={"email": user.email})
 
@@ -219,3 +221,28 @@ def test_email_written_outside_a_request_uses_portal_url_with_its_prefix(app, tm
     assert f"https://{PUBLIC_HOST}{PREFIX}/cuenta/definir/" in welcome.body_text
     assert links_in_text(welcome.body_text) and all(
         url.startswith(f"https://{PUBLIC_HOST}{PREFIX}/") for url in links_in_text(welcome.body_text))
+
+
+@pytest.mark.app_config(SCRIPT_NAME="/portal/", SESSION_COOKIE_PATH=PREFIX)
+def test_script_name_serves_the_portal_under_it_and_a_spanish_404_outside(app, client, world):
+    """SCRIPT_NAME applied by the portal (portal/prefix.py): what gunicorn passes whole, or already split."""
+    assert client.get(PREFIX + "/cuenta/ingresar").status_code == 200
+    assert client.get("/cuenta/ingresar", environ_overrides={"SCRIPT_NAME": PREFIX}).status_code == 200
+    for path in ("/cuenta/ingresar", "/", "/portalx/cuenta/ingresar", "/api/v1/openapi.json"):
+        outside = client.get(path)
+        assert outside.status_code == 404, path
+        page = outside.get_data(as_text=True)
+        if path.startswith("/api/"):
+            assert outside.get_json()["error"]["code"] == "not_found"
+            continue
+        assert "Página no encontrada" in page and "Iniciar sesión" not in page, path
+        assert f'href="{PREFIX}/"' in page and outside.headers["X-Content-Type-Options"] == "nosniff", path
+    assert client.post("/cuenta/ingresar", data={"email": world.a.user.email}).status_code == 404
+
+
+@pytest.mark.parametrize("value", ["portal", "/portal?x=1", "/por tal"])
+def test_a_script_name_that_is_not_a_path_stops_the_start(tmp_path, value):
+    from portal import ConfigError, create_app
+
+    with pytest.raises(ConfigError, match="SCRIPT_NAME"):
+        create_app({"SCRIPT_NAME": value, "INSTANCE_PATH": str(tmp_path), "SQLALCHEMY_DATABASE_URI": "sqlite://"})

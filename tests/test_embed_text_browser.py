@@ -46,6 +46,17 @@ def sign_in(live_server, user):
     return f"session={session.cookies['session']}"
 
 
+def test_w3m_reads_the_footer_and_the_privacy_notice_signed_out_and_in(app, live_server, w3m, world):
+    for cookie in (None, sign_in(live_server, world.a.user)):
+        sign_in_or_services = w3m("/", cookie)
+        in_order(sign_in_or_services, "Escritorio de Servicios", "¿Necesitas ayuda? Escríbenos a soporte@aspel.com.mx",
+                 "Aviso de privacidad · Términos y condiciones")
+        notice = w3m("/aviso-de-privacidad", cookie)
+        in_order(notice, "Aviso de privacidad", "Responsable de tus datos personales",
+                 "Aspel es responsable del tratamiento", "soporte@aspel.com.mx", "Tus derechos", "derechos ARCO",
+                 "¿Necesitas ayuda?")
+
+
 def in_order(text, *expected):
     """Each expected piece appears, each after the one before; returns where each was found."""
     at, found = 0, []

@@ -51,6 +51,7 @@ def test_each_page_shows_its_title_columns_and_the_desks_rows(client, signed_in,
     assert "Arrastra una columna aquí para agrupar por ella" in html and "Agrupar por" in html
     assert "Página 1 de 1 (1 elemento)" in html and "Exportar CSV" in html
     assert 'href="https://tienda.example/aspel"' in html  # Seguir comprando
+    assert html.count(">Seguir comprando<") == 1  # the menu's; the page does not repeat it
     assert "Servicio ajeno" not in html and f"AJENO-{category}" not in html
     if category in ("suscripciones", "licenciamiento"):
         assert f"MIO-{category}" in html and f"{activated:%d/%m/%Y}" in html
@@ -63,6 +64,7 @@ def test_an_empty_desk_gets_a_friendly_empty_state(client, signed_in):
     assert "Aún no tienes sistemas en suscripción en este escritorio." in html
     assert "<table" not in html and "Buscar..." not in html
     assert html.count('href="https://tienda.example/aspel"') >= 2
+    assert html.count(">Seguir comprando<") == 1
 
 
 def test_a_search_without_results_says_so_and_offers_to_clear(client, signed_in):
@@ -249,7 +251,7 @@ def test_sellado_cfdi_shows_the_stamp_balance(client, signed_in, hx):
     credit_stamps(desk.id, 1500, "prueba:1")
     record_stamp_use(desk.id, 320, "prueba:2")
     db.session.commit()
-    factories.service(desk, category="sellado-cfdi", name="Sellado CFDI 4.0", plan="1000 timbres", acquisition=None)
+    factories.service(desk, category="sellado-cfdi", name="Sellado CFDI 4.0", plan="1000 Timbres", acquisition=None)
     html = client.get("/servicios/sellado-cfdi").get_data(as_text=True)
     assert "Saldo de timbres" in html
     assert "<dt>Recibidos</dt><dd>1,500</dd>" in html

@@ -234,9 +234,12 @@ def key_values(data, today):
     if expires_on and expires_on < today:
         raise InvalidInput({"expires_on": "La fecha de vencimiento ya pasó."})
     product = _product(data["product"], "product") if data.get("product") else None
-    unit = data.get("unit", "Timbres").strip()
+    unit = data.get("unit", redemption.STAMP_UNIT).strip()
     if not unit:
         raise InvalidInput({"unit": "No puede estar vacío."})
+    if unit.casefold() == redemption.STAMP_UNIT.casefold():
+        # One spelling: the list and the e-mail say "50 Timbres", and only that unit credits the balance.
+        unit = redemption.STAMP_UNIT
     return {"quantity": int(data["quantity"]), "unit": unit, "product_id": product.id if product else None,
             "expires_on": expires_on, "batch": data.get("reference")}
 

@@ -1,9 +1,12 @@
-"""Home, the desk selector and /healthz."""
-from flask import abort, jsonify, redirect, request, session, url_for
+"""Home, the desk selector, /healthz, the privacy notice and the favicon."""
+from pathlib import Path
+
+from flask import abort, current_app, jsonify, redirect, render_template, request, send_from_directory, session, url_for
 from flask_login import current_user, login_required
 from sqlalchemy.exc import SQLAlchemyError
 
 from portal.core import bp
+from portal.core.privacy import sections
 from portal.desks import desk_of
 from portal.extensions import db
 from portal.urls import safe_next
@@ -35,6 +38,20 @@ def switch_desk():
         abort(404)
     session["desk_id"] = desk.id
     return redirect(safe_next(request.form.get("next")) or url_for("core.home"), code=303)
+
+
+@bp.get("/aviso-de-privacidad")
+def privacy():
+    """The aviso de privacidad: PRIVACY_NOTICE_FILE's text, or the portal's own (signed in or not)."""
+    path = current_app.config["PRIVACY_NOTICE_FILE"]
+    notice = sections(Path(path).read_text(encoding="utf-8")) if path else None
+    return render_template("core/privacy.html", notice=notice)
+
+
+@bp.get("/favicon.ico")
+def favicon():
+    """The icon browsers ask for at the portal's root (its prefix included), served from static/."""
+    return send_from_directory(current_app.static_folder, "favicon.ico", max_age=7 * 24 * 3600)
 
 
 @bp.get("/healthz")
