@@ -14,6 +14,7 @@ from html5lib.html5parser import ParseError
 from portal.extensions import db
 from portal.demo import CUSTOMER
 from portal.models import Desk, Service
+from tests import factories
 from tests.embed_helpers import urls_in
 from tests.prepaid_helpers import step_token
 
@@ -96,7 +97,7 @@ def crawl(client, starts):
 def demo(app):
     from portal.demo import load_demo
 
-    return load_demo()
+    return load_demo(factories.today())
 
 
 def sign_in(client, email):

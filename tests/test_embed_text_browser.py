@@ -90,19 +90,20 @@ def test_w3m_reads_sign_in_services_and_keys_in_order(app, live_server, w3m, wor
     # words for readers without images; Envíos wraps under it, in the same column).
     lines = services.splitlines()
     row = next(n for n, line in enumerate(lines) if system.serial in line)
-    assert lines[row].split() == ["NOI", "11.0", "5", system.serial, "14/03/2025", "14/12/2026", "Reenviar", "CDA"]
+    assert lines[row].split() == ["NOI", "11.0", "5", system.serial, f"{system.activated_on:%d/%m/%Y}",
+                                  f"{system.next_payment_on:%d/%m/%Y}", "Reenviar", "CDA"]
     assert lines[row + 1].strip() == "Envíos"
     assert lines[row + 1].index("Envíos") == lines[row].index("Reenviar")
     for label in MENU[1:]:
         assert line_with(services, label).strip().startswith("•"), label  # a list of links, one a line
 
-    keys = w3m("/claves-prepago?desde=2026-10-01&hasta=2026-10-31", cookie)  # the key's month
+    keys = w3m("/claves-prepago", cookie)  # the default period holds the key's contract date
     in_order(keys, *MENU, "Claves prepago", "Activar claves", "Comprar ahora",
              "Claves de prepago con: Fecha de contratación desde", "Buscar",
              "Clave", "Cantidad", "Fecha", "F. Activación", "Estatus", "Cliente",
              key_codes.grouped(key.code), "Página 1 de 1 (1 elemento)", "Exportar CSV",
              "La asignación de cliente se realiza")
-    assert line_with(keys, key_codes.grouped(key.code)).split()[1:] == ["50", "Timbres", "01/10/2026", "Inactiva",
+    assert line_with(keys, key_codes.grouped(key.code)).split()[1:] == ["50", "Timbres", f"{key.confirmed_on:%d/%m/%Y}", "Inactiva",
                                                                      "Disponible", "Sin", "asignar"]
 
     activate = w3m("/claves-prepago/activar", cookie)
