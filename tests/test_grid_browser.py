@@ -251,6 +251,38 @@ def test_without_js_the_menus_open_and_aplicar_applies(app, live_server, browser
     assert seen[True] == seen[False]
 
 
+@pytest.mark.parametrize("js", [True, False], ids=["js", "nojs"])
+def test_rows_per_page_apply_on_change_with_js_and_with_mostrar_without(app, live_server, browser_page, world, keys,
+                                                                        js):
+    for n in range(3):
+        factories.prepaid_key(keys, confirmed_on=date(2026, 10, 20 + n))
+    page = open_keys(browser_page, live_server, world, js=js, path=OCTOBER + "&sort=cantidad")
+    info = page.locator(f"{KEYS} .grid-info")
+    expect(info).to_have_text("Página 1 de 1 (12 elementos)")
+    if js:
+        page.evaluate("window.sameDocument = true")
+    page.get_by_label("Filas por página").select_option("10")
+    mostrar = page.get_by_role("button", name="Mostrar")
+    if js:
+        expect(mostrar).to_be_hidden()  # htmx applies the change itself
+    else:
+        mostrar.click()
+    expect(info).to_have_text("Página 1 de 2 (12 elementos)")
+    expect(page.locator(f"{KEYS} th[aria-sort=ascending]")).to_contain_text("Cantidad")  # the order is kept
+    assert query(page.url)["per_page"] == ["10"] and query(page.url)["sort"] == ["cantidad"]
+    if js:
+        assert page.evaluate("window.sameDocument") is True
+        settled(page)
+    # A filter applied from the toolbar keeps the page size and the order.
+    menu(page, "filtro").locator("summary").click()
+    menu(page, "filtro").get_by_label("Estatus").select_option("disponible")
+    if not js:
+        page.get_by_role("button", name="Aplicar").click()
+    expect(info).to_have_text("Página 1 de 1 (9 elementos)")
+    expect(page.get_by_label("Filas por página")).to_have_value("10")
+    expect(page.locator(f"{KEYS} th[aria-sort=ascending]")).to_contain_text("Cantidad")
+
+
 # --- dates ------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("locale", ["en-US", "es-MX"])

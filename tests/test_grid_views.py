@@ -4,6 +4,7 @@ import re
 from datetime import date
 from html import unescape
 
+import html5lib
 import pytest
 
 from portal.extensions import db
@@ -143,3 +144,68 @@ def test_each_cell_carries_its_column_label_for_the_phone_cards(client, keys):
     first = re.search(r"<tr>(<td.*?)</tr>", html).group(1)
     assert re.findall(r'<td[^>]*data-label="([^"]+)"', first) == ["Clave", "Estatus", "Cliente"]
     assert '<td data-label="Cliente">Cliente Uno</td>' in first
+
+
+# --- every control inside its form (text browsers ignore form="…") -------------------------------
+
+def controls_outside_a_form(html):
+    """The name (or text) of each input, select, textarea or button not inside a <form>."""
+    document = html5lib.parse(html, namespaceHTMLElements=False)
+    parents = {child: parent for parent in document.iter() for child in parent}
+    outside = []
+    for element in document.iter():
+        if element.tag not in ("input", "select", "textarea", "button"):
+            continue
+        ancestor = parents.get(element)
+        while ancestor is not None and ancestor.tag != "form":
+            ancestor = parents.get(ancestor)
+        if ancestor is None:
+            outside.append(element.get("name") or "".join(element.itertext()).strip())
+    return outside
+
+
+def form_of(html, control_id):
+    """(action, [(name, value)] of its other fields) of the form holding the control `control_id`."""
+    document = html5lib.parse(html, namespaceHTMLElements=False)
+    for form in document.iter("form"):
+        if any(element.get("id") == control_id for element in form.iter()):
+            fields = [(element.get("name"), element.get("value")) for element in form.iter("input")
+                      if element.get("type") == "hidden"]
+            return unescape(form.get("action")), fields
+    raise AssertionError(f"{control_id} no está dentro de un formulario")
+
+
+def test_every_control_of_a_list_stands_inside_its_form(client, keys):
+    factories.service(keys, "suscripciones")
+    for html in (page(client, "estatus=utilizada&sort=cliente&per_page=10"),
+                 client.get("/servicios/suscripciones").get_data(as_text=True)):
+        assert controls_outside_a_form(html) == []
+        assert ' form="' not in html
+
+
+def test_rows_per_page_is_a_form_of_its_own_that_keeps_the_list_on_screen(client, keys):
+    html = page(client, "estatus=utilizada&sort=cliente&q=cliente&page=2")
+    action, fields = form_of(html, "grid-claves-prepago-per-page")
+    assert action == "/claves-prepago"
+    # Its hidden fields are the list on screen, back to page 1: with the chosen size, the same rows.
+    assert fields == [("q", "cliente"), ("desde", "2026-10-01"), ("hasta", "2026-10-31"), ("estatus", "utilizada"),
+                      ("sort", "cliente")]
+    assert re.search(r'<button type="submit" class="grid-apply">Mostrar</button>\s*</form>', html)
+    sent = client.get(action, query_string=fields + [("per_page", "1")]).get_data(as_text=True)
+    assert "Página 1 de 2 (2 elementos)" in sent and 'value="1" selected' in sent
+
+
+def test_the_toolbar_keeps_the_order_and_page_size_on_screen(client, keys, hx):
+    html = page(client, "sort=cliente&per_page=10")
+    action, fields = form_of(html, "grid-claves-prepago-q")
+    assert ("sort", "cliente") in fields and ("per_page", "10") in fields
+    # Applying a filter from the toolbar keeps them: the form sends its fields as they are.
+    applied = client.get(action, query_string=fields + [("estatus", "utilizada"), ("desde", "01/10/2026"),
+                                                       ("hasta", "31/10/2026")]).get_data(as_text=True)
+    assert "Página 1 de 1 (2 elementos)" in applied and 'value="10" selected' in applied
+    assert [("sort", "cliente"), ("per_page", "10")] == form_of(applied, "grid-claves-prepago-q")[1]
+    # htmx never swaps the toolbar: a sorted fragment sends its kept fields out of band.
+    fragment = page(client, "sort=-cantidad", **hx)
+    assert re.search(r'<span id="grid-claves-prepago-kept" hx-swap-oob="true">'
+                     r'<input type="hidden" name="sort" value="-cantidad"></span>', fragment)
+

@@ -218,6 +218,12 @@ class GridPage:
         return len(self.state.filters)
 
     @property
+    def kept_query(self):
+        """[(name, value)] of this list but its page and page size: "Filas por página"'s hidden fields."""
+        return [(str(name), str(value))
+                for name, value in iter_multi_items(self.state.query(page=None, per_page=None))]
+
+    @property
     def per_page_choices(self):
         return sorted(set(parsing.PER_PAGE_CHOICES) | {self.state.per_page})
 
