@@ -378,6 +378,28 @@ def test_printing_hides_the_navigation_and_shows_the_filters(app, live_server, b
     expect(page.locator(f"{KEYS} tbody tr")).to_have_count(3)
 
 
+def test_paper_names_the_desk_and_the_moment_and_hides_every_button_and_row_action(app, live_server, browser_page,
+                                                                                    world, keys):
+    service = factories.service(world.a.desk, "suscripciones")
+    page = open_keys(browser_page, live_server, world, path="/servicios/suscripciones")
+    desk_head = page.locator(f"{SERVICES} .grid-print-desk")
+    expect(desk_head).to_be_hidden()
+    resend = page.locator(f"#cda-btn-{service.serial}")
+    envios = page.get_by_role("link", name=f"Envíos de CDA del número de serie {service.serial}")
+    expect(resend).to_be_visible()
+    expect(envios).to_be_visible()
+    page.emulate_media(media="print")
+    expect(desk_head).to_be_visible()
+    expect(desk_head).to_have_text(f"{world.a.desk.razon_social} RFC {world.a.desk.rfc}")
+    expect(page.locator(f"{SERVICES} .grid-print-at")).to_have_text(re.compile(r"^Impreso el \d\d/\d\d/\d{4} \d\d:\d\d$"))
+    expect(page.locator(f"{SERVICES} .grid-print-filters")).to_have_text("Sin búsqueda ni filtros.")
+    expect(page.locator(f"{SERVICES} tbody")).to_contain_text(service.serial)
+    for hidden in (resend, envios, page.locator(f"{SERVICES} .grid-actions").first,
+                   page.get_by_role("link", name="Seguir comprando").first, page.locator(f"{SERVICES} .grid-foot")):
+        expect(hidden).to_be_hidden()
+    assert page.locator("main button:visible, main .button:visible").count() == 0
+
+
 def many_keys(desk, n):
     """n keys of one day, added in one transaction (a factory per key would take minutes)."""
     db.session.add_all([PrepaidKey(code=key_codes.generate(), quantity=50, unit="Timbres", status="disponible",

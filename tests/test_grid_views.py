@@ -3,10 +3,13 @@ print view, and the parts htmx sends out of band. What the browser tests click, 
 import re
 from datetime import date
 from html import unescape
+from zoneinfo import ZoneInfo
 
 import html5lib
 import pytest
+from markupsafe import escape
 
+from portal import clock
 from portal.extensions import db
 from portal.models import PrepaidKey
 from portal import key_codes
@@ -209,3 +212,35 @@ def test_the_toolbar_keeps_the_order_and_page_size_on_screen(client, keys, hx):
     assert re.search(r'<span id="grid-claves-prepago-kept" hx-swap-oob="true">'
                      r'<input type="hidden" name="sort" value="-cantidad"></span>', fragment)
 
+
+# --- paper: whose list, when, and nothing that does nothing there --------------------------------
+
+@pytest.fixture
+def printed_at(app, monkeypatch):
+    """The portal clock held at this minute, and how a page prints it: DD/MM/AAAA HH:MM in TIMEZONE."""
+    moment = clock.now().replace(second=0, microsecond=0)
+    monkeypatch.setattr(clock, "now", lambda: moment)
+    return moment.astimezone(ZoneInfo(app.config["TIMEZONE"])).strftime("%d/%m/%Y %H:%M")
+
+
+def test_the_print_view_names_the_desk_the_filter_and_the_moment_it_was_printed(client, keys, printed_at):
+    html = page(client, "estatus=utilizada&formato=imprimir")
+    head = html.split('<div class="grid-print-head">', 1)[1].split("</dl>", 1)[0]
+    assert f"<strong>{escape(keys.razon_social)}</strong> <span>RFC {keys.rfc}</span>" in head
+    assert f"Impreso el {printed_at}" in head
+    assert "<dt>Fecha</dt><dd>desde 01/10/2026 al 31/10/2026</dd>" in head and "<dt>Estatus</dt><dd>Utilizada</dd>" in head
+    # The list on screen carries the same head, for the browser's own printing (print media).
+    listed = page(client, "estatus=utilizada")
+    assert '<div class="grid-print-head print-only">' in listed and f"RFC {keys.rfc}" in listed
+    assert f"Impreso el {printed_at}" in listed
+
+
+def test_the_print_view_of_suscripciones_has_no_mail_button_nor_envios_link(client, keys, printed_at):
+    service = factories.service(keys, "suscripciones")
+    listed = client.get("/servicios/suscripciones").get_data(as_text=True)
+    assert f'id="cda-btn-{service.serial}"' in listed and ">Envíos</a>" in listed  # on screen they work
+    html = client.get("/servicios/suscripciones?formato=imprimir").get_data(as_text=True)
+    assert service.serial in html and f"RFC {keys.rfc}" in html and f"Impreso el {printed_at}" in html
+    assert "Sin búsqueda ni filtros." in html
+    for action in ("Reenviar CDA", "cda-form", "Envíos", "Acciones", "grid-actions"):
+        assert action not in html, action

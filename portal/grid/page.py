@@ -7,6 +7,7 @@ the query.
 import csv
 import io
 from dataclasses import dataclass
+from datetime import datetime
 from functools import lru_cache, partial
 from urllib.parse import quote_plus
 
@@ -161,6 +162,7 @@ class GridPage:
     has_next: bool
     action: str = ""         # the form's URL (and every link's path); set by grid_response
     fragment: bool = False   # rendered as the htmx block, not the whole page; set by grid_response
+    printed_at: datetime | None = None  # the moment it was drawn, said on paper; set by grid_response
 
     def link(self, **changes):
         """This list's URL with `changes` (link(page=2), link(group=None), link(formato="imprimir"))."""
