@@ -249,8 +249,15 @@ class GridPage:
         described = [("Buscar", state.q)] if state.q else []
         for column in self.grid.columns:
             if column.key in state.filters:
-                described.append((column.label, column.filter.describe(column, state.filters[column.key], state)))
+                described.append((column.label, self.filter_text(column.key)))
         return described
+
+    def filter_text(self, key):
+        """The filter of column `key` in Spanish ("desde 01/10/2026 al 31/10/2026"), or None when not in use."""
+        column, state = self.grid.by_key[key], self.state
+        if key not in state.filters:
+            return None
+        return column.filter.describe(column, state.filters[key], state)
 
     @property
     def group_column(self):
