@@ -3,9 +3,9 @@ print view, and the parts htmx sends out of band. What the browser tests click, 
 import re
 from datetime import date
 from html import unescape
+from html.parser import HTMLParser
 from zoneinfo import ZoneInfo
 
-import html5lib
 import pytest
 from markupsafe import escape
 
@@ -151,30 +151,49 @@ def test_each_cell_carries_its_column_label_for_the_phone_cards(client, keys):
 
 # --- every control inside its form (text browsers ignore form="…") -------------------------------
 
+class Forms(HTMLParser):
+    """Each <form> of a page (its action, the ids of its controls, its hidden fields), and the
+    controls outside any form: their name, or a button's words."""
+
+    def __init__(self, html):
+        super().__init__()
+        self.forms, self.outside, self.current, self.button = [], [], None, None
+        self.feed(html)
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "form":
+            self.current = {"action": attrs.get("action"), "ids": set(), "hidden": []}
+            self.forms.append(self.current)
+        elif tag in ("input", "select", "textarea", "button"):
+            if self.current is None:
+                self.outside.append(attrs.get("name") or "")
+                self.button = tag == "button" and not attrs.get("name")
+                return
+            self.current["ids"].add(attrs.get("id"))
+            if tag == "input" and attrs.get("type") == "hidden":
+                self.current["hidden"].append((attrs.get("name"), attrs.get("value")))
+
+    def handle_data(self, data):
+        if self.button:
+            self.outside[-1] += data.strip()
+
+    def handle_endtag(self, tag):
+        if tag == "form":
+            self.current = None
+        elif tag == "button":
+            self.button = None
+
+
 def controls_outside_a_form(html):
-    """The name (or text) of each input, select, textarea or button not inside a <form>."""
-    document = html5lib.parse(html, namespaceHTMLElements=False)
-    parents = {child: parent for parent in document.iter() for child in parent}
-    outside = []
-    for element in document.iter():
-        if element.tag not in ("input", "select", "textarea", "button"):
-            continue
-        ancestor = parents.get(element)
-        while ancestor is not None and ancestor.tag != "form":
-            ancestor = parents.get(ancestor)
-        if ancestor is None:
-            outside.append(element.get("name") or "".join(element.itertext()).strip())
-    return outside
+    return Forms(html).outside
 
 
 def form_of(html, control_id):
-    """(action, [(name, value)] of its other fields) of the form holding the control `control_id`."""
-    document = html5lib.parse(html, namespaceHTMLElements=False)
-    for form in document.iter("form"):
-        if any(element.get("id") == control_id for element in form.iter()):
-            fields = [(element.get("name"), element.get("value")) for element in form.iter("input")
-                      if element.get("type") == "hidden"]
-            return unescape(form.get("action")), fields
+    """(action, [(name, value)] of its hidden fields) of the form holding the control `control_id`."""
+    for form in Forms(html).forms:
+        if control_id in form["ids"]:
+            return form["action"], form["hidden"]
     raise AssertionError(f"{control_id} no está dentro de un formulario")
 
 
