@@ -173,6 +173,33 @@
     }
   });
 
+  /* -- "Todas las fechas": its dates show what applies (htmx never redraws the toolbar) ---------
+     The server lets the box win over dates still in the form; here checking it clears them, and
+     typing a date unchecks it, so the form on screen always says what the list shows. */
+  function everyDate(target) {
+    var fieldset = target.closest && target.closest("fieldset");
+    return fieldset && fieldset.querySelector("[data-every-date]");
+  }
+
+  function dates(box) {
+    return Array.prototype.slice.call(box.closest("fieldset").querySelectorAll("input[type=text]"));
+  }
+
+  document.addEventListener("change", function (event) {
+    var box = everyDate(event.target);
+    if (!box) return;
+    if (event.target === box) {
+      if (box.checked) dates(box).forEach(function (input) { input.value = ""; });
+    } else if (dates(box).every(function (input) { return !input.value.trim(); })) {
+      box.checked = true;  // both dates cleared: every date, as the server reads it
+    }
+  });
+
+  document.addEventListener("input", function (event) {
+    var box = event.target.type === "text" && everyDate(event.target);
+    if (box && event.target.value.trim()) box.checked = false;
+  });
+
   /* -- the print view's "Imprimir" button ---------------------------------------------------- */
   document.addEventListener("click", function (event) {
     if (event.target.closest("[data-print]")) window.print();

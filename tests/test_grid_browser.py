@@ -5,13 +5,14 @@ Every control is also driven with JS off: the same URL and the same rows are the
 enhancement and the plain page are one feature.
 """
 import re
-from datetime import date
+from datetime import date, timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
+from portal import clock
 from portal.extensions import db
 from portal.models import PrepaidKey
 from portal import key_codes
@@ -30,8 +31,8 @@ def rows(page, grid=KEYS):
             for text in page.locator(f"{grid} tbody tr").all_inner_texts()]
 
 
-def query(url):
-    return parse_qs(urlsplit(url).query)
+def query(url, keep_blank_values=False):
+    return parse_qs(urlsplit(url).query, keep_blank_values=keep_blank_values)
 
 
 def settled(page):
@@ -251,6 +252,38 @@ def test_without_js_the_menus_open_and_aplicar_applies(app, live_server, browser
     assert seen[True] == seen[False]
 
 
+@pytest.mark.parametrize("js", [True, False], ids=["js", "nojs"])
+def test_rows_per_page_apply_on_change_with_js_and_with_mostrar_without(app, live_server, browser_page, world, keys,
+                                                                        js):
+    for n in range(3):
+        factories.prepaid_key(keys, confirmed_on=date(2026, 10, 20 + n))
+    page = open_keys(browser_page, live_server, world, js=js, path=OCTOBER + "&sort=cantidad")
+    info = page.locator(f"{KEYS} .grid-info")
+    expect(info).to_have_text("Página 1 de 1 (12 elementos)")
+    if js:
+        page.evaluate("window.sameDocument = true")
+    page.get_by_label("Filas por página").select_option("10")
+    mostrar = page.get_by_role("button", name="Mostrar")
+    if js:
+        expect(mostrar).to_be_hidden()  # htmx applies the change itself
+    else:
+        mostrar.click()
+    expect(info).to_have_text("Página 1 de 2 (12 elementos)")
+    expect(page.locator(f"{KEYS} th[aria-sort=ascending]")).to_contain_text("Cantidad")  # the order is kept
+    assert query(page.url)["per_page"] == ["10"] and query(page.url)["sort"] == ["cantidad"]
+    if js:
+        assert page.evaluate("window.sameDocument") is True
+        settled(page)
+    # A filter applied from the toolbar keeps the page size and the order.
+    menu(page, "filtro").locator("summary").click()
+    menu(page, "filtro").get_by_label("Estatus").select_option("disponible")
+    if not js:
+        page.get_by_role("button", name="Aplicar").click()
+    expect(info).to_have_text("Página 1 de 1 (9 elementos)")
+    expect(page.get_by_label("Filas por página")).to_have_value("10")
+    expect(page.locator(f"{KEYS} th[aria-sort=ascending]")).to_contain_text("Cantidad")
+
+
 # --- dates ------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("locale", ["en-US", "es-MX"])
@@ -288,6 +321,72 @@ def test_date_filters_are_dd_mm_aaaa_in_any_locale_and_filter_as_typed(app, live
         expect(page.locator(f"{KEYS} .notice-warning")).to_contain_text("no es una fecha válida de Fecha (usa DD/MM/AAAA)")
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("js", [True, False], ids=["js", "nojs"])
+def test_todas_las_fechas_and_both_dates_cleared_show_every_key(app, live_server, browser_page, world, js):
+    today = clock.today(app.config["TIMEZONE"])
+    recent = factories.prepaid_key(world.a.desk, confirmed_on=today - timedelta(days=3))
+    old = factories.prepaid_key(world.a.desk, confirmed_on=today - timedelta(days=400))
+    page = open_keys(browser_page, live_server, world, js=js, path="/claves-prepago")
+    period, info = page.locator("#prepaid-period"), page.locator(f"{KEYS} .grid-info")
+    expect(period).to_contain_text("Fecha de contratación desde")  # a fresh visit: the last two months
+    expect(info).to_have_text("Página 1 de 1 (1 elemento)")
+
+    filters = menu(page, "filtro")
+    filters.locator("summary").click()
+    every = filters.get_by_label("Todas las fechas")
+    expect(every).not_to_be_checked()
+    every.check()
+    if not js:
+        page.get_by_role("button", name="Aplicar").click()
+    expect(period).to_have_text("Claves de prepago con: todas las fechas")
+    expect(info).to_have_text("Página 1 de 1 (2 elementos)")
+    expect(page.locator(f"{KEYS} tbody")).to_contain_text(key_codes.grouped(old.code))
+    assert query(page.url)["fechas"] == ["todas"]
+    filters = menu(page, "filtro")
+    if not filters.get_by_label("Todas las fechas").is_visible():
+        filters.locator("summary").click()
+    # The form says what the list shows: the box checked, no date left in it.
+    expect(filters.get_by_label("Todas las fechas")).to_be_checked()
+    expect(filters.locator("input[name=desde]")).to_have_value("")
+    expect(filters.locator("input[name=hasta]")).to_have_value("")
+    if js:
+        settled(page)
+
+    # A typed date is a period again (with JS the box unchecks as it is typed)...
+    since = filters.locator("input[name=desde]")
+    since.fill(f"{today - timedelta(days=10):%d/%m/%Y}")
+    if js:
+        expect(filters.get_by_label("Todas las fechas")).not_to_be_checked()
+    else:
+        filters.get_by_label("Todas las fechas").uncheck()
+    since.press("Enter")
+    expect(period).to_have_text(f"Claves de prepago con: Fecha de contratación desde {today - timedelta(days=10):%d/%m/%Y}")
+    expect(info).to_have_text("Página 1 de 1 (1 elemento)")
+    expect(page.locator(f"{KEYS} tbody")).to_contain_text(key_codes.grouped(recent.code))
+    if js:
+        settled(page)
+
+    # ...and clearing both dates is every date, never the default period back.
+    filters = menu(page, "filtro")
+    if not filters.locator("input[name=desde]").is_visible():
+        filters.locator("summary").click()
+    filters.locator("input[name=hasta]").fill("")
+    filters.locator("input[name=desde]").fill("")
+    filters.locator("input[name=desde]").press("Enter")
+    expect(period).to_have_text("Claves de prepago con: todas las fechas")
+    expect(info).to_have_text("Página 1 de 1 (2 elementos)")
+    # The form sent both dates blank; htmx pushes the grid's one spelling. Either way a reload keeps every date.
+    assert query(page.url, keep_blank_values=True).get("desde") == (None if js else [""])
+    assert query(page.url).get("fechas") == (["todas"] if js else None)
+    filters = menu(page, "filtro")
+    if not filters.get_by_label("Todas las fechas").is_visible():
+        filters.locator("summary").click()
+    expect(filters.get_by_label("Todas las fechas")).to_be_checked()
+    page.reload()
+    expect(period).to_have_text("Claves de prepago con: todas las fechas")
+    expect(info).to_have_text("Página 1 de 1 (2 elementos)")
 
 
 # --- a phone ----------------------------------------------------------------------------------
@@ -344,6 +443,28 @@ def test_printing_hides_the_navigation_and_shows_the_filters(app, live_server, b
     expect(printed).to_contain_text("Estatus")
     expect(printed).to_contain_text("Utilizada")
     expect(page.locator(f"{KEYS} tbody tr")).to_have_count(3)
+
+
+def test_paper_names_the_desk_and_the_moment_and_hides_every_button_and_row_action(app, live_server, browser_page,
+                                                                                    world, keys):
+    service = factories.service(world.a.desk, "suscripciones")
+    page = open_keys(browser_page, live_server, world, path="/servicios/suscripciones")
+    desk_head = page.locator(f"{SERVICES} .grid-print-desk")
+    expect(desk_head).to_be_hidden()
+    resend = page.locator(f"#cda-btn-{service.serial}")
+    envios = page.get_by_role("link", name=f"Envíos de CDA del número de serie {service.serial}")
+    expect(resend).to_be_visible()
+    expect(envios).to_be_visible()
+    page.emulate_media(media="print")
+    expect(desk_head).to_be_visible()
+    expect(desk_head).to_have_text(f"{world.a.desk.razon_social} RFC {world.a.desk.rfc}")
+    expect(page.locator(f"{SERVICES} .grid-print-at")).to_have_text(re.compile(r"^Impreso el \d\d/\d\d/\d{4} \d\d:\d\d$"))
+    expect(page.locator(f"{SERVICES} .grid-print-filters")).to_have_text("Sin búsqueda ni filtros.")
+    expect(page.locator(f"{SERVICES} tbody")).to_contain_text(service.serial)
+    for hidden in (resend, envios, page.locator(f"{SERVICES} .grid-actions").first,
+                   page.get_by_role("link", name="Seguir comprando").first, page.locator(f"{SERVICES} .grid-foot")):
+        expect(hidden).to_be_hidden()
+    assert page.locator("main button:visible, main .button:visible").count() == 0
 
 
 def many_keys(desk, n):

@@ -1,7 +1,11 @@
 """The grid's query string → state, without a client, an app or a database: plain values in, plain values out."""
+from datetime import date
+
 from werkzeug.datastructures import MultiDict
 
+from portal import clock
 from portal.grid import state as grid_state
+from portal.prepaid.grids import KEYS, months_before, with_default_period
 from portal.services.grids import GRIDS
 
 SUBS = GRIDS["suscripciones"]
@@ -50,3 +54,37 @@ def test_links_set_or_drop_the_grouping_and_go_back_to_page_one():
     assert state.query(group=None) == {}
     assert state.query(group="estatus") == {"group": "estatus"}
     assert not state.searches_text and grid_state.parse(SUBS, {"serie": "SAE"}).searches_text
+
+
+def keys_state(today, **values):
+    """Claves prepago's state for `values`, as its view reads them (the default period where no date is named)."""
+    return grid_state.parse(KEYS, with_default_period(MultiDict(values), today))
+
+
+def test_todas_las_fechas_and_both_dates_cleared_mean_every_date_and_say_so_in_the_url():
+    today = clock.today("America/Mexico_City")
+    since = months_before(today, 2)
+    fresh = keys_state(today)  # only a visit naming no date gets the last two months
+    assert fresh.filters["fecha"] == (since, today) and fresh.form["fechas"] is False
+    assert fresh.query() == {"desde": since.isoformat(), "hasta": today.isoformat()}
+
+    for values in ({"fechas": "todas"}, {"desde": "", "hasta": ""}, {"desde": " "},
+                   # The box wins over the dates still in the form: that is how a person clears the period.
+                   {"fechas": "todas", "desde": "01/10/2026", "hasta": "31/10/2026"}):
+        state = keys_state(today, **values)
+        assert "fecha" not in state.filters and state.notices == [], values
+        assert state.form["fechas"] is True and state.form["desde"] == state.form["hasta"] == ""
+        # Said back as fechas=todas: a link, a bookmark or a reload never falls back to the default period.
+        assert state.query() == {"fechas": "todas"}
+        assert keys_state(today, **state.query()).filters == {}
+
+    open_ended = keys_state(today, desde="01/10/2026", hasta="")
+    assert open_ended.filters["fecha"] == (date(2026, 10, 1), None) and open_ended.form["fechas"] is False
+    assert open_ended.query() == {"desde": "2026-10-01"}
+    bad = keys_state(today, fechas="algunas")
+    assert bad.notices == ["«algunas» no es un valor válido de Fecha; se ignoró."] and bad.query() == {"fechas": "todas"}
+
+
+def test_a_date_filter_without_a_default_period_has_no_todas_las_fechas():
+    state = grid_state.parse(SUBS, MultiDict({"fechas": "todas", "desde": "", "hasta": ""}))
+    assert state.filters == {} and "fechas" not in state.form and state.query() == {}

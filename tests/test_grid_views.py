@@ -3,9 +3,13 @@ print view, and the parts htmx sends out of band. What the browser tests click, 
 import re
 from datetime import date
 from html import unescape
+from html.parser import HTMLParser
+from zoneinfo import ZoneInfo
 
 import pytest
+from markupsafe import escape
 
+from portal import clock
 from portal.extensions import db
 from portal.models import PrepaidKey
 from portal import key_codes
@@ -143,3 +147,119 @@ def test_each_cell_carries_its_column_label_for_the_phone_cards(client, keys):
     first = re.search(r"<tr>(<td.*?)</tr>", html).group(1)
     assert re.findall(r'<td[^>]*data-label="([^"]+)"', first) == ["Clave", "Estatus", "Cliente"]
     assert '<td data-label="Cliente">Cliente Uno</td>' in first
+
+
+# --- every control inside its form (text browsers ignore form="…") -------------------------------
+
+class Forms(HTMLParser):
+    """Each <form> of a page (its action, the ids of its controls, its hidden fields), and the
+    controls outside any form: their name, or a button's words."""
+
+    def __init__(self, html):
+        super().__init__()
+        self.forms, self.outside, self.current, self.button = [], [], None, None
+        self.feed(html)
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "form":
+            self.current = {"action": attrs.get("action"), "ids": set(), "hidden": []}
+            self.forms.append(self.current)
+        elif tag in ("input", "select", "textarea", "button"):
+            if self.current is None:
+                self.outside.append(attrs.get("name") or "")
+                self.button = tag == "button" and not attrs.get("name")
+                return
+            self.current["ids"].add(attrs.get("id"))
+            if tag == "input" and attrs.get("type") == "hidden":
+                self.current["hidden"].append((attrs.get("name"), attrs.get("value")))
+
+    def handle_data(self, data):
+        if self.button:
+            self.outside[-1] += data.strip()
+
+    def handle_endtag(self, tag):
+        if tag == "form":
+            self.current = None
+        elif tag == "button":
+            self.button = None
+
+
+def controls_outside_a_form(html):
+    return Forms(html).outside
+
+
+def form_of(html, control_id):
+    """(action, [(name, value)] of its hidden fields) of the form holding the control `control_id`."""
+    for form in Forms(html).forms:
+        if control_id in form["ids"]:
+            return form["action"], form["hidden"]
+    raise AssertionError(f"{control_id} no está dentro de un formulario")
+
+
+def test_every_control_of_a_list_stands_inside_its_form(client, keys):
+    factories.service(keys, "suscripciones")
+    for html in (page(client, "estatus=utilizada&sort=cliente&per_page=10"),
+                 client.get("/servicios/suscripciones").get_data(as_text=True)):
+        assert controls_outside_a_form(html) == []
+        assert ' form="' not in html
+
+
+def test_rows_per_page_is_a_form_of_its_own_that_keeps_the_list_on_screen(client, keys):
+    html = page(client, "estatus=utilizada&sort=cliente&q=cliente&page=2")
+    action, fields = form_of(html, "grid-claves-prepago-per-page")
+    assert action == "/claves-prepago"
+    # Its hidden fields are the list on screen, back to page 1: with the chosen size, the same rows.
+    assert fields == [("q", "cliente"), ("desde", "2026-10-01"), ("hasta", "2026-10-31"), ("estatus", "utilizada"),
+                      ("sort", "cliente")]
+    assert re.search(r'<button type="submit" class="grid-apply">Mostrar</button>\s*</form>', html)
+    sent = client.get(action, query_string=fields + [("per_page", "1")]).get_data(as_text=True)
+    assert "Página 1 de 2 (2 elementos)" in sent and 'value="1" selected' in sent
+
+
+def test_the_toolbar_keeps_the_order_and_page_size_on_screen(client, keys, hx):
+    html = page(client, "sort=cliente&per_page=10")
+    action, fields = form_of(html, "grid-claves-prepago-q")
+    assert ("sort", "cliente") in fields and ("per_page", "10") in fields
+    # Applying a filter from the toolbar keeps them: the form sends its fields as they are.
+    applied = client.get(action, query_string=fields + [("estatus", "utilizada"), ("desde", "01/10/2026"),
+                                                       ("hasta", "31/10/2026")]).get_data(as_text=True)
+    assert "Página 1 de 1 (2 elementos)" in applied and 'value="10" selected' in applied
+    assert [("sort", "cliente"), ("per_page", "10")] == form_of(applied, "grid-claves-prepago-q")[1]
+    # htmx never swaps the toolbar: a sorted fragment sends its kept fields out of band.
+    fragment = page(client, "sort=-cantidad", **hx)
+    assert re.search(r'<span id="grid-claves-prepago-kept" hx-swap-oob="true">'
+                     r'<input type="hidden" name="sort" value="-cantidad"></span>', fragment)
+
+
+# --- paper: whose list, when, and nothing that does nothing there --------------------------------
+
+@pytest.fixture
+def printed_at(app, monkeypatch):
+    """The portal clock held at this minute, and how a page prints it: DD/MM/AAAA HH:MM in TIMEZONE."""
+    moment = clock.now().replace(second=0, microsecond=0)
+    monkeypatch.setattr(clock, "now", lambda: moment)
+    return moment.astimezone(ZoneInfo(app.config["TIMEZONE"])).strftime("%d/%m/%Y %H:%M")
+
+
+def test_the_print_view_names_the_desk_the_filter_and_the_moment_it_was_printed(client, keys, printed_at):
+    html = page(client, "estatus=utilizada&formato=imprimir")
+    head = html.split('<div class="grid-print-head">', 1)[1].split("</dl>", 1)[0]
+    assert f"<strong>{escape(keys.razon_social)}</strong> <span>RFC {keys.rfc}</span>" in head
+    assert f"Impreso el {printed_at}" in head
+    assert "<dt>Fecha</dt><dd>desde 01/10/2026 al 31/10/2026</dd>" in head and "<dt>Estatus</dt><dd>Utilizada</dd>" in head
+    # The list on screen carries the same head, for the browser's own printing (print media).
+    listed = page(client, "estatus=utilizada")
+    assert '<div class="grid-print-head print-only">' in listed and f"RFC {keys.rfc}" in listed
+    assert f"Impreso el {printed_at}" in listed
+
+
+def test_the_print_view_of_suscripciones_has_no_mail_button_nor_envios_link(client, keys, printed_at):
+    service = factories.service(keys, "suscripciones")
+    listed = client.get("/servicios/suscripciones").get_data(as_text=True)
+    assert f'id="cda-btn-{service.serial}"' in listed and ">Envíos</a>" in listed  # on screen they work
+    html = client.get("/servicios/suscripciones?formato=imprimir").get_data(as_text=True)
+    assert service.serial in html and f"RFC {keys.rfc}" in html and f"Impreso el {printed_at}" in html
+    assert "Sin búsqueda ni filtros." in html
+    for action in ("Reenviar CDA", "cda-form", "Envíos", "Acciones", "grid-actions"):
+        assert action not in html, action

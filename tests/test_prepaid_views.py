@@ -522,6 +522,49 @@ def test_the_period_is_editable_and_the_fragment_updates_it(client, world, login
     assert f"desde={since.isoformat()}&hasta={until.isoformat()}" in fragment.headers["HX-Push-Url"]
 
 
+def _every_date_box(html):
+    return re.search(r'<input type="checkbox" name="fechas" value="todas"[^>]*>', html).group(0)
+
+
+def test_todas_las_fechas_and_both_dates_cleared_list_every_key_and_say_so(client, world, login, hx, keys_of_a):
+    login(world.a.user)
+    fresh = _text(client.get(LIST))
+    assert "checked" not in _every_date_box(fresh) and "Todas las fechas" in fresh
+    since, until = date.today() - timedelta(days=30), date.today()
+    typed = f"desde={since:%d/%m/%Y}&hasta={until:%d/%m/%Y}"
+    for query in ("fechas=todas", "desde=&hasta=", f"{typed}&fechas=todas"):
+        page, fragment = client.get(f"{LIST}?{query}"), client.get(f"{LIST}?{query}", headers=hx)
+        for response in (page, fragment):
+            html = _text(response)
+            assert response.status_code == 200 and "Claves de prepago con:\n  <strong>todas las fechas</strong>" in html
+            assert key_codes.grouped(keys_of_a["old"].code) in html and len(_rows(html)) == 3
+            assert key_codes.grouped(keys_of_a["foreign"].code) not in html
+        html = _text(page)
+        assert "checked" in _every_date_box(html)
+        assert re.search(r'<input type="text" name="desde" [^>]*value=""', html)
+        assert re.search(r'<input type="text" name="hasta" [^>]*value=""', html)
+        assert "Fecha de contratación" not in html and "<dt>Fecha</dt>" not in html
+        # The URL says it, so the links, a bookmark and a reload keep every date.
+        assert fragment.headers["HX-Push-Url"] == f"{LIST}?fechas=todas"
+        assert f'href="{LIST}?fechas=todas&amp;formato=imprimir"' in html
+        assert f'href="{LIST}?fechas=todas&amp;sort=fecha"' in html
+    # "Limpiar filtros" is the fresh visit again: the last two months.
+    cleared = re.search(r'id="grid-claves-prepago-clear"><a href="([^"]+)"', _text(client.get(f"{LIST}?fechas=todas")))
+    assert cleared.group(1) == LIST
+
+
+def test_one_date_cleared_leaves_the_other_as_the_only_bound(client, world, login, keys_of_a):
+    login(world.a.user)
+    since = date.today() - timedelta(days=1)
+    html = _text(client.get(f"{LIST}?desde={since:%d/%m/%Y}&hasta="))
+    assert f"Claves de prepago con:\n  <strong>Fecha de contratación desde {since:%d/%m/%Y}</strong>" in html
+    assert len(_rows(html)) == 2 and key_codes.grouped(keys_of_a["old"].code) not in html
+    until = date.today() - timedelta(days=100)
+    html = _text(client.get(f"{LIST}?desde=&hasta={until.isoformat()}"))
+    assert f"Claves de prepago con:\n  <strong>Fecha de contratación hasta {until:%d/%m/%Y}</strong>" in html
+    assert _rows(html) and all(key_codes.grouped(keys_of_a["old"].code) in row for row in _rows(html))
+
+
 def test_filter_sort_group_and_search(client, world, login, keys_of_a):
     login(world.a.user)
     available, used = keys_of_a["available"], keys_of_a["used"]

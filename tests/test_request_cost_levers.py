@@ -7,7 +7,7 @@ import socket
 import pytest
 from sqlalchemy import event
 
-from portal import create_app
+from portal import clock, create_app
 from portal.extensions import db
 from portal.limits import EXTENSION
 from tests import factories
@@ -137,10 +137,14 @@ def _unsigned(body):
     return re.sub(rb'"(Ij[\w-]+)\.[\w-]+\.[\w-]+"', rb'"\1"', body)
 
 
-def test_a_compressed_grid_page_and_fragment_are_the_very_bytes_of_the_plain_ones(app, client, world, login):
+def test_a_compressed_grid_page_and_fragment_are_the_very_bytes_of_the_plain_ones(app, client, world, login,
+                                                                                   monkeypatch):
     # Pages are compressed at a faster level than the library's default: what arrives must not change.
     import gzip
     login(world.a.user)
+    # A list says the minute it was drawn (for paper): both are drawn at one moment of the portal clock.
+    moment = clock.now()
+    monkeypatch.setattr(clock, "now", lambda: moment)
     for headers in ({}, {"HX-Request": "true"}):
         plain = client.get("/claves-prepago?sort=-fecha", headers=headers)
         packed = client.get("/claves-prepago?sort=-fecha", headers={**headers, "Accept-Encoding": "gzip"})

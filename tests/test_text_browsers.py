@@ -2,9 +2,12 @@
 in, Reenviar CDA with its "Aspel notifica", a grid search, the whole key activation (Mi Negocio and
 Distribuidor), sign out. Each browser is driven for real in a pseudo-terminal (tests/text_browsers.py)
 against the live server; what the test reads is the screen a person would read."""
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import select
 
+from portal import clock
 from portal.extensions import db
 from portal.models import OutboxMessage, PrepaidKey
 from portal import key_codes
@@ -114,3 +117,29 @@ def test_a_customer_and_a_distributor_go_through_every_flow(app, text_browser, w
     assert (key.status, key.destination, key.desk_id) == ("disponible", "distribuidor", distributor.desk.id)
     assert "Disponible" in screen and "Sin asignar" in screen and "Inactiva" in screen
     _sign_out(browser)
+
+
+def test_rows_per_page_and_todas_las_fechas_in_a_list(app, text_browser, world):
+    """Every control of the grid stands inside its form: a text browser sends each one."""
+    today = clock.today(app.config["TIMEZONE"])
+    recent = [factories.prepaid_key(world.a.desk, confirmed_on=today - timedelta(days=n)) for n in range(12)]
+    old = factories.prepaid_key(world.a.desk, confirmed_on=today - timedelta(days=400))
+    browser = text_browser("/cuenta/ingresar")
+    _sign_in(browser, world.a.user)
+    browser.follow("Claves prepago")
+    browser.wait_for("Claves de prepago con:", "Fecha de contratación desde", "Página 1 de 1 (12 elementos)",
+                     key_codes.grouped(recent[-1].code), absent=(key_codes.grouped(old.code),))
+
+    # "Todas las fechas", from the Filtro panel: the default period's dates still in the form.
+    browser.toggle("Todas las fechas", after="Escribe la fecha como")
+    browser.press("Aplicar")
+    browser.wait_for("Claves de prepago con: todas las fechas", "Página 1 de 1 (13 elementos)",
+                     key_codes.grouped(old.code))
+
+    # "Filas por página" and its own button: the same list, ten rows at a time.
+    browser.choose("Filas por página", "10")
+    browser.press("Mostrar")
+    browser.wait_for("Claves de prepago con: todas las fechas", "Página 1 de 2 (13 elementos)",
+                     absent=(key_codes.grouped(old.code),))
+    browser.follow("2", after="Filas por página")
+    browser.wait_for("Página 2 de 2 (13 elementos)", key_codes.grouped(old.code))

@@ -146,6 +146,13 @@ class Elinks(Numbered):
     press = follow
     toggle = follow
 
+    def choose(self, label, option, after=None):
+        # The list opens as a menu box ("| 25  |" a line): from its top, down to the option.
+        self._goto(self.field_number(label, after))
+        self.terminal.keys("Enter")
+        options = _listed(self.terminal, r"^.*?\|\s(\S[^|]*?)\s*\|", option)
+        self.terminal.keys("Home", *["Down"] * options.index(option), "Enter")
+
     def fill(self, label, value, after=None, area=False):
         self._goto(self.field_number(label, after))
         self.terminal.keys("Enter", "C-u")
@@ -192,6 +199,14 @@ class Lynx(Numbered):
         self._goto(self.number(label, after))
         self.terminal.keys("Enter")
 
+    def choose(self, label, option, after=None):
+        # The list pops up numbered ("2: (2)__25"): type the option's number.
+        self._goto(self.field_number(label, after))
+        self.terminal.keys("Enter")
+        options = _listed(self.terminal, r"(\d+): \(\d+\)__(\S+)", option, numbered=True)
+        self.terminal.text(options[option])
+        self.terminal.keys("Enter")
+
     def fill(self, label, value, after=None, area=False):
         self._goto(self.field_number(label, after))
         self.terminal.wait_for("Enter text into the field")
@@ -236,6 +251,13 @@ class W3m(Browser):
         self._at(label, after)
         self.terminal.keys("Escape", "Tab", "Enter")
 
+    def choose(self, label, option, after=None):
+        # The list pops up as a box ("│25 │" a line); Up stops at its top, then down to the option.
+        self._at(label, after)
+        self.terminal.keys("Tab", "Enter")
+        options = _listed(self.terminal, r"│\s*([^│]*?)\s*│", option)
+        self.terminal.keys(*["Up"] * len(options), *["Down"] * options.index(option), "Enter")
+
     def fill(self, label, value, after=None, area=False):
         # A text field asks for its value on the bottom line; a textarea is handed to $EDITOR,
         # here a script that writes the value the test left for it.
@@ -246,6 +268,21 @@ class W3m(Browser):
             self.terminal.keys("C-u")
             self.terminal.text(value)
             self.terminal.keys("Enter")
+
+
+def _listed(terminal, pattern, option, numbered=False):
+    """The options of the list a browser popped up, read off the screen once `option` is among them:
+    in order, or (numbered) {option: its number}."""
+    deadline = time.monotonic() + WAIT
+    while True:
+        screen = terminal.screen()
+        found = [match.groups() for line in screen.splitlines() for match in [re.search(pattern, line)] if match]
+        listed = {text: number for number, text in found} if numbered else [text for (text,) in found]
+        if option in listed:
+            return listed
+        if time.monotonic() > deadline:
+            raise AssertionError(f"No aparece la opción «{option}» en la lista:\n{screen}")
+        time.sleep(0.2)
 
 
 BROWSERS = {"lynx": Lynx, "w3m": W3m, "elinks": Elinks}

@@ -90,7 +90,7 @@ class Range:
 
     def parse(self, args, column, state):
         bounds = []
-        for param in self.params:
+        for param in (self.low, self.high):
             raw = first_of(args, param)
             value = self.read(raw) if raw else None
             if raw and value is None:
@@ -125,7 +125,7 @@ class Range:
 
     def url_values(self, form):
         values = {}
-        for param in self.params:
+        for param in (self.low, self.high):
             value = self.read(form.get(param) or "")
             values[param] = None if value is None else self.link(value)
         return values
@@ -145,13 +145,43 @@ class Range:
 
 @dataclass(frozen=True)
 class DateRange(Range):
-    """From and/or to a date: `desde=01/10/2026&hasta=2026-12-01` (either spelling)."""
+    """From and/or to a date: `desde=01/10/2026&hasta=2026-12-01` (either spelling).
+
+    `every`: the parameter of "Todas las fechas" (`fechas=todas`), for a list that gives a default
+    period when the URL names no date: it says every date, and so do both dates left blank.
+    """
 
     low: str = "desde"
     high: str = "hasta"
+    every: str | None = None
+    every_value = "todas"
     kind = "dates"
     swapped = "la fecha inicial era posterior a la final"
     between, from_only, to_only = "desde {low} al {high}", "desde {low}", "hasta {high}"
+
+    @property
+    def params(self):
+        return (self.low, self.high) + ((self.every,) if self.every else ())
+
+    def parse(self, args, column, state):
+        if self.every is None:
+            return super().parse(args, column, state)
+        asked = first_of(args, self.every)
+        if asked == self.every_value:
+            # The box wins over dates still in the form: it is how a person clears a default period.
+            state.form.update({self.low: "", self.high: "", self.every: True})
+            return None
+        if asked:
+            state.notices.append(f"«{shown(asked)}» no es un valor válido de {column.label}; se ignoró.")
+        bounds = super().parse(args, column, state)
+        state.form[self.every] = bounds is None
+        return bounds
+
+    def url_values(self, form):
+        values = super().url_values(form)
+        if self.every:
+            values[self.every] = self.every_value if form.get(self.every) else None
+        return values
 
     @property
     def start(self):

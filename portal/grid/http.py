@@ -13,6 +13,7 @@ from portal.grid.page import Grid, list_url
 from portal.htmx import is_htmx, render
 from portal.models import GridPreference
 
+
 def grid_response(grid: Grid, template, block, scope, *, args=None, cells=None, context=None):
     """Render `template` (for htmx its `block`) with `grid` = the page and `context`.
 
@@ -49,6 +50,7 @@ def grid_response(grid: Grid, template, block, scope, *, args=None, cells=None, 
                                  "Cache-Control": "no-store, no-cache"})  # as pages (portal.security)
     page = grid.fetch(state, cells=cells, **scope)
     page.action = _action()
+    page.printed_at = clock.now()
     # A print view opens on its own: never swapped in.
     page.fragment = is_htmx() and not state.printing
     response = make_response(render(template, block=block if page.fragment else None, grid=page, **(context or {})),

@@ -7,6 +7,7 @@ the query.
 import csv
 import io
 from dataclasses import dataclass
+from datetime import datetime
 from functools import lru_cache, partial
 from urllib.parse import quote_plus
 
@@ -161,6 +162,7 @@ class GridPage:
     has_next: bool
     action: str = ""         # the form's URL (and every link's path); set by grid_response
     fragment: bool = False   # rendered as the htmx block, not the whole page; set by grid_response
+    printed_at: datetime | None = None  # the moment it was drawn, said on paper; set by grid_response
 
     def link(self, **changes):
         """This list's URL with `changes` (link(page=2), link(group=None), link(formato="imprimir"))."""
@@ -218,6 +220,12 @@ class GridPage:
         return len(self.state.filters)
 
     @property
+    def kept_query(self):
+        """[(name, value)] of this list but its page and page size: "Filas por página"'s hidden fields."""
+        return [(str(name), str(value))
+                for name, value in iter_multi_items(self.state.query(page=None, per_page=None))]
+
+    @property
     def per_page_choices(self):
         return sorted(set(parsing.PER_PAGE_CHOICES) | {self.state.per_page})
 
@@ -241,8 +249,15 @@ class GridPage:
         described = [("Buscar", state.q)] if state.q else []
         for column in self.grid.columns:
             if column.key in state.filters:
-                described.append((column.label, column.filter.describe(column, state.filters[column.key], state)))
+                described.append((column.label, self.filter_text(column.key)))
         return described
+
+    def filter_text(self, key):
+        """The filter of column `key` in Spanish ("desde 01/10/2026 al 31/10/2026"), or None when not in use."""
+        column, state = self.grid.by_key[key], self.state
+        if key not in state.filters:
+            return None
+        return column.filter.describe(column, state.filters[key], state)
 
     @property
     def group_column(self):

@@ -90,7 +90,7 @@ KEYS = Grid(
         Column("clave", "Clave", PrepaidKey.code, html=_grouped_cell, html_args=("highlighted",)),
         AmountColumn("cantidad", "Cantidad", cast(PrepaidKey.quantity, String) + " " + PrepaidKey.unit,
                      sort_by=PrepaidKey.quantity, groupable=True),
-        Column("fecha", "Fecha", PrepaidKey.confirmed_on, kind="date", filter=DateRange("desde", "hasta")),
+        Column("fecha", "Fecha", PrepaidKey.confirmed_on, kind="date", filter=DateRange("desde", "hasta", every="fechas")),
         Column("activacion", "F. Activación", PrepaidKey.activated_on, kind="date", empty="Inactiva", nullable=True,
                filter=DateRange("activacion_desde", "activacion_hasta")),
         Column("estatus", "Estatus", PrepaidKey.status, labels=STATUS_LABELS, html=_status_badge,
@@ -103,12 +103,15 @@ KEYS = Grid(
 
 
 def with_default_period(args, today):
-    """`args` with desde/hasta filled in where missing or blank: two months ago to today."""
+    """`args` with Fecha from two months ago to today when they name no date at all (a fresh visit).
+
+    Dates sent blank (cleared, then Aplicar) or "Todas las fechas" (fechas=todas) mean every date.
+    """
+    if any(name in args for name in KEYS.by_key["fecha"].filter.params):
+        return args
     args = args.copy()
-    defaults = {"desde": months_before(today, 2), "hasta": today}
-    for name, default in defaults.items():
-        if not (args.get(name) or "").strip():
-            args.setlist(name, [default.isoformat()])
+    args.setlist("desde", [months_before(today, 2).isoformat()])
+    args.setlist("hasta", [today.isoformat()])
     return args
 
 
