@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urljoin
 
 import requests
 
@@ -24,19 +25,20 @@ def step_token(html):
     return match.group(1)
 
 
-def validate(client, keys, headers=None):
-    """POST step 1 with `keys` (a string, or a list joined one per line)."""
+def validate(client, keys, headers=None, follow=False):
+    """POST step 1 with `keys` (a string, or a list joined one per line). `follow`: answer with the
+    page a browser shows next (without JS the 303 followed, kept in response.history)."""
     if isinstance(keys, (list, tuple)):
         keys = "\n".join(keys)
-    return client.post("/claves-prepago/activar", data={"keys": keys}, headers=headers or {})
+    return client.post("/claves-prepago/activar", data={"keys": keys}, headers=headers or {}, follow_redirects=follow)
 
 
-def confirm(client, token, destination="mi_negocio", accept=True, headers=None):
-    """POST step 2's Confirmar."""
+def confirm(client, token, destination="mi_negocio", accept=True, headers=None, follow=False):
+    """POST step 2's Confirmar; `follow` as for validate()."""
     data = {"token": token, "destination": destination}
     if accept:
         data["accept_license"] = "y"
-    return client.post("/claves-prepago/activar/confirmar", data=data, headers=headers or {})
+    return client.post("/claves-prepago/activar/confirmar", data=data, headers=headers or {}, follow_redirects=follow)
 
 
 from tests.conftest import REDIS_URL  # noqa: E402,F401 (the one Redis the suite shares)
@@ -158,14 +160,21 @@ def http_attempts(job):
 
 
 def post_confirmations(job):
-    """fire for race(): POST Confirmar for each attempt, each with its own session cookie."""
+    """fire for race(): POST Confirmar for each attempt, each with its own session cookie, then GET
+    the page it redirects to with the cookie it set, as a browser would. Each outcome: (the POST's
+    status, its Location, the status and text of the page shown)."""
     base, attempts = job
     outcomes = []
     for cookies, token, destination in attempts:
         response = requests.post(base + "/claves-prepago/activar/confirmar", cookies=cookies, allow_redirects=False,
                                  data={"token": token, "destination": destination, "accept_license": "y"},
                                  timeout=120)
-        outcomes.append((response.status_code, response.headers.get("Location", ""), response.text))
+        location = response.headers.get("Location", "")
+        shown = response
+        if response.status_code == 303:
+            shown = requests.get(urljoin(base + "/", location), cookies={**cookies, **response.cookies.get_dict()},
+                                 allow_redirects=False, timeout=120)
+        outcomes.append((response.status_code, location, shown.status_code, shown.text))
     return outcomes
 
 

@@ -96,7 +96,7 @@ def _pages(client, anonymous, world, key):
                   "/cuenta/restablecer/" + tokens.issue(tokens.RESET_PASSWORD, world.b.user)]
     pages = [client.get(path).get_data(as_text=True) for path in signed_in]
     pages += [anonymous.get(path).get_data(as_text=True) for path in signed_out]
-    pages.append(client.post("/claves-prepago/activar", data={"keys": key.code}).get_data(as_text=True))
+    pages.append(client.post("/claves-prepago/activar", data={"keys": key.code}, follow_redirects=True).get_data(as_text=True))
     return pages
 
 
@@ -277,7 +277,7 @@ def test_fields_no_form_has_are_ignored(app, client, world, login):
              "kind": "distribuidor", "email_verified_at": "2020-01-01", "session_token": "x" * 32, "email": "otro@x.mx"}
     client.post("/perfil/datos", data={"details-name": "Bea Nueva", "details-phone": "55 0000 0000", **extra})
     key = factories.prepaid_key()
-    page = client.post("/claves-prepago/activar", data={"keys": key.code, **extra}).get_data(as_text=True)
+    page = client.post("/claves-prepago/activar", data={"keys": key.code, **extra}, follow_redirects=True).get_data(as_text=True)
     confirmed = client.post("/claves-prepago/activar/confirmar", data={
         "token": step_token(page), "destination": "mi_negocio", "accept_license": "y", **extra})
     anonymous = app.test_client()

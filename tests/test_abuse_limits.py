@@ -89,7 +89,8 @@ def test_a_thousand_guessed_keys_are_blocked_after_the_limit_and_activate_nothin
     typed[len(typed) // 2:len(typed) // 2] = [key.code for key in real]
     statuses, looked_up = [], 0
     for start in range(0, len(typed), MAX_KEYS_PER_REQUEST):
-        response = client.post("/claves-prepago/activar", data={"keys": "\n".join(typed[start:start + MAX_KEYS_PER_REQUEST])})
+        response = client.post("/claves-prepago/activar", data={"keys": "\n".join(typed[start:start + MAX_KEYS_PER_REQUEST])},
+                               follow_redirects=True)
         statuses.append(response.status_code)
         page = response.get_data(as_text=True)
         looked_up += page.count("La clave no existe.") + page.count("válida (incluye")
@@ -97,7 +98,7 @@ def test_a_thousand_guessed_keys_are_blocked_after_the_limit_and_activate_nothin
     other = factories.user(world.b.desk)
     second = factories.prepaid_key()
     login(other)
-    again = client.post("/claves-prepago/activar", data={"keys": second.code})
+    again = client.post("/claves-prepago/activar", data={"keys": second.code}, follow_redirects=True)
     db.session.rollback()
     activated = db.session.scalar(select(func.count()).select_from(PrepaidKey).where(PrepaidKey.status != "nueva"))
     record_figure(f"límites: {guesses} claves de prepago adivinadas", f"consultadas {looked_up}, después 429 "
@@ -144,7 +145,7 @@ def test_with_redis_down_limited_actions_fail_closed_clearly_and_nothing_is_a_5x
         "ingresar (htmx)": anonymous.post("/cuenta/ingresar", headers=hx,
                                           data={"email": world.b.user.email, "password": factories.PASSWORD}),
         "recuperar": anonymous.post("/cuenta/recuperar", data={"email": world.b.user.email}),
-        "activar clave": client.post("/claves-prepago/activar", data={"keys": key.code}),
+        "activar clave": client.post("/claves-prepago/activar", data={"keys": key.code}, follow_redirects=True),
         "activar clave (htmx)": client.post("/claves-prepago/activar", data={"keys": key.code}, headers=hx),
         "reenviar CDA": client.post(f"/servicios/{service.serial}/reenviar-cda", headers=hx),
         "API": client.get("/api/v1/desks", headers={"Authorization": f"Bearer {secret}"}),

@@ -87,7 +87,8 @@ def test_canary_secrets_appear_nowhere_but_where_they_belong(app, smtp, deliver,
         # A prepaid key: typed, confirmed, searched for in the list.
         key = factories.prepaid_key().code
         db.session.rollback()
-        panel = portal.go("POST", "/claves-prepago/activar", data={"keys": key}).text
+        portal.go("POST", "/claves-prepago/activar", data={"keys": key})
+        panel = portal.go("GET", "/claves-prepago/activar/confirmar").text
         portal.go("POST", "/claves-prepago/activar/confirmar", data={"token": step_token(panel),
                                                                     "destination": "mi_negocio", "accept_license": "y"})
         portal.go("GET", f"/claves-prepago?q={key}&desde=2000-01-01")

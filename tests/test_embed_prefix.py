@@ -156,7 +156,9 @@ def test_every_area_under_the_prefix(app, client, world, hx, mode):
     portal.get("/claves-prepago/activar")
     portal.get("/claves-prepago/licencia")
     portal.get("/claves-prepago/licencia", headers=hx)
-    panel = portal.post("/claves-prepago/activar", 200, data={"keys": key_codes.grouped(keys[0].code)})
+    validated = portal.post("/claves-prepago/activar", 303, data={"keys": key_codes.grouped(keys[0].code)})
+    assert location(validated) == f"{PREFIX}/claves-prepago/activar/confirmar"
+    panel = portal.follow(location(validated))
     confirmed = portal.post("/claves-prepago/activar/confirmar", 303, data={
         "token": step_token(panel.get_data(as_text=True)), "destination": "distribuidor", "accept_license": "y"})
     assert location(confirmed) == f"{PREFIX}/claves-prepago/activar/aviso?claves={keys[0].id}"

@@ -115,3 +115,44 @@ def test_the_list_filters_by_status_in_place(app, live_server, browser_page, wor
     expect(page.locator("#prepaid-period")).to_contain_text("desde 01/01/2026 al 31/12/2026")
     if js:
         assert page.evaluate("window.sameDocument") is True
+
+
+def test_without_js_back_after_confirming_only_gets_pages(app, live_server, browser_page, world):
+    key = factories.prepaid_key(quantity=50)
+    page = browser_page(js=False)
+    browser_sign_in(page, live_server, world.a.user)
+    page.goto(live_server.url("/claves-prepago/activar"))
+    panel = page.locator("#prepaid-panel")
+    # Each step with a refusal first, as people do: a mistyped key, then Confirmar without the license.
+    page.get_by_label("Clave Prepago").fill(key_codes.generate())
+    page.get_by_role("button", name="Validar").click()
+    expect(panel).to_contain_text("La clave no existe.")
+    page.get_by_label("Clave Prepago").fill(key_codes.grouped(key.code))
+    page.get_by_role("button", name="Validar").click()
+    expect(panel).to_contain_text(f"Clave {key_codes.grouped(key.code)} válida (incluye 50 Timbres)")
+    panel.get_by_role("button", name="Confirmar").click()
+    expect(panel).to_contain_text("Para confirmar debes aceptar la Licencia de Uso.")
+    panel.get_by_label("Acepto la Licencia de Uso.").check()
+    panel.get_by_role("button", name="Confirmar").click()
+    expect(page.get_by_role("dialog", name="Aviso")).to_contain_text("válidos solo para este Escritorio.")
+    assert key.code not in page.url and key_codes.grouped(key.code) not in page.url
+
+    sent = []
+    page.on("request", lambda request: sent.append(request.method) if request.is_navigation_request() else None)
+    # Back over step 2 (twice: after the refusal and before it): step 1, saying the keys were confirmed.
+    for _ in range(2):
+        answer = page.go_back()
+        assert answer is not None and answer.request.method == "GET"
+        expect(page).to_have_url(live_server.url("/claves-prepago/activar"))
+        expect(page.get_by_role("status")).to_contain_text("Esas claves ya se confirmaron: las encuentras en Claves prepago.")
+        expect(page.get_by_role("button", name="Validar")).to_be_visible()
+    # Back over the refused Validar: step 1 as it is now, not the form sent again.
+    page.go_back()
+    expect(page).to_have_url(live_server.url("/claves-prepago/activar"))
+    expect(page.get_by_label("Clave Prepago")).to_have_value("")
+    expect(panel).not_to_contain_text("La clave no existe.")
+    assert sent and set(sent) == {"GET"}, sent
+
+    db.session.rollback()  # see the live server's commits
+    assert db.session.get(PrepaidKey, key.id).desk_id == world.a.desk.id
+    assert db.session.query(OutboxMessage).count() == 1

@@ -1,5 +1,6 @@
 """The activation steps over HTTP: pages and fragments, every bad input, limits, e-mail, other desks."""
 import re
+import secrets
 import time
 from datetime import date, timedelta
 
@@ -11,12 +12,14 @@ from sqlalchemy import func, select
 from portal.extensions import db
 from portal.models import AuditEvent, OutboxMessage, PrepaidKey
 from portal import key_codes
+from portal.prepaid.forms import MAX_KEYS_PER_REQUEST
 from portal.prepaid.steps import SALT, make_step_token
 from tests import factories
 from tests.conftest import body_of
 from tests.prepaid_helpers import confirm, step_token, validate
 
 ACTIVATE = "/claves-prepago/activar"
+STEP_TWO = ACTIVATE + "/confirmar"
 
 
 def _text(response):
@@ -61,7 +64,7 @@ def test_step_two_shows_the_confirmation_panel_of_figure_3(client, world, login,
     key = factories.prepaid_key()
     login(world.a.user)
     for headers in ({}, hx):
-        response = validate(client, " " + key_codes.grouped(key.code).lower().replace("-", " ") + " ", headers)
+        response = validate(client, " " + key_codes.grouped(key.code).lower().replace("-", " ") + " ", headers, follow=True)
         assert response.status_code == 200
         body = _text(response)
         for text in ("Solicitar Clave de Confirmación", "Mi Negocio", "Distribuidor",
@@ -94,7 +97,7 @@ def test_look_alike_letters_are_read_as_digits_and_the_confirmation_says_so(clie
         typed = typed.replace(digit, letter, 1)
     login(world.a.user)
     for headers in ({}, hx):
-        body = _text(validate(client, typed, headers))
+        body = _text(validate(client, typed, headers, follow=True))
         assert f'{key_codes.grouped(key.code)}</strong> válida (incluye 50 Timbres)' in body
         assert f'<span class="prepaid-read-as">{said}</span>' in body
 
@@ -103,16 +106,16 @@ def test_all_three_look_alikes_are_named_and_a_plain_code_says_nothing(client, w
     key = factories.prepaid_key(code=_code_with("0", "1"))
     typed = key.code.replace("0", "O", 1).replace("1", "I", 1).replace("1", "L", 1)
     login(world.a.user)
-    assert "Leímos la O como cero, la I como uno y la L como uno." in _text(validate(client, typed))
-    assert "Leímos" not in _text(validate(client, key.code))
+    assert "Leímos la O como cero, la I como uno y la L como uno." in _text(validate(client, typed, follow=True))
+    assert "Leímos" not in _text(validate(client, key.code, follow=True))
     # Not a code at all: nothing is said about its letters, only that it is not a key.
-    assert "Leímos" not in _text(validate(client, "HOLA MUNDO"))
+    assert "Leímos" not in _text(validate(client, "HOLA MUNDO", follow=True))
 
 
 def test_a_customer_desk_is_not_offered_distribuidor(client, world, login):
     key = factories.prepaid_key()
     login(world.b.user)
-    body = _text(validate(client, key.code))
+    body = _text(validate(client, key.code, follow=True))
     assert "Mi Negocio" in body and 'value="distribuidor"' not in body
 
 
@@ -130,7 +133,7 @@ def test_the_license_is_a_page_and_for_htmx_a_modal(client, world, login, hx):
 def test_confirm_without_js_redirects_to_the_notice_and_the_email_arrives(client, world, login, deliver):
     key = factories.prepaid_key()
     login(world.a.user)
-    token = step_token(_text(validate(client, key.code)))
+    token = step_token(_text(validate(client, key.code, follow=True)))
     response = confirm(client, token, destination="distribuidor")
     assert response.status_code == 303
     assert response.headers["Location"] == f"{ACTIVATE}/aviso?claves={key.id}"
@@ -160,7 +163,7 @@ def test_confirm_without_js_redirects_to_the_notice_and_the_email_arrives(client
 def test_confirm_with_htmx_swaps_the_panel_and_opens_the_notice(client, world, login, hx):
     key = factories.prepaid_key()
     login(world.b.user)
-    token = step_token(_text(validate(client, key.code, hx)))
+    token = step_token(_text(validate(client, key.code, hx, follow=True)))
     response = confirm(client, token, headers=hx)
     body = _text(response)
     assert response.status_code == 200 and "<html" not in body and 'id="prepaid-panel"' in body
@@ -174,7 +177,7 @@ def test_several_keys_at_once_each_with_its_own_result(client, world, login):
     first, second = factories.prepaid_key(), factories.prepaid_key(quantity=200)
     unknown = key_codes.generate()
     login(world.a.user)
-    body = _text(validate(client, [first.code, unknown, "  ", key_codes.grouped(second.code)]))
+    body = _text(validate(client, [first.code, unknown, "  ", key_codes.grouped(second.code)], follow=True))
     assert f"{key_codes.grouped(first.code)}</strong> válida (incluye 50 Timbres)" in body
     assert f"{key_codes.grouped(second.code)}</strong> válida (incluye 200 Timbres)" in body
     assert f"{key_codes.grouped(unknown)}</strong>: La clave no existe." in body
@@ -191,7 +194,7 @@ def test_several_keys_at_once_each_with_its_own_result(client, world, login):
 def test_double_submit_is_idempotent_and_says_so(client, world, login, hx):
     key = factories.prepaid_key()
     login(world.b.user)
-    token = step_token(_text(validate(client, key.code)))
+    token = step_token(_text(validate(client, key.code, follow=True)))
     first = confirm(client, token)
     again = confirm(client, token)
     assert first.status_code == again.status_code == 303
@@ -207,9 +210,9 @@ def test_double_submit_is_idempotent_and_says_so(client, world, login, hx):
 def test_confirm_without_accepting_the_license_is_refused(client, world, login, hx):
     key = factories.prepaid_key()
     login(world.a.user)
-    token = step_token(_text(validate(client, key.code)))
+    token = step_token(_text(validate(client, key.code, follow=True)))
     for headers in ({}, hx):
-        response = confirm(client, token, accept=False, headers=headers)
+        response = confirm(client, token, accept=False, headers=headers, follow=True)
         body = _text(response)
         assert response.status_code == 422
         assert "Para confirmar debes aceptar la Licencia de Uso." in body
@@ -222,8 +225,8 @@ def test_confirm_without_accepting_the_license_is_refused(client, world, login, 
 def test_a_typed_refusal_of_the_license_is_not_acceptance(client, world, login, typed):
     key = factories.prepaid_key()
     login(world.a.user)
-    token = step_token(_text(validate(client, key.code)))
-    response = client.post("/claves-prepago/activar/confirmar",
+    token = step_token(_text(validate(client, key.code, follow=True)))
+    response = client.post("/claves-prepago/activar/confirmar", follow_redirects=True,
                            data={"token": token, "destination": "mi_negocio", "accept_license": typed})
     assert response.status_code == 422 and "Para confirmar debes aceptar la Licencia de Uso." in _text(response)
     assert _fresh(key).status == "nueva" and _outbox_count() == 0
@@ -232,8 +235,8 @@ def test_a_typed_refusal_of_the_license_is_not_acceptance(client, world, login, 
 def test_the_validation_limit_says_when_to_come_back(client, world, login):
     login(world.a.user)
     for _ in range(10):
-        validate(client, "ZZZZ-ZZZZ-ZZZZ-ZZZZ")
-    refused = validate(client, "ZZZZ-ZZZZ-ZZZZ-ZZZZ")
+        validate(client, "ZZZZ-ZZZZ-ZZZZ-ZZZZ", follow=True)
+    refused = validate(client, "ZZZZ-ZZZZ-ZZZZ-ZZZZ", follow=True)
     assert refused.status_code == 429 and 840 <= int(refused.headers["Retry-After"]) <= 900
 
 
@@ -244,8 +247,8 @@ def test_the_validation_limit_says_when_to_come_back(client, world, login):
 def test_a_destination_the_desk_cannot_choose_is_refused(client, world, login, party, destination, message):
     key = factories.prepaid_key()
     login(getattr(world, party).user)
-    token = step_token(_text(validate(client, key.code)))
-    response = confirm(client, token, destination=destination)
+    token = step_token(_text(validate(client, key.code, follow=True)))
+    response = confirm(client, token, destination=destination, follow=True)
     assert response.status_code == 422
     assert message in _text(response) and "<b>otro</b>" not in _text(response)
     assert _fresh(key).status == "nueva" and _outbox_count() == 0
@@ -255,8 +258,8 @@ def test_an_unverified_email_cannot_have_a_key_emailed(client, world, login):
     key = factories.prepaid_key()
     unverified = factories.user(world.b.desk, verified=False)
     login(unverified)
-    token = step_token(_text(validate(client, key.code)))
-    response = confirm(client, token)
+    token = step_token(_text(validate(client, key.code, follow=True)))
+    response = confirm(client, token, follow=True)
     body = _text(response)
     assert response.status_code == 403
     assert "Verifica tu correo electrónico antes de confirmar claves" in body
@@ -267,14 +270,19 @@ def test_an_unverified_email_cannot_have_a_key_emailed(client, world, login):
 def test_a_key_taken_by_another_desk_between_the_steps(client, world, login):
     key = factories.prepaid_key()
     login(world.a.user)
-    token = step_token(_text(validate(client, key.code)))
+    token = step_token(_text(validate(client, key.code, follow=True)))
     from portal.prepaid.redemption import confirm_key
     confirm_key(world.b.desk, world.b.user, key.code, "mi_negocio", True, today=factories.today())
     db.session.commit()
-    response = confirm(client, token, destination="distribuidor")
+    lost = confirm(client, token, destination="distribuidor")
+    assert lost.status_code == 303 and lost.headers["Location"] == STEP_TWO
+    response = client.get(STEP_TWO)
     assert response.status_code == 409
     assert "La clave ya fue activada en otro escritorio." in _text(response)
     assert _fresh(key).desk_id == world.b.desk.id
+    # Nothing is left to confirm: step 2 again (reload, Back) does not offer the key.
+    assert client.get(STEP_TWO).headers["Location"] == ACTIVATE
+    assert "No hay claves validadas por confirmar" in _text(client.get(ACTIVATE))
 
 
 def _old_token(app, desk, user, key_code, age):
@@ -290,7 +298,7 @@ def _old_token(app, desk, user, key_code, age):
 def test_forged_or_expired_step_tokens_are_refused(app, client, world, login, case):
     key = factories.prepaid_key()
     login(world.a.user)
-    genuine = step_token(_text(validate(client, key.code)))
+    genuine = step_token(_text(validate(client, key.code, follow=True)))
     token = {
         "forged": URLSafeTimedSerializer("otra-clave", salt=SALT).dumps({"d": world.a.desk.id, "u": world.a.user.id,
                                                                          "c": [key.code]}),
@@ -301,7 +309,7 @@ def test_forged_or_expired_step_tokens_are_refused(app, client, world, login, ca
         "garbage_codes": URLSafeTimedSerializer(app.config["SECRET_KEY"], salt=SALT).dumps(
             {"d": world.a.desk.id, "u": world.a.user.id, "c": ["<script>"]}),
     }[case]
-    response = confirm(client, token)
+    response = confirm(client, token, follow=True)
     body = _text(response)
     assert response.status_code == 422
     expected = "expiró" if case == "expired" else "no es válida"
@@ -337,7 +345,7 @@ def test_every_bad_key_gets_a_clear_message_and_changes_nothing(client, world, l
     before = {k.id: (k.status, k.desk_id) for k in keys.values()}
     login(world.a.user)
     for headers in ({}, hx):
-        response = validate(client, typed, headers)
+        response = validate(client, typed, headers, follow=True)
         assert response.status_code == status
         assert message in _text(response)
         assert ("<html" in _text(response)) is (headers == {})
@@ -348,7 +356,7 @@ def test_every_bad_key_gets_a_clear_message_and_changes_nothing(client, world, l
 def test_validation_failures_are_audited_without_the_code(client, world, login):
     unknown = key_codes.generate()
     login(world.a.user)
-    validate(client, [unknown, "basura"])
+    validate(client, [unknown, "basura"], follow=True)
     events = db.session.scalars(select(AuditEvent).where(AuditEvent.event == "prepaid_key_validation_failed")
                                 .order_by(AuditEvent.id)).all()
     assert [e.detail["reason"] for e in events] == ["unknown_key", "malformed_key"]
@@ -369,25 +377,25 @@ def test_failed_validations_are_limited_per_user_and_per_ip(client, world, login
     login(world.a.user)
     _as(client, "10.1.1.1")
     for _ in range(10):
-        assert validate(client, key_codes.generate()).status_code == 422
+        assert validate(client, key_codes.generate(), follow=True).status_code == 422
     for headers in ({}, hx):
-        blocked = validate(client, key.code, headers)
+        blocked = validate(client, key.code, headers, follow=True)
         assert blocked.status_code == 429
         assert "Demasiados intentos fallidos de validar claves. Espera 15 minutos" in _text(blocked)
     _as(client, "10.2.2.2")  # same user, another address: the user's limit holds
-    assert validate(client, key.code).status_code == 429
+    assert validate(client, key.code, follow=True).status_code == 429
     client.post("/cuenta/salir")
     login(other)
     _as(client, "10.1.1.1")  # another user, the same address: the address's limit holds
-    assert validate(client, key.code).status_code == 429
+    assert validate(client, key.code, follow=True).status_code == 429
     _as(client, "10.3.3.3")
-    assert validate(client, key.code).status_code == 200
+    assert validate(client, key.code, follow=True).status_code == 200
     assert _fresh(key).status == "nueva"
 
 
 def test_the_limit_stops_a_long_paste_midway(client, world, login):
     login(world.a.user)
-    response = validate(client, [key_codes.generate() for _ in range(12)])
+    response = validate(client, [key_codes.generate() for _ in range(12)], follow=True)
     body = _text(response)
     assert response.status_code == 429
     assert body.count("La clave no existe.") == 10 and body.count("Demasiados intentos fallidos") == 2
@@ -397,7 +405,174 @@ def test_keys_already_here_do_not_count_as_failures(client, world, login):
     here = factories.prepaid_key(world.a.desk)
     login(world.a.user)
     for _ in range(12):
-        assert validate(client, here.code).status_code == 200
+        assert validate(client, here.code, follow=True).status_code == 200
+
+
+# --- without JS: post/redirect/get -------------------------------------------------------------
+
+def _session(app, client):
+    """What the browser's session cookie holds (signed, not encrypted: anyone with it can read it)."""
+    cookie = client.get_cookie(app.config["SESSION_COOKIE_NAME"])
+    return app.session_interface.get_signing_serializer(app).loads(cookie.value)
+
+
+def _count(event):
+    return db.session.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.event == event))
+
+
+def _code_in(text, code):
+    return any(form in text for form in (code, key_codes.grouped(code), code.lower()))
+
+
+def test_without_js_every_step_answers_303_and_back_or_reload_only_gets(app, client, world, login):
+    key = factories.prepaid_key()
+    login(world.a.user)
+    locations = []
+
+    validated = validate(client, key.code)
+    assert validated.status_code == 303 and validated.headers["Location"] == STEP_TWO
+    locations.append(validated.headers["Location"])
+    for _ in range(2):  # shown, then reloaded: the same step, nothing counted or sent again
+        page = client.get(STEP_TWO)
+        body = _text(page)
+        assert page.status_code == 200 and "<html" in body
+        for text in ("Solicitar Clave de Confirmación", "Mi Negocio", "Distribuidor",
+                     f'Clave <strong class="key-code">{key_codes.grouped(key.code)}</strong> válida (incluye 50 Timbres)',
+                     world.a.desk.razon_social, "Acepto la Licencia de Uso.", "Ver Licencia", ">Confirmar<",
+                     "Activar otra Clave"):
+            assert text in body, text
+    assert _count("prepaid_key_validated") == 1 and _fresh(key).status == "nueva"
+    # The valid code stays out of the session cookie too: step 2 reads it back from the key's id.
+    assert not _code_in(str(_session(app, client)), key.code)
+
+    # Confirmar without the license: refused, shown by step 2's page once, with its status.
+    refused = confirm(client, step_token(body), accept=False)
+    assert refused.status_code == 303 and refused.headers["Location"] == STEP_TWO
+    locations.append(refused.headers["Location"])
+    shown = client.get(STEP_TWO)
+    assert shown.status_code == 422 and "Para confirmar debes aceptar la Licencia de Uso." in _text(shown)
+    again = client.get(STEP_TWO)
+    assert again.status_code == 200 and "Para confirmar debes aceptar" not in _text(again)
+
+    confirmed = confirm(client, step_token(_text(again)), destination="distribuidor")
+    assert confirmed.status_code == 303 and confirmed.headers["Location"] == f"{ACTIVATE}/aviso?claves={key.id}"
+    locations.append(confirmed.headers["Location"])
+    for _ in range(2):
+        notice = _text(client.get(confirmed.headers["Location"]))
+        assert "Los servicios liberados por este medio serán válidos solo para este Escritorio." in notice
+        assert f'href="/claves-prepago?resaltar={key.id}"' in notice  # Aceptar: the Claves prepago list
+
+    # Back to step 2 after confirming: step 1, saying so, and the key is not offered again.
+    back = client.get(STEP_TWO)
+    assert back.status_code == 303 and back.headers["Location"] == ACTIVATE
+    locations.append(back.headers["Location"])
+    step_one = _text(client.get(ACTIVATE))
+    assert "Esas claves ya se confirmaron: las encuentras en Claves prepago." in step_one and ">Validar<" in step_one
+    assert _count("prepaid_key_confirmed") == 1 and _outbox_count() == 1
+    assert (_fresh(key).status, _fresh(key).desk_id) == ("disponible", world.a.desk.id)
+    assert not any(_code_in(location, key.code) for location in locations)
+
+
+def test_showing_step_two_again_does_not_make_its_step_last_longer(app, client, world, login):
+    key = factories.prepaid_key()
+    login(world.a.user)
+    validate(client, key.code)
+    with client.session_transaction() as session:
+        step = session["prepaid_step"]
+        session["prepaid_step"] = {**step, "at": step["at"] - 10 * 60}  # validated ten minutes ago
+    token = step_token(_text(client.get(STEP_TWO)))
+    _, signed_at = URLSafeTimedSerializer(app.config["SECRET_KEY"], salt=SALT).loads(token, return_timestamp=True)
+    assert int(signed_at.timestamp()) == step["at"] - 10 * 60
+
+
+def test_with_htmx_the_steps_still_swap_the_panel(client, world, login, hx):
+    key = factories.prepaid_key()
+    login(world.a.user)
+    step_two = validate(client, key.code, hx)
+    refused = confirm(client, step_token(_text(step_two)), accept=False, headers=hx)
+    done = confirm(client, step_token(_text(step_two)), headers=hx)
+    for response, status, text in ((step_two, 200, "válida (incluye 50 Timbres)"),
+                                   (refused, 422, "Para confirmar debes aceptar la Licencia de Uso."),
+                                   (done, 200, "activada (incluye 50 Timbres)")):
+        body = _text(response)
+        assert response.status_code == status and "Location" not in response.headers
+        assert body.lstrip().startswith('<section id="prepaid-panel"') and "<html" not in body and text in body
+
+
+@pytest.mark.parametrize("case, status, message", [
+    ("unknown", 422, "La clave no existe."),
+    ("here", 200, "La clave ya está activada en este escritorio."),
+    ("too_many", 422, "Captura como máximo 20 claves a la vez."),
+])
+def test_a_refused_validation_without_js_is_shown_once_by_step_one(client, world, login, case, status, message):
+    typed = {"unknown": key_codes.generate(), "here": factories.prepaid_key(world.a.desk).code,
+             "too_many": "\n".join(key_codes.generate() for _ in range(21))}[case]
+    login(world.a.user)
+    refused = validate(client, typed)
+    assert refused.status_code == 303 and refused.headers["Location"] == ACTIVATE
+    shown = client.get(ACTIVATE)
+    body = _text(shown)
+    assert shown.status_code == status and message in body and "<html" in body
+    assert typed.splitlines()[0] in body  # what was typed, in the box again to correct it
+    reloaded = client.get(ACTIVATE)
+    assert reloaded.status_code == 200 and message not in _text(reloaded)
+    assert _count("prepaid_key_validation_failed") == (1 if case == "unknown" else 0)
+
+
+def test_a_refused_paste_of_twenty_keys_fits_in_the_session_cookie(client, world, login):
+    # Not codes, and random (nothing for the cookie's compression to share): each echoed back, cut short.
+    typed = [secrets.token_urlsafe(19) for _ in range(MAX_KEYS_PER_REQUEST)]
+    login(world.a.user)
+    refused = validate(client, typed)
+    cookie = next(value for name, value in refused.headers.items() if name == "Set-Cookie" and value.startswith("session="))
+    assert len(cookie) < 4000  # browsers drop a larger cookie, and the refusal with it
+    body = _text(client.get(ACTIVATE))
+    assert all(raw[:23] + "…" in body for raw in typed)
+    assert body.count("La clave debe tener 16 letras y números") + body.count("Demasiados intentos fallidos") == 20
+
+
+def _with_second_desk(user):
+    second = factories.desk("cliente")
+    from portal.models import Membership
+    db.session.add(Membership(user_id=user.id, desk_id=second.id, role="member"))
+    db.session.commit()
+    return second
+
+
+@pytest.mark.parametrize("case, message", [
+    ("bookmark", "No hay claves validadas por confirmar en este escritorio. Captura la clave de nuevo."),
+    ("other_browser", "No hay claves validadas por confirmar en este escritorio. Captura la clave de nuevo."),
+    ("other_desk", "No hay claves validadas por confirmar en este escritorio. Captura la clave de nuevo."),
+    ("other_user", "No hay claves validadas por confirmar en este escritorio. Captura la clave de nuevo."),
+    ("expired", "La solicitud de confirmación expiró. Captura la clave de nuevo."),
+])
+def test_step_two_without_its_step_one_goes_back_to_step_one_saying_why(app, client, world, login, case, message):
+    key = factories.prepaid_key()
+    second = _with_second_desk(world.a.user)
+    login(world.a.user)
+    browser = client
+    if case != "bookmark":
+        assert validate(client, key.code).status_code == 303
+    if case == "other_browser":
+        browser = app.test_client()
+        login(world.a.user, target=browser)
+    elif case == "other_desk":
+        client.post("/escritorio", data={"desk_id": second.id, "next": ACTIVATE})
+    elif case == "other_user":
+        client.post("/cuenta/salir")
+        login(world.b.user)
+    elif case == "expired":
+        with client.session_transaction() as session:
+            step = session["prepaid_step"]
+            session["prepaid_step"] = {**step, "at": step["at"] - 16 * 60}
+    response = browser.get(STEP_TWO)
+    assert response.status_code == 303 and response.headers["Location"] == ACTIVATE
+    body = _text(browser.get(ACTIVATE))
+    assert message in body and ">Validar<" in body and not _code_in(body, key.code)
+    if case == "other_desk":  # back in the desk that validated it, the step is there again
+        client.post("/escritorio", data={"desk_id": world.a.desk.id, "next": ACTIVATE})
+        assert key_codes.grouped(key.code) in _text(client.get(STEP_TWO))
+    assert _fresh(key).status == "nueva"
 
 
 # --- CSRF and other desks ------------------------------------------------------------------------
@@ -421,7 +596,7 @@ def test_posts_without_the_csrf_token_are_refused(client, world):
         assert "La sesión del formulario expiró o no es válida." in _text(response)
     assert _fresh(key).status == "nueva"
     # The same request with the header htmx sends goes through.
-    assert client.post(ACTIVATE, data={"keys": key.code}, headers={"X-CSRFToken": csrf}).status_code == 200
+    assert client.post(ACTIVATE, data={"keys": key.code}, headers={"X-CSRFToken": csrf}).status_code == 303
 
 
 def test_another_desk_cannot_see_the_notice_of_my_keys(client, world, login):
@@ -446,9 +621,9 @@ def test_a_token_made_in_one_desk_cannot_confirm_in_another(client, app, login):
     db.session.commit()
     key = factories.prepaid_key()
     login(user)
-    token = step_token(_text(validate(client, key.code)))
+    token = step_token(_text(validate(client, key.code, follow=True)))
     client.post("/escritorio", data={"desk_id": second.id, "next": ACTIVATE})
-    response = confirm(client, token)
+    response = confirm(client, token, follow=True)
     assert response.status_code == 422 and "no es válida" in _text(response)
     assert _fresh(key).status == "nueva"
 

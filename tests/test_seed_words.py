@@ -101,7 +101,7 @@ def test_the_activation_steps_of_figures_2_to_4(client, login, distributor):
     key = factories.prepaid_key()
     login(distributor.user)
     assert_words(client.get("/claves-prepago/activar"), ACTIVATE)
-    step_two = validate(client, key_codes.grouped(key.code))
+    step_two = validate(client, key_codes.grouped(key.code), follow=True)
     assert_words(step_two, CONFIRMATION, code=f'<strong class="key-code">{key_codes.grouped(key.code)}</strong>')
     done = confirm(client, step_token(step_two.get_data(as_text=True)), destination="distribuidor")
     assert done.status_code == 303

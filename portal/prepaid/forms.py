@@ -4,6 +4,7 @@ from wtforms import BooleanField, HiddenField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
 MAX_KEYS_PER_REQUEST = 20
+MAX_TYPED = MAX_KEYS_PER_REQUEST * 30  # characters: a code and its dashes and spaces, per key
 
 
 FALSE_VALUES = (False, "false", "", "n", "no", "0", "off")
@@ -12,7 +13,7 @@ FALSE_VALUES = (False, "false", "", "n", "no", "0", "off")
 class ValidateForm(TextForm):
     keys = TextAreaField("Clave Prepago", validators=[
         DataRequired("Captura la clave de prepago."),
-        Length(max=MAX_KEYS_PER_REQUEST * 30, message="Captura como máximo 20 claves a la vez."),
+        Length(max=MAX_TYPED, message="Captura como máximo 20 claves a la vez."),
     ], render_kw={"rows": 3, "autocomplete": "off", "spellcheck": "false", "autocapitalize": "characters"})
 
     def key_lines(self):

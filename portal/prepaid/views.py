@@ -1,9 +1,11 @@
 """Prepaid key pages: the activation steps, the license, the "Claves prepago" list.
 
-Step 1 (GET/POST /activar) validates what was typed; step 2 (the "Solicitar Clave de
-Confirmación" panel) carries a signed step token; step 3 (POST /activar/confirmar) claims the keys
-and shows the "Aviso". With htmx each step swaps #prepaid-panel; without JS each is a full page and
-a successful confirmation redirects (303) to the Aviso page.
+Step 1 (GET/POST /activar) validates what was typed; step 2 (GET /activar/confirmar, "Solicitar
+Clave de Confirmación") shows the validated keys with a signed step token; step 3 (POST
+/activar/confirmar) claims the keys and shows the "Aviso". With htmx each POST swaps
+#prepaid-panel. Without JS every POST answers 303 (post/redirect/get), so Back and reload only
+ever GET: Validar to step 2's page, Confirmar to the Aviso page, a refusal to the page of its step,
+which shows it once with its status (portal.prepaid.steps keeps both in the session).
 """
 from dataclasses import dataclass
 from functools import cache
@@ -21,15 +23,14 @@ from portal.grid import grid_response
 from portal.htmx import is_htmx, render
 from portal.models import PrepaidKey
 from portal.postgres import reads_only
-from portal.prepaid import bp
+from portal.prepaid import bp, steps
 from portal.prepaid.grids import KEYS, with_default_period
-from portal.prepaid.forms import MAX_KEYS_PER_REQUEST, ConfirmForm, ValidateForm
+from portal.prepaid.forms import MAX_KEYS_PER_REQUEST, MAX_TYPED, ConfirmForm, ValidateForm
 from portal.prepaid.redemption import (
-    DestinationNotAllowed, EmailNotVerified, KeyAlreadyInThisDesk, LicenseNotAccepted, MalformedKey, RedemptionError,
-    amount,
-    canonical, confirm_key, validate_key,
+    DESTINATIONS, DestinationNotAllowed, EmailNotVerified, KeyAlreadyInThisDesk, LicenseNotAccepted, MalformedKey,
+    RedemptionError, amount, canonical, confirm_key, validate_key,
 )
-from portal.prepaid.steps import StepTokenError, make_step_token, read_step_token
+from portal.prepaid.steps import NoHeldStep, StepConfirmed, StepTokenError, make_step_token, read_step_token
 
 MAX_ID = 2**31 - 1  # the largest id an INTEGER column holds
 LICENSE_FILE = Path(__file__).with_name("licencia.txt")
@@ -47,14 +48,46 @@ class Line:
     key: PrepaidKey | None = None
     read_as: str = ""  # "Leímos la O como cero." when look-alikes were read as digits
 
+    def plain(self):
+        """As the session keeps it: a valid key by its id, so its code stays out of the cookie."""
+        if self.outcome == "ok":
+            return ["ok", None, None, self.read_as, self.key.id]
+        return [self.outcome, self.shown, self.message, self.read_as, None]
+
+
+def _valid_line(key, read_as=""):
+    return Line(key_codes.grouped(key.code), f"válida (incluye {amount(key)})", "ok", key, read_as)
+
+
+def _lines_from(plain_lines):
+    """Lines as Line.plain() kept them; a valid key's line is read again from its key."""
+    ids = [key_id for outcome, *_, key_id in plain_lines if outcome == "ok"]
+    keys = {key.id: key for key in db.session.scalars(select(PrepaidKey).where(PrepaidKey.id.in_(ids)))} if ids else {}
+    return [_valid_line(keys[key_id], read_as) if outcome == "ok" else Line(shown, message, outcome, read_as=read_as)
+            for outcome, shown, message, read_as, key_id in plain_lines if outcome != "ok" or key_id in keys]
+
+
+def _see_step(endpoint):
+    """Without JS, the answer to every POST: the page of the step to show next (post/redirect/get)."""
+    return redirect(url_for(endpoint), code=303)
+
 
 # --- step 1: capture and validate --------------------------------------------------------------
 
 @bp.get("/activar")
 @desk_required
 def activate():
-    """"Activar claves de producto prepago": capture one key, or several one per line."""
-    return _capture(ValidateForm(formdata=None))
+    """"Activar claves de producto prepago": capture one key, or several one per line; without JS
+    also where a refused Validar leads, showing its result once."""
+    refusal = steps.take_refusal(current_desk(), current_user, "capture")
+    if refusal is None:
+        return _capture(ValidateForm(formdata=None))
+    form = ValidateForm(formdata=None, keys=refusal["typed"])
+    form.keys.errors = refusal["errors"]
+    body, status = _capture(form, refusal["status"], lines=_lines_from(refusal["lines"]), error=refusal["error"])
+    if refusal["limit"]:
+        return rate_limited(limits.RateLimited(*refusal["limit"]), body)
+    return body, status
 
 
 @bp.post("/activar")
@@ -64,16 +97,16 @@ def validate():
     desk = current_desk()
     form = ValidateForm()
     if not form.validate_on_submit():
-        return _capture(form, 422)
+        return _refused_capture(form, 422)
     typed = form.key_lines()
     if len(typed) > MAX_KEYS_PER_REQUEST:
         form.keys.errors = [f"Captura como máximo {MAX_KEYS_PER_REQUEST} claves a la vez."]
-        return _capture(form, 422)
+        return _refused_capture(form, 422)
     limited = _validation_limit()
     if limited:
         audit.record("prepaid_key_validation_limited", user=current_user, desk=desk, ip=request.remote_addr)
         db.session.commit()
-        return rate_limited(limited, _capture(form, error=str(limited))[0])
+        return _refused_capture(form, 429, error=str(limited), limited=limited)
 
     lines, cut_short = [], False
     for raw in typed:
@@ -92,8 +125,7 @@ def validate():
             lines.append(Line(_shown(raw), refusal.message, "error", read_as=read_as))
             limited = _count_failed_validation(desk, raw, refusal)
         else:
-            lines.append(Line(key_codes.grouped(key.code), f"válida (incluye {amount(key)})", "ok", key,
-                              key_codes.reading_note(raw)))
+            lines.append(_valid_line(key, key_codes.reading_note(raw)))
             # Mi perfil > Actividad lists it: the masked code only, as for a refused one.
             audit.record("prepaid_key_validated", user=current_user, desk=desk, ip=request.remote_addr,
                          key=key_codes.masked(key.code))
@@ -102,14 +134,30 @@ def validate():
     valid = [line.key for line in lines if line.outcome == "ok"]
     if not valid:
         if cut_short:
-            return rate_limited(limited, _capture(form, lines=lines)[0])
-        return _capture(form, 422 if any(line.outcome == "error" for line in lines) else 200, lines=lines)
+            return _refused_capture(form, 429, lines=lines, limited=limited)
+        return _refused_capture(form, 422 if any(line.outcome == "error" for line in lines) else 200, lines=lines)
+    steps.hold(desk, current_user, [key.id for key in valid], [line.plain() for line in lines])
+    if not is_htmx():
+        return _see_step("prepaid.confirmation")
     confirm_form = ConfirmForm(formdata=None, token=make_step_token(desk, current_user, [k.code for k in valid]))
     return _confirmation(confirm_form, lines)
 
 
 def _capture(form, status=200, **context):
     return render("prepaid/activate.html", block="prepaid_panel", step="capture", form=form, **context), status
+
+
+def _refused_capture(form, status, lines=(), error=None, limited=None):
+    """Step 1 again with what went wrong: with htmx the panel now; without JS kept for its page."""
+    if is_htmx():
+        body, status = _capture(form, status, lines=lines, error=error)
+        return rate_limited(limited, body) if limited else (body, status)
+    typed = form.keys.data or ""
+    steps.keep_refusal(current_desk(), current_user, "capture", status=status, error=error,
+                       lines=[line.plain() for line in lines], errors=list(form.keys.errors),
+                       typed=typed if len(typed) <= MAX_TYPED else "",  # a session cookie holds a few KB
+                       limit=[limited.name, limited.retry_after, limited.storage_down] if limited else None)
+    return _see_step("prepaid.activate")
 
 
 def _shown(raw):
@@ -152,6 +200,32 @@ def _count_failed_validation(desk, raw, refusal):
 
 # --- step 2: "Solicitar Clave de Confirmación" --------------------------------------------------
 
+@bp.get("/activar/confirmar")
+@desk_required
+def confirmation():
+    """Step 2's page (Validar leads here without JS): the keys this browser validated in this desk,
+    as often as it is shown; without them, back to step 1 saying why."""
+    desk = current_desk()
+    refusal = steps.take_refusal(desk, current_user, "confirm", "done") or {}
+    if refusal.get("page") == "done":
+        return _done(_lines_from(refusal["lines"]), refusal["status"])
+    try:
+        step = steps.held(desk, current_user)
+    except StepTokenError as missing:
+        flash(missing.message, "info" if isinstance(missing, StepConfirmed) else "error")
+        return _see_step("prepaid.activate")
+    lines = _lines_from(step["lines"])
+    step_codes = [line.key.code for line in lines if line.outcome == "ok"]
+    if not step_codes:  # the keys themselves are gone
+        steps.drop()
+        flash(NoHeldStep.message, "error")
+        return _see_step("prepaid.activate")
+    form = ConfirmForm(formdata=None, token=make_step_token(desk, current_user, step_codes, issued_at=step["at"]),
+                       destination=refusal.get("destination") or "mi_negocio", accept_license=refusal.get("accept"))
+    return _confirmation(form, lines, refusal.get("status", 200), error=refusal.get("error"),
+                         verify_email=refusal.get("verify_email", False))
+
+
 def _confirmation(form, lines, status=200, error=None, verify_email=False):
     return render("prepaid/activate.html", block="prepaid_panel", step="confirm", form=form, lines=lines,
                   error=error, verify_email=verify_email), status
@@ -187,7 +261,7 @@ def confirm():
         audit.record("prepaid_step_token_refused", user=user, desk=desk, ip=request.remote_addr,
                      reason=type(refusal).__name__)
         db.session.commit()
-        return _capture(ValidateForm(formdata=None), 422, error=refusal.message)
+        return _refused_capture(ValidateForm(formdata=None), 422, error=refusal.message)
 
     lines = []
     try:
@@ -195,15 +269,23 @@ def confirm():
             lines.append(_confirm_one(desk, user, code, form))
     except tuple(REQUEST_ERRORS) as refusal:
         db.session.rollback()
-        return _confirmation(form, _validated_lines(step_codes), REQUEST_ERRORS[type(refusal)],
-                             error=refusal.message, verify_email=isinstance(refusal, EmailNotVerified))
+        status, verify_email = REQUEST_ERRORS[type(refusal)], isinstance(refusal, EmailNotVerified)
+        if is_htmx():
+            return _confirmation(form, _validated_lines(step_codes), status, error=refusal.message,
+                                 verify_email=verify_email)
+        steps.keep_refusal(desk, user, "confirm", status=status, error=refusal.message, verify_email=verify_email,
+                           accept=bool(form.accept_license.data),
+                           destination=form.destination.data if form.destination.data in DESTINATIONS else None)
+        return _see_step("prepaid.confirmation")
     ours = [line.key.id for line in lines if line.key is not None]
     db.session.commit()
+    steps.close(desk, user, _ids_of(step_codes), confirmed=bool(ours))
 
-    if not ours:
-        return _done(lines, 409)
     if is_htmx():
-        return _done(lines, highlight=ours)
+        return _done(lines, 200 if ours else 409, highlight=ours)
+    if not ours:
+        steps.keep_refusal(desk, user, "done", status=409, lines=[line.plain() for line in lines])
+        return _see_step("prepaid.confirmation")
     for line in lines:
         if line.outcome != "ok":
             flash(f"{line.shown}: {line.message}", "error" if line.outcome == "error" else "info")
@@ -224,10 +306,14 @@ def _confirm_one(desk, user, code, form):
     return Line(shown, f"activada (incluye {amount(key)})", "ok", key)
 
 
+def _ids_of(step_codes):
+    return db.session.scalars(select(PrepaidKey.id).where(PrepaidKey.code.in_(step_codes))).all()
+
+
 def _validated_lines(step_codes):
     """Step 2's list again, for a refused Confirmar."""
     keys = db.session.scalars(select(PrepaidKey).where(PrepaidKey.code.in_(step_codes)).order_by(PrepaidKey.id))
-    return [Line(key_codes.grouped(key.code), f"válida (incluye {amount(key)})", "ok", key) for key in keys]
+    return [_valid_line(key) for key in keys]
 
 
 @bp.get("/activar/aviso")
