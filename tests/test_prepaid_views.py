@@ -1,19 +1,19 @@
 """The activation steps over HTTP: pages and fragments, every bad input, limits, e-mail, other desks."""
 import re
 import secrets
-import time
 from datetime import date, timedelta
 
 import pytest
 from flask import g
-from itsdangerous import TimestampSigner, URLSafeTimedSerializer
+from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import func, select
 
 from portal.extensions import db
 from portal.models import AuditEvent, OutboxMessage, PrepaidKey
-from portal import key_codes
+from portal import clock, key_codes
 from portal.prepaid.forms import MAX_KEYS_PER_REQUEST
 from portal.prepaid.steps import SALT, make_step_token
+from portal.signing import timed_serializer
 from tests import factories
 from tests.conftest import body_of
 from tests.prepaid_helpers import confirm, step_token, validate
@@ -286,11 +286,7 @@ def test_a_key_taken_by_another_desk_between_the_steps(client, world, login):
 
 
 def _old_token(app, desk, user, key_code, age):
-    class Past(TimestampSigner):
-        def get_timestamp(self):
-            return int(time.time()) - age
-
-    serializer = URLSafeTimedSerializer(app.config["SECRET_KEY"], salt=SALT, signer=Past)
+    serializer = timed_serializer(app.config["SECRET_KEY"], SALT, clock.timestamp() - age)
     return serializer.dumps({"d": desk.id, "u": user.id, "c": [key_code]})
 
 
@@ -306,7 +302,7 @@ def test_forged_or_expired_step_tokens_are_refused(app, client, world, login, ca
         "other_user": make_step_token(world.b.desk, world.b.user, [key.code]),
         "expired": _old_token(app, world.a.desk, world.a.user, key.code, 3600),
         "missing": "",
-        "garbage_codes": URLSafeTimedSerializer(app.config["SECRET_KEY"], salt=SALT).dumps(
+        "garbage_codes": timed_serializer(app.config["SECRET_KEY"], SALT).dumps(
             {"d": world.a.desk.id, "u": world.a.user.id, "c": ["<script>"]}),
     }[case]
     response = confirm(client, token, follow=True)
@@ -705,7 +701,7 @@ def test_todas_las_fechas_and_both_dates_cleared_list_every_key_and_say_so(clien
     login(world.a.user)
     fresh = _text(client.get(LIST))
     assert "checked" not in _every_date_box(fresh) and "Todas las fechas" in fresh
-    since, until = date.today() - timedelta(days=30), date.today()
+    since, until = factories.today() - timedelta(days=30), factories.today()
     typed = f"desde={since:%d/%m/%Y}&hasta={until:%d/%m/%Y}"
     for query in ("fechas=todas", "desde=&hasta=", f"{typed}&fechas=todas"):
         page, fragment = client.get(f"{LIST}?{query}"), client.get(f"{LIST}?{query}", headers=hx)
@@ -730,11 +726,11 @@ def test_todas_las_fechas_and_both_dates_cleared_list_every_key_and_say_so(clien
 
 def test_one_date_cleared_leaves_the_other_as_the_only_bound(client, world, login, keys_of_a):
     login(world.a.user)
-    since = date.today() - timedelta(days=1)
+    since = factories.today() - timedelta(days=1)
     html = _text(client.get(f"{LIST}?desde={since:%d/%m/%Y}&hasta="))
     assert f"Claves de prepago con:\n  <strong>Fecha de contratación desde {since:%d/%m/%Y}</strong>" in html
     assert len(_rows(html)) == 2 and key_codes.grouped(keys_of_a["old"].code) not in html
-    until = date.today() - timedelta(days=100)
+    until = factories.today() - timedelta(days=100)
     html = _text(client.get(f"{LIST}?desde=&hasta={until.isoformat()}"))
     assert f"Claves de prepago con:\n  <strong>Fecha de contratación hasta {until:%d/%m/%Y}</strong>" in html
     assert _rows(html) and all(key_codes.grouped(keys_of_a["old"].code) in row for row in _rows(html))

@@ -10,11 +10,11 @@ import hmac
 from dataclasses import dataclass
 
 from flask import current_app
-from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
+from itsdangerous import BadSignature, SignatureExpired
 
-from portal import clock
 from portal.extensions import db
 from portal.models import User
+from portal.signing import timed_serializer
 
 VERIFY_EMAIL = "verify-email"
 RESET_PASSWORD = "reset-password"
@@ -98,17 +98,5 @@ def fingerprint(purpose, user, data):
     return hmac.new(key, message, hashlib.sha256).hexdigest()[:32]
 
 
-class _Signer(TimestampSigner):
-    """itsdangerous' signer, with the issue time fixed when `at` is given."""
-
-    def __init__(self, *args, at=None, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.at = at
-
-    def get_timestamp(self):
-        return int(self.at) if self.at is not None else int(clock.timestamp())
-
-
 def _serializer(purpose, at=None):
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=SALTS[purpose],
-                                  signer=_Signer, signer_kwargs={"at": at})
+    return timed_serializer(current_app.config["SECRET_KEY"], SALTS[purpose], at)

@@ -11,12 +11,11 @@ Two pieces, each with one job:
   code that can still be confirmed), and it expires with the token. A refused POST without JS
   also redirects: its result waits in the session for the one page that shows it, once.
 """
-import time
-
 from flask import current_app, session
-from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
+from itsdangerous import BadSignature, SignatureExpired
 
-from portal import key_codes
+from portal import clock, key_codes
+from portal.signing import timed_serializer
 
 SALT = "prepaid-step"
 STEP_MAX_AGE = 15 * 60
@@ -41,13 +40,7 @@ class StepConfirmed(NoHeldStep):
 
 
 def _serializer(issued_at=None):
-    signer = TimestampSigner
-    if issued_at is not None:
-        class Then(TimestampSigner):
-            def get_timestamp(self):
-                return issued_at
-        signer = Then
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=SALT, signer=signer)
+    return timed_serializer(current_app.config["SECRET_KEY"], SALT, issued_at)
 
 
 def make_step_token(desk, user, step_codes, issued_at=None):
@@ -82,7 +75,7 @@ def read_step_token(token, desk, user, max_age=STEP_MAX_AGE):
 def hold(desk, user, key_ids, lines):
     """Remember that `user` validated the keys `key_ids` in `desk` now, and what step 2 shows of
     them and of the other keys typed (`lines`, plain values without a valid key's code)."""
-    session[HELD] = {"d": desk.id, "u": user.id, "at": int(time.time()), "keys": list(key_ids), "lines": lines}
+    session[HELD] = {"d": desk.id, "u": user.id, "at": int(clock.timestamp()), "keys": list(key_ids), "lines": lines}
 
 
 def held(desk, user, max_age=STEP_MAX_AGE):
@@ -95,7 +88,7 @@ def held(desk, user, max_age=STEP_MAX_AGE):
         raise StepConfirmed()
     if not isinstance(step.get("at"), int) or not step.get("keys") or not isinstance(step.get("lines"), list):
         raise NoHeldStep()
-    if step["at"] + max_age < time.time():
+    if step["at"] + max_age < clock.timestamp():
         raise StepTokenExpired()
     return step
 
