@@ -61,13 +61,12 @@ def test_footer_privacy_notice_favicon_badge_and_fieldset_as_a_customer_sees_the
     """What a customer notices: no console error from the Permissions-Policy on any page, the footer
     with the support contact and the privacy notice (signed out and in, at 320 px, not on paper), the
     favicon, an informative (not red) "Nueva" badge, the Notificaciones fieldset without the browser's border."""
-    from datetime import date
 
     from axe_playwright_python.sync_playwright import Axe
 
     from tests import factories
 
-    key = factories.prepaid_key(world.a.desk, confirmed_on=date.today())
+    key = factories.prepaid_key(world.a.desk, confirmed_on=factories.today())
     page = browser_page(js=True, viewport={"width": 1100, "height": 800})
     console = []
     page.on("console", lambda message: console.append(f"{message.type}: {message.text}"))

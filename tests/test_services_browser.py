@@ -36,7 +36,10 @@ def settled(page, js):
 def test_search_columns_group_sort_page_and_back(app, live_server, browser_page, world, js):
     desk = world.a.desk
     for n in range(12):
-        factories.service(desk, product_code="SAE", serial=f"SAE-{n:02d}", version="8.0" if n % 2 else "9.0", users=n + 1)
+        system = factories.service(desk, product_code="SAE", serial=f"SAE-{n:02d}", version="8.0" if n % 2 else "9.0",
+                                   users=n + 1)
+    # Every system of the list has the factory's dates: its Fecha Activación and Próximo Pago cells.
+    dates = f"{system.activated_on:%d/%m/%Y}|{system.next_payment_on:%d/%m/%Y}"
     for n in range(18):
         factories.service(desk, product_code=("COI", "NOI")[n % 2], serial=f"OTRO-{n:02d}")
     page = browser_page(js=js)
@@ -81,13 +84,13 @@ def test_search_columns_group_sort_page_and_back(app, live_server, browser_page,
         page.wait_for_load_state()
     expect(info).to_have_text("Página 1 de 2 (12 elementos)")
     settled(page, js)
-    first = ["Versión: 8.0 (6)"] + [f"SAE|8.0|SAE-{n:02d}|14/03/2025|14/12/2026|Reenviar CDA Envíos" for n in (1, 3, 5, 7, 9, 11)] + \
-            ["Versión: 9.0 (6)"] + [f"SAE|9.0|SAE-{n:02d}|14/03/2025|14/12/2026|Reenviar CDA Envíos" for n in (0, 2, 4, 6)]
+    first = ["Versión: 8.0 (6)"] + [f"SAE|8.0|SAE-{n:02d}|{dates}|Reenviar CDA Envíos" for n in (1, 3, 5, 7, 9, 11)] + \
+            ["Versión: 9.0 (6)"] + [f"SAE|9.0|SAE-{n:02d}|{dates}|Reenviar CDA Envíos" for n in (0, 2, 4, 6)]
     assert rows(page) == first
 
     page.get_by_role("link", name="Página siguiente").click()
     expect(info).to_have_text("Página 2 de 2 (12 elementos)")
-    assert rows(page) == ["Versión: 9.0 (6)"] + [f"SAE|9.0|SAE-{n:02d}|14/03/2025|14/12/2026|Reenviar CDA Envíos" for n in (8, 10)]
+    assert rows(page) == ["Versión: 9.0 (6)"] + [f"SAE|9.0|SAE-{n:02d}|{dates}|Reenviar CDA Envíos" for n in (8, 10)]
     assert re.search(r"[?&]page=2\b", page.url) and "q=s%C3%A1e" in page.url
 
     page.go_back()
@@ -101,8 +104,8 @@ def test_search_columns_group_sort_page_and_back(app, live_server, browser_page,
     filters.get_by_role("group", name="Usuarios").get_by_label("Mínimo").fill("11")
     filters.get_by_role("group", name="Usuarios").get_by_label("Mínimo").press("Enter")
     expect(info).to_have_text("Página 1 de 1 (2 elementos)")
-    assert rows(page) == ["Versión: 8.0 (1)", "SAE|8.0|SAE-11|14/03/2025|14/12/2026|Reenviar CDA Envíos",
-                          "Versión: 9.0 (1)", "SAE|9.0|SAE-10|14/03/2025|14/12/2026|Reenviar CDA Envíos"]
+    assert rows(page) == ["Versión: 8.0 (1)", f"SAE|8.0|SAE-11|{dates}|Reenviar CDA Envíos",
+                          "Versión: 9.0 (1)", f"SAE|9.0|SAE-10|{dates}|Reenviar CDA Envíos"]
     expect(filters.locator("summary")).to_have_text("Filtro 1")
     if js:
         # Every step swapped the grid in place: the document never reloaded.
