@@ -3,6 +3,7 @@
 Every database test runs on SQLite, and on PostgreSQL when PORTAL_TEST_POSTGRES names a server
 (`.ci/run` always does; in CI a missing PostgreSQL or Chromium fails the run, never skips it).
 """
+import contextvars
 import os
 import re
 import socket
@@ -12,7 +13,7 @@ from email import message_from_bytes
 from email.policy import default as default_policy
 
 import pytest
-from flask.globals import _cv_app, _cv_request
+from flask import has_app_context
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 from werkzeug.serving import make_server
@@ -119,8 +120,9 @@ class IsolatedClient(FlaskClient):
     pytest-flask pushes one context for the whole test and Flask reuses it for client requests,
     which would share `g` (Flask-Login's cached user: a signed-out client would look signed in)
     and the database session (a request would see the test's uncommitted state) across requests.
-    Here the test's context is set aside during each request, and the test's transaction is ended
-    first so the request sees what the test wrote and the test then sees what the request wrote.
+    Here each request runs in a fresh `contextvars.Context`, where the test's context does not
+    exist, and the test's transaction is ended first so the request sees what the test wrote and
+    the test then sees what the request wrote.
     """
 
     def __enter__(self):
@@ -132,14 +134,9 @@ class IsolatedClient(FlaskClient):
         return None
 
     def open(self, *args, **kwargs):
-        if _cv_app.get(None) is not None:
+        if has_app_context():
             db.session.commit()
-        app_token, request_token = _cv_app.set(None), _cv_request.set(None)
-        try:
-            return super().open(*args, **kwargs)
-        finally:
-            _cv_request.reset(request_token)
-            _cv_app.reset(app_token)
+        return contextvars.Context().run(super().open, *args, **kwargs)
 
 
 @pytest.fixture
