@@ -41,6 +41,20 @@ def pytest_configure(config):
         raise pytest.UsageError("CI=true pero PORTAL_TEST_POSTGRES no está definida: las pruebas deben correr en PostgreSQL.")
 
 
+# Each test names its tier with a mark (pytest.ini; `make test-fast` leaves these out). A test that
+# takes one of these fixtures without its mark would slip into the fast tier, so collection refuses it.
+TIER_FIXTURES = {"browser": {"chromium", "browser_page"}, "text_browser": {"text_browser", "w3m"},
+                 "multiprocess": {"gunicorn"}}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        for mark, fixtures in TIER_FIXTURES.items():
+            used = sorted(fixtures.intersection(item.fixturenames))
+            if used and item.get_closest_marker(mark) is None:
+                raise pytest.UsageError(f"{item.nodeid} usa {', '.join(used)} sin @pytest.mark.{mark}")
+
+
 # --- databases -------------------------------------------------------------------------------
 
 def _upgrade(url):

@@ -7,8 +7,10 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
 import requests
 
+pytestmark = pytest.mark.multiprocess
 ROOT = Path(__file__).resolve().parent.parent
 STARTUP = 180  # seconds for venv check, migration and the demo's thousands of keys (never a measure)
 
