@@ -25,6 +25,9 @@ from tests import factories
 PG_URL = os.environ.get("PORTAL_TEST_POSTGRES", "")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+# How long a browser test waits for a state (a swap, a page, a focus) before failing: a loaded 2-core CI
+# machine can take seconds for a step; a passing test never waits it out, so it can be generous.
+BROWSER_TIMEOUT_MS = 30_000
 REDIS_URL = os.environ.get("PORTAL_TEST_REDIS", "redis://127.0.0.1:6379/15")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 # The abuse suite's figures table (record_figure) at the end of every run.
@@ -322,8 +325,9 @@ def chromium():
         if IN_CI:
             pytest.fail(f"Chromium no está instalado en {CHROMIUM}")
         pytest.skip(f"Chromium no está instalado en {CHROMIUM}")
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    expect.set_options(timeout=BROWSER_TIMEOUT_MS)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
             "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -340,7 +344,7 @@ def browser_page(chromium):
 
     def _open(js=True, **options):
         context = chromium.new_context(java_script_enabled=js, locale="es-MX", **options)
-        context.set_default_timeout(10_000)
+        context.set_default_timeout(BROWSER_TIMEOUT_MS)
         contexts.append(context)
         return context.new_page()
 
