@@ -9,7 +9,7 @@ PORT ?= 5000
 # The links in development's mail lead to that port too, unless PORTAL_URL names the public address.
 run demo: export PORTAL_URL := $(or $(PORTAL_URL),http://127.0.0.1:$(PORT))
 
-.PHONY: run test stress install install-dev db demo serve clean bench bench-data bench-tools bench-scale
+.PHONY: run test test-fast stress install install-dev db demo serve clean bench bench-data bench-tools bench-scale
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -39,11 +39,20 @@ run: demo
 	$(FLASK) outbox deliver --loop & trap 'kill $$! 2>/dev/null' EXIT INT TERM; \
 	$(FLASK) run --host 127.0.0.1 --port $(PORT)
 
-## make test: venv with the dev requirements, then the whole suite, one process per core
+## make test: venv with the dev requirements, then the whole suite, one process per core; what CI runs
 ## (TEST_WORKERS=0 runs it in this one process)
 TEST_WORKERS ?= auto
 test: install-dev
 	$(PY) -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
+
+## make test-fast: the rule and in-process tiers only, for every change: a budget of 2 minutes on 2 cores on
+## SQLite (PORTAL_TEST_POSTGRES adds PostgreSQL).
+## The other tiers are pytest marks (pytest.ini), which `make test` runs too: browser (Chromium through
+## Playwright), text_browser (lynx, w3m, elinks), multiprocess (gunicorn or other processes), stress
+## (abuse and fault tests that hammer). One tier alone: make test PYTEST_ARGS="-m browser".
+FAST_TIERS := not browser and not text_browser and not multiprocess and not stress
+test-fast: install-dev
+	$(PY) -m pytest -n $(TEST_WORKERS) -m "$(FAST_TIERS)" $(PYTEST_ARGS)
 
 ## make stress: the fault and abuse suite at the issue's full counts (more processes, 60 s mail outage,
 ## 10,000 generated requests, 100 addresses per enumeration check), figures printed as it goes.

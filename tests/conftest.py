@@ -3,6 +3,7 @@
 Every database test runs on SQLite, and on PostgreSQL when PORTAL_TEST_POSTGRES names a server
 (`.ci/run` always does; in CI a missing PostgreSQL or Chromium fails the run, never skips it).
 """
+import contextvars
 import os
 import re
 import socket
@@ -12,7 +13,7 @@ from email import message_from_bytes
 from email.policy import default as default_policy
 
 import pytest
-from flask.globals import _cv_app, _cv_request
+from flask import has_app_context
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 from werkzeug.serving import make_server
@@ -25,6 +26,9 @@ from tests.clock_helpers import CLOCK_SHIFT_VARIABLE, TEST_TODAY, TIMEZONE
 PG_URL = os.environ.get("PORTAL_TEST_POSTGRES", "")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+# How long a browser test waits for a state (a swap, a page, a focus) before failing: a loaded 2-core CI
+# machine can take seconds for a step; a passing test never waits it out, so it can be generous.
+BROWSER_TIMEOUT_MS = 30_000
 REDIS_URL = os.environ.get("PORTAL_TEST_REDIS", "redis://127.0.0.1:6379/15")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 # The abuse suite's figures table (record_figure) at the end of every run.
@@ -54,6 +58,20 @@ def portal_clock(monkeypatch):
     monkeypatch.setenv(CLOCK_SHIFT_VARIABLE, repr(clock.shift_seconds()))
     yield clock
     clock.reset()
+
+
+# Each test names its tier with a mark (pytest.ini; `make test-fast` leaves these out). A test that
+# takes one of these fixtures without its mark would slip into the fast tier, so collection refuses it.
+TIER_FIXTURES = {"browser": {"chromium", "browser_page"}, "text_browser": {"text_browser", "w3m"},
+                 "multiprocess": {"gunicorn"}}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        for mark, fixtures in TIER_FIXTURES.items():
+            used = sorted(fixtures.intersection(item.fixturenames))
+            if used and item.get_closest_marker(mark) is None:
+                raise pytest.UsageError(f"{item.nodeid} usa {', '.join(used)} sin @pytest.mark.{mark}")
 
 
 # --- databases -------------------------------------------------------------------------------
@@ -135,8 +153,9 @@ class IsolatedClient(FlaskClient):
     pytest-flask pushes one context for the whole test and Flask reuses it for client requests,
     which would share `g` (Flask-Login's cached user: a signed-out client would look signed in)
     and the database session (a request would see the test's uncommitted state) across requests.
-    Here the test's context is set aside during each request, and the test's transaction is ended
-    first so the request sees what the test wrote and the test then sees what the request wrote.
+    Here each request runs in a fresh `contextvars.Context`, where the test's context does not
+    exist, and the test's transaction is ended first so the request sees what the test wrote and
+    the test then sees what the request wrote.
     """
 
     def __enter__(self):
@@ -148,14 +167,9 @@ class IsolatedClient(FlaskClient):
         return None
 
     def open(self, *args, **kwargs):
-        if _cv_app.get(None) is not None:
+        if has_app_context():
             db.session.commit()
-        app_token, request_token = _cv_app.set(None), _cv_request.set(None)
-        try:
-            return super().open(*args, **kwargs)
-        finally:
-            _cv_request.reset(request_token)
-            _cv_app.reset(app_token)
+        return contextvars.Context().run(super().open, *args, **kwargs)
 
 
 @pytest.fixture
@@ -327,8 +341,9 @@ def chromium():
         if IN_CI:
             pytest.fail(f"Chromium no está instalado en {CHROMIUM}")
         pytest.skip(f"Chromium no está instalado en {CHROMIUM}")
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    expect.set_options(timeout=BROWSER_TIMEOUT_MS)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
             "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -345,7 +360,7 @@ def browser_page(chromium):
 
     def _open(js=True, **options):
         context = chromium.new_context(java_script_enabled=js, locale="es-MX", **options)
-        context.set_default_timeout(10_000)
+        context.set_default_timeout(BROWSER_TIMEOUT_MS)
         contexts.append(context)
         return context.new_page()
 

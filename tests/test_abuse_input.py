@@ -177,6 +177,7 @@ def requester(app, client, world, no_limits, unseeded_message_ids):
 SWEEP = ["\x00", "\ud800", "9" * 400, "-99999999999999999999", "x" * 1_048_576]
 
 
+@pytest.mark.stress
 def test_every_field_of_every_form_takes_the_worst_values_without_a_5xx(requester):
     """Deterministic: each field of each form alone, with each of the nastiest values."""
     swept = 0
@@ -193,6 +194,7 @@ def test_every_field_of_every_form_takes_the_worst_values_without_a_5xx(requeste
     assert len(forms) >= 14, forms
 
 
+@pytest.mark.stress
 def test_generated_posts_and_query_strings_never_get_a_5xx(requester):
     """Random: any route, its form's fields (and others'), hostile values, repeated, page or htmx."""
     routes, fields = requester.routes, requester.fields
@@ -216,6 +218,7 @@ def test_generated_posts_and_query_strings_never_get_a_5xx(requester):
                       requester.figure(), "0 5xx")
 
 
+@pytest.mark.stress
 @settings(max_examples=scale(2000, 20_000), deadline=None, database=None, derandomize=not STRESS)
 @given(raw=st.one_of(st.text(max_size=80), values, st.binary(max_size=40).map(lambda b: b.decode("latin-1")),
                      st.builds(lambda c, seps: "".join(ch + seps for ch in c), st.sampled_from([key_codes.generate()]),
@@ -238,6 +241,7 @@ def test_the_key_normaliser_accepts_every_way_people_type_a_real_key():
         assert {key_codes.normalise(t) for t in typed} == {code}
 
 
+@pytest.mark.stress
 def test_the_grid_parser_and_its_queries_take_any_query_string(app, world):
     factories.prepaid_key(world.b.desk)
     factories.service(world.b.desk)

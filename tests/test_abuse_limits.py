@@ -66,6 +66,7 @@ def test_behind_one_trusted_proxy_only_the_address_it_saw_counts(client):
     assert neighbour == 422
 
 
+@pytest.mark.stress
 def test_one_address_over_a_hundred_accounts_is_blocked_after_the_limit(client):
     desk = factories.desk()
     accounts = [factories.user(desk, role="member") for _ in range(100)]
@@ -80,6 +81,7 @@ def test_one_address_over_a_hundred_accounts_is_blocked_after_the_limit(client):
     assert right == 429
 
 
+@pytest.mark.stress
 def test_a_thousand_guessed_keys_are_blocked_after_the_limit_and_activate_nothing(client, world, login):
     guesses = scale(1000, 1000)
     real = [factories.prepaid_key() for _ in range(3)]  # new keys waiting in no desk
@@ -109,6 +111,7 @@ def test_a_thousand_guessed_keys_are_blocked_after_the_limit_and_activate_nothin
     assert again.status_code == 429
 
 
+@pytest.mark.multiprocess
 def test_two_instances_sharing_redis_allow_the_limit_once_not_twice(app):
     redis_or_skip()
     config = server_config(app, RATELIMIT_STORAGE_URI=REDIS_URL, RATELIMIT_KEY_PREFIX="abuso-" + uuid.uuid4().hex)

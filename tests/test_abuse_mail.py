@@ -109,6 +109,7 @@ def _wait_for(condition, seconds):
     return True
 
 
+@pytest.mark.stress
 def test_smtp_stopped_during_cda_resends_loses_and_duplicates_nothing(app, worker, monkeypatch):
     count, outage = scale(20, 100), scale(5, 60)
     monkeypatch.setattr(outbox, "BACKOFF_BASE_SECONDS", 1)  # 30 s in production: time compressed 30×
@@ -196,6 +197,8 @@ def test_a_server_that_accepts_and_never_answers_hangs_nothing(app, client, smtp
     assert len(smtp.messages) == 1 and service.cda in smtp.messages[0]["raw"]
 
 
+@pytest.mark.multiprocess
+@pytest.mark.stress
 def test_three_outbox_workers_deliver_each_message_once(app, smtp, backend):
     # FOR UPDATE SKIP LOCKED is PostgreSQL's; SQLite's BEGIN IMMEDIATE serialises the claims (fewer in CI).
     count = scale(1000 if backend == "postgresql" else 300, 3000)

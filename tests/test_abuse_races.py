@@ -10,6 +10,7 @@ import contextlib
 import uuid
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
 from portal.extensions import db
@@ -20,6 +21,7 @@ from tests import abuse_workers, factories
 from tests.abuse_helpers import record_figure, scale
 from tests.prepaid_helpers import REDIS_URL, gunicorn, race, redis_or_skip, server_config, signed_in_cookies
 
+pytestmark = [pytest.mark.multiprocess, pytest.mark.stress]
 DESKS = 20
 PER_DESK = 10  # 200 confirmations of one key
 

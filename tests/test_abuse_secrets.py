@@ -12,6 +12,7 @@ import uuid
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import pytest
 import requests
 from sqlalchemy import text
 
@@ -48,6 +49,7 @@ def _link(messages, address, start):
     raise AssertionError(f"sin enlace {start} para {address}")
 
 
+@pytest.mark.multiprocess
 def test_canary_secrets_appear_nowhere_but_where_they_belong(app, smtp, deliver, tmp_path, caplog, capfd):
     email = f"canario-{uuid.uuid4().hex[:6]}@empresa-canario.mx"
     rfc = factories.rfc("CAN")

@@ -20,6 +20,7 @@ from tests.prepaid_helpers import REDIS_URL, ROOT, gunicorn, redis_or_skip, serv
 PUBLIC = "https://intranet.example.mx/portal"
 
 
+@pytest.mark.multiprocess
 def test_forged_host_under_gunicorn_gets_no_link_and_a_long_label_a_spanish_400(app, world, smtp, deliver, tmp_path):
     log = tmp_path / "gunicorn.log"
     code = factories.prepaid_key().code
@@ -51,6 +52,8 @@ def test_forged_host_under_gunicorn_gets_no_link_and_a_long_label_a_spanish_400(
     assert code not in access and access.count("/api/v1/keys/[oculto]") == 3
 
 
+@pytest.mark.multiprocess
+@pytest.mark.stress
 def test_sixteen_wrong_passwords_four_at_a_time_through_four_processes_check_at_most_five(app, world):
     redis_or_skip()
     config = server_config(app, RATELIMIT_STORAGE_URI=REDIS_URL, RATELIMIT_KEY_PREFIX="confianza-" + uuid.uuid4().hex)

@@ -308,6 +308,7 @@ def test_sign_in_fails_closed_when_the_limits_storage_is_down(client, world):
     assert client.get("/perfil").status_code == 302
 
 
+@pytest.mark.multiprocess
 @pytest.mark.app_config(RATELIMIT_STORAGE_URI=REDIS_URL, RATELIMIT_KEY_PREFIX="cuentas-" + uuid.uuid4().hex)
 def test_two_processes_sharing_redis_count_failures_together(app, client, world, tmp_path, redis_url):
     email, ip = world.a.user.email, "192.0.2.44"

@@ -212,6 +212,7 @@ def test_an_alert_mail_survives_smtp_down_and_is_delivered_later(app, world, smt
     assert "El próximo pago de tu suscripción vence mañana" in body_of(received[0]["message"])
 
 
+@pytest.mark.multiprocess
 def test_two_runs_at_once_in_separate_processes_mail_each_alert_once(app, world, database_url, backend):
     """Two `flask portal alerts` processes against the same database at the same moment."""
     for n in range(150):

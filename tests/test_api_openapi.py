@@ -29,6 +29,7 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 EXAMPLES = 15
 
 
+@pytest.mark.stress  # hundreds of generated requests, valid and hostile
 @pytest.mark.app_config(API_RATE_LIMIT="100000/minute")
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE], ids=["valid", "invalid"])
 def test_generated_requests_get_documented_answers(app, mode):

@@ -76,6 +76,7 @@ def test_a_route_or_run_without_both_sizes_is_not_judged():
     assert quick["pass"] is None and "not judged" in verdict_line(quick)
 
 
+@pytest.mark.multiprocess
 def test_the_fixed_cost_step_times_the_view_apart_from_the_rest_of_each_request(tmp_path, monkeypatch):
     """bench/fixed_cost.py on tiny SQLite bench data: every route answered, its view timed inside the call."""
     import os

@@ -51,6 +51,7 @@ def gunicorn(database_url, tmp_path):
         process.wait(timeout=15)
 
 
+@pytest.mark.multiprocess
 def test_gunicorn_serves_pages_assets_and_a_sign_in_under_the_prefix(app, gunicorn, world):
     system = factories.service(world.a.desk, "suscripciones")
 

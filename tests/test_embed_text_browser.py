@@ -12,7 +12,7 @@ from tests import factories
 from tests.conftest import IN_CI
 from tests.embed_helpers import sqlite_only
 
-pytestmark = sqlite_only  # what w3m reads is the same HTML whatever the database
+pytestmark = [pytest.mark.text_browser, sqlite_only]  # what w3m reads is the same HTML whatever the database
 W3M = shutil.which("w3m") or "/usr/bin/w3m"
 MENU = ["Mis Servicios", "Servidor virtual", "Suscripciones", "Licenciamiento", "Espacio", "Mis Pólizas",
         "Sellado CFDI", "Cursos", "Activar claves de producto- Prepago", "Claves prepago"]

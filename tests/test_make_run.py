@@ -11,8 +11,10 @@ from email.policy import default as default_policy
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import pytest
 import requests
 
+pytestmark = pytest.mark.multiprocess
 ROOT = Path(__file__).resolve().parent.parent
 STARTUP = 180  # seconds for venv check, migration and the demo's thousands of keys (never a measure)
 

@@ -7,6 +7,7 @@ processes through Redis.
 """
 import uuid
 
+import pytest
 import requests
 from sqlalchemy import func, select
 
@@ -18,6 +19,7 @@ from tests import factories
 from tests.prepaid_helpers import (call_confirm_key, direct_attempts, gunicorn, http_attempts, post_confirmations, race,
                                    server_config, signed_in_cookies)
 
+pytestmark = [pytest.mark.multiprocess, pytest.mark.stress]
 PROCESSES, EACH = 8, 25
 REFUSAL = "La clave ya fue activada en otro escritorio."
 

@@ -15,7 +15,7 @@ from tests import factories
 from tests.embed_helpers import sqlite_only
 from tests.text_browsers import BROWSERS, require
 
-pytestmark = sqlite_only  # what a text browser reads is the same HTML whatever the database
+pytestmark = [pytest.mark.text_browser, sqlite_only]  # what a text browser reads is the same HTML whatever the database
 ACTIVATE_MENU = "Activar claves de producto- Prepago"
 AVISO = "Los servicios liberados por este medio serán válidos solo para este Escritorio."
 

@@ -2,13 +2,14 @@
 import re
 
 import pyotp
+import pytest
 import requests
 
 from portal import clock
 from tests.embed_helpers import sqlite_only
 from tests.test_embed_text_browser import w3m  # noqa: F401 (fixture)
 
-pytestmark = sqlite_only  # what w3m reads is the same HTML whatever the database
+pytestmark = [pytest.mark.text_browser, sqlite_only]  # what w3m reads is the same HTML whatever the database
 
 
 def _token(page):
