@@ -45,14 +45,14 @@ TEST_WORKERS ?= auto
 test: install-dev
 	$(PY) -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
-## make test-fast: the rule and in-process tiers only, for every change: a budget of 2 minutes on 2 cores on
-## SQLite (PORTAL_TEST_POSTGRES adds PostgreSQL).
+## make test-fast: the rule and in-process tiers only, on SQLite, for every change: a budget of 2 minutes
+## on 2 cores. FAST_POSTGRES=1 adds PostgreSQL (from PORTAL_TEST_POSTGRES), as `make test` always does.
 ## The other tiers are pytest marks (pytest.ini), which `make test` runs too: browser (Chromium through
 ## Playwright), text_browser (lynx, w3m, elinks), multiprocess (gunicorn or other processes), stress
 ## (abuse and fault tests that hammer). One tier alone: make test PYTEST_ARGS="-m browser".
 FAST_TIERS := not browser and not text_browser and not multiprocess and not stress
 test-fast: install-dev
-	$(PY) -m pytest -n $(TEST_WORKERS) -m "$(FAST_TIERS)" $(PYTEST_ARGS)
+	$(if $(FAST_POSTGRES),,PORTAL_TEST_POSTGRES= CI=) $(PY) -m pytest -n $(TEST_WORKERS) -m "$(FAST_TIERS)" $(PYTEST_ARGS)
 
 ## make stress: the fault and abuse suite at the issue's full counts (more processes, 60 s mail outage,
 ## 10,000 generated requests, 100 addresses per enumeration check), figures printed as it goes.

@@ -107,10 +107,10 @@ def test_keys_issued_in_timbres_of_any_case_are_written_timbres_and_credit_the_b
     from portal.prepaid.redemption import amount, confirm_key
     from portal.services.stamps import stamp_balance
 
-    issued = operations.issue_key_batch({"count": 1, "quantity": 50, "unit": " timbres "})
+    issued = operations.issue_key_batch({"count": 1, "quantity": 50, "unit": " timbres "}, factories.today())
     db.session.commit()
     key = db.session.scalars(select(PrepaidKey).where(PrepaidKey.code == issued.codes[0])).one()
     assert key.unit == "Timbres" and amount(key) == "50 Timbres"
-    confirm_key(world.b.desk, world.b.user, key.code, "mi_negocio", True)
+    confirm_key(world.b.desk, world.b.user, key.code, "mi_negocio", True, today=factories.today())
     db.session.commit()
     assert stamp_balance(world.b.desk.id).received == 50
