@@ -105,3 +105,12 @@ def test_code_and_its_settings_state_constraints_not_figures():
              for path in _code_and_settings_files()
              for number, line in enumerate(path.read_text().splitlines(), 1) if FIGURE.search(line)]
     assert found == []
+
+
+def test_the_suite_uses_flask_through_its_public_api_only():
+    """Flask's private context variables change between releases; the suite isolates requests with
+    contextvars (tests/conftest.py) instead."""
+    private = re.compile(r"flask\.globals|\b_cv_(app|request)\b|\brequest_ctx\b")
+    found = [f"{path.name}:{number}" for path in sorted((ROOT / "tests").glob("*.py")) if path.name != Path(__file__).name
+             for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if private.search(line)]
+    assert found == []
