@@ -17,6 +17,7 @@ from portal.extensions import db
 from portal.models import PrepaidKey
 from portal import key_codes
 from tests import factories
+from tests.clock_helpers import TEST_TODAY
 from tests.conftest import browser_sign_in
 
 pytestmark = pytest.mark.browser
@@ -53,23 +54,38 @@ def csp_refusals(page):
     return refused
 
 
+# The keys' month: a whole month four before the portal's today, so the default period (the last two
+# months) never reaches it, whatever the day the suite runs on.
+MONTH = date(TEST_TODAY.year + (TEST_TODAY.month - 5) // 12, (TEST_TODAY.month - 5) % 12 + 1, 1)
+MONTH_END = (MONTH + timedelta(days=31)).replace(day=1) - timedelta(days=1)
+
+
+def day(n):
+    """Day `n` of the keys' month."""
+    return MONTH.replace(day=n)
+
+
+def shown(day_):
+    return f"{day_:%d/%m/%Y}"
+
+
 @pytest.fixture
 def keys(app, world):
-    """Keys of desk a in October 2026, three used by two clients: enough to group by Estatus and Cliente."""
+    """Keys of desk a in one month, three used by two clients: enough to group by Estatus and Cliente."""
     desk = world.a.desk
     uno, dos = factories.client(desk, "Cliente Uno"), factories.client(desk, "Cliente Dos")
     for n in range(6):
-        factories.prepaid_key(desk, confirmed_on=date(2026, 10, 1 + n), quantity=50 + n)
+        factories.prepaid_key(desk, confirmed_on=day(1 + n), quantity=50 + n)
     for n, client in enumerate((uno, uno, dos)):
-        factories.prepaid_key(desk, status="utilizada", client=client, confirmed_on=date(2026, 10, 10 + n))
+        factories.prepaid_key(desk, status="utilizada", client=client, confirmed_on=day(10 + n))
     return desk
 
 
-# The keys fixture's month, named: the default period (the last two months) moves with the calendar.
-OCTOBER = "/claves-prepago?desde=2026-10-01&hasta=2026-10-31"
+# The keys fixture's month, named.
+KEYS_MONTH = f"/claves-prepago?desde={MONTH.isoformat()}&hasta={MONTH_END.isoformat()}"
 
 
-def open_keys(browser_page, live_server, world, js=True, viewport=WIDE, path=OCTOBER):
+def open_keys(browser_page, live_server, world, js=True, viewport=WIDE, path=KEYS_MONTH):
     page = browser_page(js=js, viewport=viewport)
     browser_sign_in(page, live_server, world.a.user)
     page.goto(live_server.url(path))
@@ -140,7 +156,7 @@ def test_a_finger_drags_a_header_onto_the_panel(app, live_server, browser_page, 
                                                locale="es-MX")
     page = context.new_page()
     browser_sign_in(page, live_server, world.a.user)
-    page.goto(live_server.url("/claves-prepago"))
+    page.goto(live_server.url(KEYS_MONTH))
     cdp = context.new_cdp_session(page)
     a = page.locator(f"{KEYS} th[data-group=cliente]").bounding_box()
     b = page.locator(f"{KEYS}-grouping").bounding_box()
@@ -263,8 +279,8 @@ def test_without_js_the_menus_open_and_aplicar_applies(app, live_server, browser
 def test_rows_per_page_apply_on_change_with_js_and_with_mostrar_without(app, live_server, browser_page, world, keys,
                                                                         js):
     for n in range(3):
-        factories.prepaid_key(keys, confirmed_on=date(2026, 10, 20 + n))
-    page = open_keys(browser_page, live_server, world, js=js, path=OCTOBER + "&sort=cantidad")
+        factories.prepaid_key(keys, confirmed_on=day(20 + n))
+    page = open_keys(browser_page, live_server, world, js=js, path=KEYS_MONTH + "&sort=cantidad")
     info = page.locator(f"{KEYS} .grid-info")
     expect(info).to_have_text("Página 1 de 1 (12 elementos)")
     if js:
@@ -301,23 +317,23 @@ def test_date_filters_are_dd_mm_aaaa_in_any_locale_and_filter_as_typed(app, live
     try:
         page = context.new_page()
         browser_sign_in(page, live_server, world.a.user)
-        page.goto(live_server.url("/claves-prepago?desde=2026-10-01&hasta=2026-10-31"))
+        page.goto(live_server.url(KEYS_MONTH))
         filters = menu(page, "filtro")
         filters.locator("summary").click()
         since = filters.locator("input[name=desde]")
-        expect(since).to_have_value("01/10/2026")
-        expect(filters.locator("input[name=hasta]")).to_have_value("31/10/2026")
+        expect(since).to_have_value(shown(day(1)))
+        expect(filters.locator("input[name=hasta]")).to_have_value(shown(MONTH_END))
         expect(since).to_have_attribute("placeholder", "DD/MM/AAAA")
         expect(filters).to_contain_text("DD/MM/AAAA")
         assert page.evaluate("document.querySelectorAll('input[type=date]').length") == 0
 
-        since.fill("05/10/2026")
+        since.fill(shown(day(5)))
         since.press("Enter")
         expect(page.locator(f"{KEYS} .grid-info")).to_have_text("Página 1 de 1 (5 elementos)")
         # The form sends what was typed; the URL htmx pushes is the grid's one spelling, AAAA-MM-DD.
-        assert query(page.url)["desde"] == (["2026-10-05"] if js else ["05/10/2026"])
-        expect(menu(page, "filtro").locator("input[name=desde]")).to_have_value("05/10/2026")
-        expect(page.locator("#prepaid-period")).to_contain_text("desde 05/10/2026 al 31/10/2026")
+        assert query(page.url)["desde"] == ([day(5).isoformat()] if js else [shown(day(5))])
+        expect(menu(page, "filtro").locator("input[name=desde]")).to_have_value(shown(day(5)))
+        expect(page.locator("#prepaid-period")).to_contain_text(f"desde {shown(day(5))} al {shown(MONTH_END)}")
 
         since = menu(page, "filtro").locator("input[name=desde]")
         if not since.is_visible():
@@ -408,7 +424,7 @@ FIRST_ROW_OUTSIDE = """(grid) => {
 
 
 @pytest.mark.parametrize("js", [True, False], ids=["js", "nojs"])
-@pytest.mark.parametrize("path,grid", [("/claves-prepago", KEYS), ("/servicios/suscripciones", SERVICES)],
+@pytest.mark.parametrize("path,grid", [(KEYS_MONTH, KEYS), ("/servicios/suscripciones", SERVICES)],
                          ids=["claves", "suscripciones"])
 def test_a_320_px_phone_reads_every_value_as_label_and_value_and_folds_the_menu(app, live_server, browser_page,
                                                                                world, keys, path, grid, js):
@@ -439,7 +455,7 @@ def test_a_320_px_phone_reads_every_value_as_label_and_value_and_folds_the_menu(
 # --- paper ------------------------------------------------------------------------------------
 
 def test_printing_hides_the_navigation_and_shows_the_filters(app, live_server, browser_page, world, keys):
-    page = open_keys(browser_page, live_server, world, path="/claves-prepago?estatus=utilizada")
+    page = open_keys(browser_page, live_server, world, path=KEYS_MONTH + "&estatus=utilizada")
     expect(page.locator(f"{KEYS} .grid-print-filters")).to_be_hidden()
     page.emulate_media(media="print")
     for hidden in (".topbar", ".sidebar", f"{KEYS}-form", f"{KEYS} .grid-foot", f"{KEYS} .grid-pager"):
@@ -477,7 +493,7 @@ def test_paper_names_the_desk_and_the_moment_and_hides_every_button_and_row_acti
 def many_keys(desk, n):
     """n keys of one day, added in one transaction (a factory per key would take minutes)."""
     db.session.add_all([PrepaidKey(code=key_codes.generate(), quantity=50, unit="Timbres", status="disponible",
-                                   desk_id=desk.id, confirmed_on=date(2026, 10, 20), destination="distribuidor")
+                                   desk_id=desk.id, confirmed_on=day(20), destination="distribuidor")
                         for _ in range(n)])
     db.session.commit()
 
@@ -486,13 +502,13 @@ def many_keys(desk, n):
 def test_the_print_view_shows_up_to_1000_rows_and_says_when_there_are_more(app, live_server, browser_page, world,
                                                                           keys, js):
     many_keys(world.a.desk, 1000)  # 1,009 with the fixture's
-    page = open_keys(browser_page, live_server, world, js=js, path="/claves-prepago?desde=01/10/2026&hasta=31/10/2026")
+    page = open_keys(browser_page, live_server, world, js=js, path=f"/claves-prepago?desde={shown(day(1))}&hasta={shown(MONTH_END)}")
     page.get_by_role("link", name="Imprimir").click()
     expect(page.get_by_role("heading", name="Claves prepago")).to_be_visible()
     assert query(page.url)["formato"] == ["imprimir"]
     expect(page.get_by_role("navigation")).to_have_count(0)
     expect(page.locator(f"{KEYS}-form")).to_have_count(0)
-    expect(page.locator(f"{KEYS} .grid-print-filters")).to_contain_text("01/10/2026")
+    expect(page.locator(f"{KEYS} .grid-print-filters")).to_contain_text(shown(day(1)))
     expect(page.locator(f"{KEYS} tbody tr")).to_have_count(1000)
     expect(page.get_by_role("status").filter(has_text="primeras 1,000 filas")).to_contain_text("Exportar CSV")
     page.get_by_role("link", name="Volver").click()
@@ -501,7 +517,7 @@ def test_the_print_view_shows_up_to_1000_rows_and_says_when_there_are_more(app, 
 
 
 def test_the_print_view_of_a_short_list_says_nothing_about_more(app, live_server, browser_page, world, keys):
-    page = open_keys(browser_page, live_server, world, path="/claves-prepago?estatus=utilizada&formato=imprimir")
+    page = open_keys(browser_page, live_server, world, path=KEYS_MONTH + "&estatus=utilizada&formato=imprimir")
     expect(page.locator(f"{KEYS} tbody tr")).to_have_count(3)
     expect(page.locator("body")).not_to_contain_text("primeras 1,000 filas")
 
@@ -524,7 +540,7 @@ def test_no_csp_refusal_and_no_serious_axe_finding_on_the_new_controls(app, live
     settled(page)
     check("agrupado")
     menu(page, "filtro").locator("summary").click()
-    menu(page, "filtro").locator("input[name=desde]").fill("02/10/2026")
+    menu(page, "filtro").locator("input[name=desde]").fill(shown(day(2)))
     menu(page, "filtro").locator("input[name=desde]").press("Enter")
     expect(page.locator(f"{KEYS} .grid-info")).to_contain_text("8 elementos")
     settled(page)
@@ -542,7 +558,7 @@ def test_no_csp_refusal_and_no_serious_axe_finding_on_the_new_controls(app, live
     page.goto(live_server.url("/servicios/suscripciones"))
     drag(page, page.locator(f"{SERVICES} th[data-group=sistema]"), page.locator(f"{SERVICES}-grouping"))
     expect(page.locator(f"{SERVICES}-grouping .grid-chip")).to_contain_text("Sistema")
-    page.goto(live_server.url("/claves-prepago?formato=imprimir"))
+    page.goto(live_server.url(KEYS_MONTH + "&formato=imprimir"))
     check("vista-impresion")
     assert findings == []
     assert refused == []
