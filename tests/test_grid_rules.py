@@ -9,7 +9,7 @@ from werkzeug.datastructures import MultiDict
 
 from portal.grid import query as grid_query, state as grid_state
 from portal.extensions import db
-from portal.grid import remember_columns, saved_columns
+from portal.column_choices import remember_columns, saved_columns
 from portal.services.grids import GRIDS
 from tests import factories
 

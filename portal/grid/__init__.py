@@ -21,14 +21,11 @@ condition reads its value says so (`bound` returns None) and is composed with it
 """
 from portal.grid.columns import Choice, Column, DateRange, NumberRange, Range, Text
 from portal.grid.text import badge, day_text, like_pattern, parse_date
-from portal.grid.http import (
-    column_choices_of, grid_response, parse_column_choices, remember_columns, saved_columns,
-)
+from portal.grid.http import grid_response
 from portal.grid.page import Grid, GridPage, Line
 from portal.grid.state import PRINT_LIMIT, GridState
 
 __all__ = [
     "Choice", "Column", "DateRange", "Grid", "GridPage", "GridState", "Line", "NumberRange", "PRINT_LIMIT",
-    "Range", "Text", "badge", "day_text", "column_choices_of", "grid_response", "parse_column_choices", "like_pattern",
-    "parse_date", "remember_columns", "saved_columns",
+    "Range", "Text", "badge", "day_text", "grid_response", "like_pattern", "parse_date",
 ]

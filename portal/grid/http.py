@@ -3,15 +3,14 @@ remembered per user and grid. The only module of the grid that imports Flask.
 """
 from flask import Response, current_app, make_response, redirect, request, url_for
 from flask_login import current_user
-from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.datastructures import MultiDict
 
 from portal import clock
+from portal.column_choices import remember_columns, saved_columns
 from portal.extensions import db
 from portal.grid.page import Grid, list_url
 from portal.htmx import is_htmx, render
-from portal.models import GridPreference
 
 
 def grid_response(grid: Grid, template, block, scope, *, args=None, cells=None, context=None):
@@ -77,18 +76,6 @@ def _with_posted(args, form):
 
 # --- "Columnas" remembered per user and grid -------------------------------------------------
 
-def column_choices_of(user_id):
-    """Every grid's saved columns of a user as one text, "grid=key,key;grid=key": a scalar
-    subquery for the statement that loads the signed-in user (portal.desks.load_user)."""
-    return (select(func.aggregate_strings(GridPreference.grid + "=" + GridPreference.columns, ";"))
-            .where(GridPreference.user_id == user_id).scalar_subquery())
-
-
-def parse_column_choices(text):
-    """{grid: "key,key"} from column_choices_of()'s text (grid names and keys never hold = or ;)."""
-    return dict(item.split("=", 1) for item in (text or "").split(";") if "=" in item)
-
-
 def columns_saved_for(signed_in, grid_name):
     """The saved columns of a grid for the signed-in user: from those read with the user
     (`signed_in.column_choices`, parse_column_choices()'s), else asked now."""
@@ -97,24 +84,3 @@ def columns_saved_for(signed_in, grid_name):
         return saved_columns(signed_in.id, grid_name)
     value = choices.get(grid_name)
     return value.split(",") if value else None
-
-
-def saved_columns(user_id, grid_name):
-    """The column keys a user last chose in a grid, or None."""
-    value = db.session.scalar(select(GridPreference.columns).where(
-        GridPreference.user_id == user_id, GridPreference.grid == grid_name))
-    return value.split(",") if value else None
-
-
-def remember_columns(user_id, grid_name, keys):
-    """Keep the user's column choice for a grid; True if it changed (the caller commits)."""
-    value = ",".join(keys)[:500]
-    preference = db.session.scalar(select(GridPreference).where(
-        GridPreference.user_id == user_id, GridPreference.grid == grid_name))
-    if preference is not None:
-        if preference.columns == value:
-            return False
-        preference.columns = value
-        return True
-    db.session.add(GridPreference(user_id=user_id, grid=grid_name, columns=value))
-    return True
