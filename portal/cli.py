@@ -4,6 +4,7 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from portal import clock
+from portal.units import Work, unit_of_work
 
 portal_cli = AppGroup("portal", help="Datos del portal.")
 outbox_cli = AppGroup("outbox", help="Buzón de salida de correo.")
@@ -38,6 +39,7 @@ def purge_command(days):
 @click.option("--interval", default=2.0, show_default=True, help="Segundos entre rondas sin correo.")
 def deliver_command(loop, interval):
     """Deliver the pending e-mail (SMTP when MAIL_SERVER is set, .eml files otherwise)."""
+    from portal.extensions import db
     from portal.mail.outbox import deliver_pending, run_worker
 
     if loop:
@@ -46,7 +48,8 @@ def deliver_command(loop, interval):
         return
     total_sent = total_failed = 0
     while True:
-        sent, failed = deliver_pending()
+        with unit_of_work(db.session, Work.WRITES):  # claims rows: SQLite's write lock at BEGIN
+            sent, failed = deliver_pending()
         total_sent += sent
         total_failed += failed
         if not sent and not failed:
@@ -71,9 +74,8 @@ def run_alerts_now(today=None):
     from portal.extensions import db
 
     config = current_app.config
-    # Links in the mails need the portal's public address outside a request; POST, so that SQLite
-    # takes the write lock at BEGIN (portal/sqlite.py) and concurrent runs queue instead of failing.
-    with current_app.test_request_context(base_url=config["PORTAL_URL"], method="POST"):
+    # A writing unit: concurrent runs queue for SQLite's write lock instead of failing.
+    with unit_of_work(db.session, Work.WRITES):
         report = run_alerts(today or clock.today(config["TIMEZONE"]), store_url=config["STORE_URL"],
                             tz_name=config["TIMEZONE"])
         db.session.commit()
@@ -138,11 +140,11 @@ def token_revoke_command(name):
 def import_command(files, kind, dry_run):
     """Import desks.csv, services.csv or keys.csv with the API's rules; a file with any bad row changes nothing."""
     from portal.backoffice.importer import ImportRefused, import_csv, kind_of
+    from portal.extensions import db
 
     failed = False
-    # As inside a POST, so that SQLite takes the write lock at BEGIN (portal/sqlite.py) as for any
-    # other writer; links in e-mail come from PORTAL_URL (portal.urls.public_url) either way.
-    with current_app.test_request_context(base_url=current_app.config["PORTAL_URL"], method="POST"):
+    # Links in e-mail come from PORTAL_URL (portal.urls.public_url), never from a request.
+    with unit_of_work(db.session, Work.WRITES):
         for path in files:
             try:
                 file_kind = kind or kind_of(path)

@@ -22,7 +22,7 @@ from portal.extensions import db
 from portal.grid import grid_response
 from portal.htmx import is_htmx, render
 from portal.models import PrepaidKey
-from portal.postgres import reads_only
+from portal.request_units import reads_only
 from portal.prepaid import bp, steps
 from portal.prepaid.grids import KEYS, with_default_period
 from portal.prepaid.forms import MAX_KEYS_PER_REQUEST, MAX_TYPED, ConfirmForm, ValidateForm

@@ -13,7 +13,7 @@ from portal.extensions import db
 from portal.grid import grid_response
 from portal.htmx import is_htmx, render
 from portal import clock
-from portal.postgres import reads_only
+from portal.request_units import reads_only
 from portal.profile import activity, bp, changes
 from portal.profile.forms import DetailsForm, EmailForm, PasswordForm
 

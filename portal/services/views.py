@@ -6,7 +6,7 @@ from portal.alerts.forecast import forecast
 from portal.desks import current_desk, desk_required
 from portal.grid import grid_response
 from portal.htmx import is_htmx
-from portal.postgres import reads_only
+from portal.request_units import reads_only
 from portal.services import bp
 from portal.services.grids import GRIDS
 from portal.services.stamps import stamp_balance
