@@ -6,11 +6,27 @@ from flask.cli import AppGroup
 from portal import clock
 from portal.units import Work, unit_of_work
 
+def writes(command):
+    """A command that writes runs as one writing unit: SQLite takes its write lock at BEGIN, so a
+    concurrent writer (a page, the worker, another run) is waited for instead of refusing it."""
+    from functools import wraps
+
+    @wraps(command)
+    def run(*args, **kwargs):
+        from portal.extensions import db
+
+        with unit_of_work(db.session, Work.WRITES):
+            return command(*args, **kwargs)
+
+    return run
+
+
 portal_cli = AppGroup("portal", help="Datos del portal.")
 outbox_cli = AppGroup("outbox", help="Buzón de salida de correo.")
 
 
 @portal_cli.command("demo")
+@writes
 def demo_command():
     """Load the demo desks, systems and keys (idempotent; refused in production); print where to sign in."""
     from portal.demo import DemoRefused, load_demo
@@ -25,6 +41,7 @@ def demo_command():
 @outbox_cli.command("purge")
 @click.option("--older-than", "days", type=click.IntRange(min=0), required=True, metavar="DAYS",
               help="Borrar los mensajes enviados o fallidos con más de DAYS días.")
+@writes
 def purge_command(days):
     """Delete sent and failed messages older than DAYS days (pending ones are kept)."""
     from datetime import timedelta
@@ -89,6 +106,7 @@ portal_cli.add_command(token_cli)
 @token_cli.command("create")
 @click.option("--name", required=True, help="Quién lo usa, p. ej. billing.")
 @click.option("--scope", "scopes", required=True, help="Alcances separados por comas, p. ej. desks:write,keys:write.")
+@writes
 def token_create_command(name, scopes):
     """Create an API token and print it this once (only its hash is kept)."""
     from portal.backoffice.tokens import TokenRefused, create_token
@@ -120,6 +138,7 @@ def token_list_command():
 
 @token_cli.command("revoke")
 @click.argument("name")
+@writes
 def token_revoke_command(name):
     """Revoke an API token at once; calls with it get 401 from then on."""
     from portal.backoffice.tokens import TokenRefused, revoke_token

@@ -12,8 +12,10 @@
   locked" when another process wrote in between, so check-then-act rules (claiming a key) would
   fail instead of queueing for the busy timeout.
 
-Code outside any unit works as Work.WRITES. The session hands out an engine that carries the
-unit's mode (bind_for), and the engines' listeners (portal.sqlite) begin accordingly.
+Code outside any unit, and a connection taken from the engine itself (a CSV streamed after its
+request), works as Work.TRANSACTION: whatever writes and must not be refused names Work.WRITES.
+The session hands out an engine that carries the unit's mode (bind_for), and the engines'
+listeners (portal.sqlite) begin accordingly.
 """
 import enum
 import weakref
@@ -29,10 +31,11 @@ class Work(enum.Enum):
     WRITES = "writes"
 
 
-# The execution option a connection carries its unit's mode in (absent: Work.WRITES).
+# The execution option a connection carries its unit's mode in.
 WORK_OPTION = "portal_work"
+OUTSIDE_ANY_UNIT = Work.TRANSACTION
 
-_current = ContextVar("portal_unit_of_work", default=Work.WRITES)
+_current = ContextVar("portal_unit_of_work", default=OUTSIDE_ANY_UNIT)
 _VARIANTS = weakref.WeakKeyDictionary()
 
 
@@ -51,7 +54,7 @@ def enter(session, work):
     if isinstance(session, scoped_session):
         session = session()
     if session.in_transaction() and work is not current_work():
-        raise UnitAlreadyBegun(f"the session began a {current_work().value} transaction before this {work.value} unit")
+        raise UnitAlreadyBegun(f"a transaction had begun before this {work.value} unit was named")
     return _current.set(work)
 
 
@@ -63,30 +66,27 @@ def leave(token):
 def leave_all():
     """End whatever unit this context is in: what follows works as outside any unit (a request's
     end, where the token of its beginning is not at hand)."""
-    _current.set(Work.WRITES)
+    _current.set(OUTSIDE_ANY_UNIT)
 
 
 @contextmanager
 def unit_of_work(session, work):
-    """`with unit_of_work(db.session, Work.WRITES):` the block's statements run in that mode; the
-    block commits what it decides to keep, and an error leaves nothing half-done."""
+    """`with unit_of_work(db.session, Work.WRITES):` the block's statements run in that mode. The
+    block commits what it keeps; what it left uncommitted, or half-done by an error, is rolled
+    back, so no transaction of the unit outlives it."""
     token = enter(session, work)
     try:
         yield
-    except BaseException:
-        session.rollback()
-        raise
     finally:
+        session.rollback()
         leave(token)
 
 
 def bind_for(engine, work):
-    """The engine the session uses in a unit of `work`: `engine` itself for Work.WRITES, else a
-    variant (sharing its pool and listeners) that carries the mode, and AUTOCOMMIT for
-    PostgreSQL's reads. One variant per engine and mode: the session keeps one connection per
-    bind, so a new variant per statement would take a new connection each time."""
-    if work is Work.WRITES:
-        return engine
+    """The engine the session uses in a unit of `work`: a variant of `engine` (sharing its pool and
+    listeners) that carries the mode, with AUTOCOMMIT for PostgreSQL's reads. One variant per
+    engine and mode: the session keeps one connection per bind, so a new variant per statement
+    would take a new connection each time."""
     variants = _VARIANTS.get(engine)
     if variants is None:
         variants = _VARIANTS[engine] = {}
@@ -101,4 +101,4 @@ def bind_for(engine, work):
 
 def connection_work(connection):
     """The unit's mode a connection was handed out for."""
-    return Work(connection.get_execution_options().get(WORK_OPTION, Work.WRITES.value))
+    return Work(connection.get_execution_options().get(WORK_OPTION, OUTSIDE_ANY_UNIT.value))
