@@ -1,6 +1,8 @@
 """The grid's HTTP face: the page, its htmx fragment, the print view or the CSV; and "Columnas"
 remembered per user and grid. The only module of the grid that imports Flask.
 """
+from dataclasses import dataclass, field
+
 from flask import Response, current_app, make_response, redirect, request, url_for
 from flask_login import current_user
 from sqlalchemy.exc import SQLAlchemyError
@@ -13,11 +15,20 @@ from portal.grid.page import Grid, list_url
 from portal.htmx import is_htmx, render
 
 
-def grid_response(grid: Grid, template, block, scope, *, args=None, cells=None, context=None):
-    """Render `template` (for htmx its `block`) with `grid` = the page and `context`.
+@dataclass(frozen=True)
+class GridTemplate:
+    """Where a grid's page is drawn: the template, its block that htmx swaps, what else the template
+    shows (`context`), and this request's values the columns' `html` take (`cells`, Column.html_args)."""
+    name: str
+    block: str
+    context: dict = field(default_factory=dict)
+    cells: dict = field(default_factory=dict)
 
-    `args`: the query string to obey (default request.args); `cells`: this request's values the
-    columns' `html` take (Column.html_args); ?formato=csv streams the CSV, ?formato=imprimir is
+
+def grid_response(grid: Grid, scope, template: GridTemplate, args=None):
+    """Render `template` (for htmx its block) with `grid` = the page of `scope`'s list.
+
+    `args`: the query string to obey (default request.args); ?formato=csv streams the CSV, ?formato=imprimir is
     the print view (the whole page, even for htmx). A POST is "Columnas": its fields over `args`,
     the choice kept for the user, then the list (htmx) or a 303 to it; a choice with an unknown
     column, or none, keeps nothing and answers 422 with the list and its notice.
@@ -42,22 +53,26 @@ def grid_response(grid: Grid, template, block, scope, *, args=None, cells=None, 
         if status == 200 and not is_htmx():
             return redirect(list_url(_action(), state), code=303)
     if state.export:
-        filename = f"{grid.name}-{clock.today(current_app.config['TIMEZONE']).isoformat()}.csv"
-        # The body is sent after this request's context is gone: the export holds its own connection.
-        return Response(grid.export(state, engine=db.engine, **scope), mimetype="text/csv",
-                        headers={"Content-Disposition": f'attachment; filename="{filename}"',
-                                 "Cache-Control": "no-store, no-cache"})  # as pages (portal.security)
-    page = grid.fetch(state, cells=cells, **scope)
+        return _csv_response(grid, state, scope)
+    page = grid.fetch(state, cells=template.cells, **scope)
     page.action = _action()
     page.printed_at = clock.now()
     # A print view opens on its own: never swapped in.
     page.fragment = is_htmx() and not state.printing
-    response = make_response(render(template, block=block if page.fragment else None, grid=page, **(context or {})),
-                             status)
+    response = make_response(render(template.name, block=template.block if page.fragment else None, grid=page,
+                                    **template.context), status)
     if page.fragment:
         # The address bar shows the short, bookmarkable URL of what is on screen.
         response.headers["HX-Push-Url"] = page.link()
     return response
+
+
+def _csv_response(grid, state, scope):
+    filename = f"{grid.name}-{clock.today(current_app.config['TIMEZONE']).isoformat()}.csv"
+    # The body is sent after this request's context is gone: the export holds its own connection.
+    return Response(grid.export(state, engine=db.engine, **scope), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"',
+                             "Cache-Control": "no-store, no-cache"})  # as pages (portal.security)
 
 
 def _action():

@@ -28,6 +28,7 @@ _PAST_BOUND = weakref.WeakKeyDictionary()  # engine -> {count key: time}: counts
 SHAPES_KEPT = 1000
 _SHAPES = {}  # shape of a list -> its Statements, with bound parameters for every value
 PAGE_LIMIT, PAGE_OFFSET = "grid_page_limit", "grid_page_offset"
+CSV_CHUNK = 1000
 
 
 def execute(statement, run=None, params=None):
@@ -141,16 +142,19 @@ def counting(query, bound):
     return select(func.count()).select_from(ones.subquery())
 
 
-def count(query, bound, key=None, run=None, params=None, statements=None):
-    """Rows of `query`, no further than bound + 1 (bound=None: exact). With a `key`, a count that
-    went past the bound is remembered for COUNT_SECONDS: "más de N" again costs nothing.
-    `statements`: the Statements whose `matching` is `query` (their count may be composed already);
-    `params`: the values of its bound parameters."""
-    if key is not None and bound is not None and _remembered(key + (bound,)):
+def count(statement, run=None, params=None):
+    """The number a counting statement (counting(), Statements.count) answers; `params`: the values
+    of its bound parameters."""
+    return execute(statement, run, params).scalar()
+
+
+def remembered_count(key, bound, counted):
+    """`counted()` (a count no further than bound + 1), unless a count under `key` went past the
+    bound less than COUNT_SECONDS ago: "más de N" again costs nothing."""
+    if bound is not None and _remembered(key + (bound,)):
         return bound + 1
-    statement = counting(query, bound) if statements is None else statements.count(bound)
-    n = execute(statement, run, params).scalar()
-    if key is not None and bound is not None and n > bound:
+    n = counted()
+    if bound is not None and n > bound:
         _remember(key + (bound,))
     return n
 
@@ -172,6 +176,14 @@ def group_counts(grid, state, scope, only=None):
             alternatives.append(group.is_(None))
         query = query.where(or_(*alternatives))
     return {value: n for value, n in execute(query, options(state)).all()}
+
+
+def export_statement(grid, state, scope):
+    """The visible columns of the current search, filters and sort, labelled by key: the CSV's rows."""
+    shown = [grid.by_key[k] for k in state.columns]
+    return (filtered(grid, state, scope, [c.expr for c in shown])
+            .with_only_columns(*[c.expr.label(c.key) for c in shown])
+            .order_by(*order(grid, state)))
 
 
 # --- a page's statements, composed once per shape ----------------------------------------------
