@@ -38,23 +38,12 @@ def grid_response(grid: Grid, scope, template: GridTemplate, args=None):
     if posted:
         args = _with_posted(args, request.form)
     state = grid.parse(args, saved_columns=columns_saved_for(current_user, grid.name))
-    status = 200
-    if posted:
-        # Only "Columnas" posts: a GET with cols= shows those columns, a POST also keeps them.
-        if state.columns_refused:
-            status = 422  # nothing kept; the list says why (its notices)
-        elif state.columns_explicit:
-            try:
-                if remember_columns(current_user.id, grid.name, state.columns):
-                    db.session.commit()
-            except SQLAlchemyError:
-                # Another tab saved first, or SQLite was busy: the choice still shows, and is kept next time.
-                db.session.rollback()
-        if status == 200 and not is_htmx():
-            return redirect(list_url(_action(), state), code=303)
+    status = _keep_columns(grid, state) if posted else 200
+    if posted and status == 200 and not is_htmx():
+        return redirect(list_url(_action(), state), code=303)
+    page = grid.draw(state, cells=template.cells, **scope)
     if state.export:
-        return _csv_response(grid, state, scope)
-    page = grid.fetch(state, cells=template.cells, **scope)
+        return _csv_response(grid, page)  # the CSV's text, a chunk at a time
     page.action = _action()
     page.printed_at = clock.now()
     # A print view opens on its own: never swapped in.
@@ -67,10 +56,25 @@ def grid_response(grid: Grid, scope, template: GridTemplate, args=None):
     return response
 
 
-def _csv_response(grid, state, scope):
+def _keep_columns(grid, state):
+    """"Columnas" posted: keep the choice for the user (200), or keep nothing when it names an
+    unknown column or none (422; the list says why, in its notices). A GET with cols= only shows them."""
+    if state.columns_refused:
+        return 422
+    if state.columns_explicit:
+        try:
+            if remember_columns(current_user.id, grid.name, state.columns):
+                db.session.commit()
+        except SQLAlchemyError:
+            # Another tab saved first, or SQLite was busy: the choice still shows, and is kept next time.
+            db.session.rollback()
+    return 200
+
+
+def _csv_response(grid, text):
     filename = f"{grid.name}-{clock.today(current_app.config['TIMEZONE']).isoformat()}.csv"
-    # The body is sent after this request's context is gone: the export holds its own connection.
-    return Response(grid.export(state, engine=db.engine, **scope), mimetype="text/csv",
+    # The body is sent after this request's context is gone: the CSV holds its own connection.
+    return Response(text, mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"',
                              "Cache-Control": "no-store, no-cache"})  # as pages (portal.security)
 

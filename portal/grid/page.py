@@ -53,11 +53,15 @@ class Grid:
         """The state the query string asks for; every bad value becomes a default and a notice."""
         return parsing.parse(self, args, saved_columns)
 
-    def fetch(self, state, cells=None, **scope):
-        """The page the state asks for: rows, bounded total, group headers with their counts.
-        `cells`: the request's values that columns' `html` take (Column.html_args)."""
-        read = reading.read_page(self, state, scope)
+    def draw(self, state, cells=None, **scope):
+        """What the state asks of the list: its page (a GridPage: rows, bounded total, group headers
+        with their counts), or for ?formato=csv the CSV of the current search, filters, sort and
+        visible columns in chunks of text. `cells`: the request's values that columns' `html`
+        take (Column.html_args)."""
+        read = reading.read(self, state, scope)
         shown = [self.by_key[k] for k in state.columns]
+        if state.export:
+            return _csv(shown, read)
         return GridPage(self, state, shown, _lines(self, state, read, cells or {}), read.total, read.exact,
                         read.has_next)
 
@@ -69,20 +73,20 @@ class Grid:
         """{group value: rows} under the current search and filters; `only` limits the groups."""
         return reading.group_counts(self, state, scope, only)
 
-    def export(self, state, engine=None, **scope):
-        """The CSV of the current search, filters, sort and visible columns, in chunks of text,
-        read through its own connection (`engine`, default the app's): see reading.export_rows."""
-        shown = [self.by_key[k] for k in state.columns]
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow([c.label for c in shown])
-        yield "\ufeff" + buffer.getvalue()
-        formats = [c.csv for c in shown]
-        for rows in reading.export_rows(self, state, scope, engine):
-            buffer.seek(0)
-            buffer.truncate()
-            writer.writerows([[fmt(value) for fmt, value in zip(formats, row)] for row in rows])
-            yield buffer.getvalue()
+
+def _csv(shown, chunks):
+    """The CSV text of rows read a chunk at a time: a BOM (Excel reads UTF-8 so), the labels, the
+    values as the columns write them for a spreadsheet."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow([c.label for c in shown])
+    yield "\ufeff" + buffer.getvalue()
+    formats = [c.csv for c in shown]
+    for rows in chunks:
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerows([[fmt(value) for fmt, value in zip(formats, row)] for row in rows])
+        yield buffer.getvalue()
 
 
 class Line:

@@ -1,24 +1,28 @@
-"""Reading one page of a grid with portal.grid.query's statements: the deferred-join page, and a
-grouped page walked group by group (small groups a page's worth at a time).
+"""Reading a grid's list: the deferred-join page, a grouped page walked group by group (small
+groups a page's worth at a time), and the CSV's rows.
 
 The request flows one way: the state (portal.grid.state) names the list, query composes its
-statements, this module runs them and hands back a complete PageRead — rows, total, and every
-group's size — from which portal.grid.page draws the page without asking the database again.
+Statements (asked once, here), this module runs them and hands back a complete PageRead — rows,
+total, and every group's size — from which portal.grid.page draws the page without asking the
+database again. Only this module of the grid runs statements.
 """
+import time
+import weakref
 from dataclasses import dataclass
 from itertools import islice
-
-from sqlalchemy import func, select
 
 from portal.extensions import db
 from portal.grid import query
 from portal.grid.columns import Column
-from portal.grid.query import COUNT_BOUND, PAGE_LIMIT, PAGE_OFFSET, execute
+from portal.grid.query import COUNT_BOUND, PAGE_LIMIT, PAGE_OFFSET
 from portal.grid.state import capped_notice
 from portal.grid.text import number
 from portal.postgres import PLAN_PER_EXECUTION
 
-_END = object()
+CSV_CHUNK = 1000
+PLAN_EACH_TIME, PREPARED = {PLAN_PER_EXECUTION: True}, {}
+COUNT_SECONDS = 30
+_PAST_BOUND = weakref.WeakKeyDictionary()  # engine -> {count key: time}: counts known past their bound
 # Groups walked one by one before the following are read a page's worth at a time: a page over
 # two or three groups is quicker walked (prepared statements) than read together (planned each time).
 WALK_ALONE = 3
@@ -36,24 +40,106 @@ class PageRead:
     has_next: bool
 
 
+def read(grid, state, scope):
+    """What the state asks of the list: the PageRead of its page, or for ?formato=csv the CSV's
+    rows, a chunk at a time, read through a connection of their own (streamed on PostgreSQL), so
+    they need no application context while a response is being sent."""
+    listing = ListRead(grid, state, scope)
+    if state.export:
+        return listing.export_rows(db.engine)
+    return listing.page()
+
+
+def count(grid, state, scope, bound=COUNT_BOUND):
+    """How many rows match, counting no further than bound + 1 (bound=None: exact)."""
+    return ListRead(grid, state, scope).count(bound, remembered=False)
+
+
+def group_counts(grid, state, scope, only=None):
+    """{group value: rows} under the current search and filters; `only` limits the groups."""
+    return dict(ListRead(grid, state, scope).group_counts(only))
+
+
+def forget_counts():
+    """Forget every remembered count (bench.explain shows each count's plan)."""
+    _PAST_BOUND.clear()
+
+
 class ListRead:
-    """One request's list: the grid, its state and scope, and the statements that read it."""
+    """One request's list: the grid, its state and scope, the Statements that read it and the
+    values of their bound parameters."""
 
     def __init__(self, grid, state, scope):
         self.grid, self.state, self.scope = grid, state, scope
         self.run = query.options(state)
         self.walked = bool(state.group) and _walkable(grid.by_key[state.group])
-        # A walked group composes a statement per group from `matching`: those take the values.
+        # A walked group composes a statement per group from `for_page`: those take the values.
         self.statements, self.params = query.statements(grid, state, scope, keep=not self.walked)
 
-    def count(self, bound):
-        """The matching rows, no further than bound + 1 (a count past the bound is remembered)."""
-        key = query.count_key(self.grid, self.state, self.scope)
-        return query.remembered_count(key, bound, lambda: query.count(self.statements.count(bound), self.run,
-                                                                         self.params))
+    def execute(self, statement, params=None, plan=None):
+        """`statement`'s result, on the session's connection without the ORM's result machinery: a
+        grid selects columns, never mapped objects, and that machinery cost a page more than its
+        read. `plan`: None as the list's statements are planned (query.options), or PLAN_EACH_TIME
+        (with its values, portal/postgres.py) or PREPARED."""
+        run = self.run if plan is None else plan
+        return db.session.connection().execute(statement, self.values(params), execution_options=run)
 
-    def exact_count(self):
-        return query.count(self.statements.count(None), self.run, self.params)
+    def values(self, more=None):
+        """The values of the statements' bound parameters (with `more`, a page's), or None."""
+        return {**self.params, **(more or {})} or None
+
+    def count(self, bound, group=(), remembered=True):
+        """The matching rows (of one `group`: (value,)), no further than bound + 1. A count past
+        the bound is remembered for COUNT_SECONDS: "más de N" again costs nothing."""
+        key = self._count_key(group) + (bound,)
+        if remembered and bound is not None and _remembered(key):
+            return bound + 1
+        if group:
+            statement = query.counting(self.statements.group_members(self.state, group[0]), bound)
+        else:
+            statement = self.statements.count(bound)
+        n = self.execute(statement).scalar()
+        if remembered and bound is not None and n > bound:
+            _remember(key)
+        return n
+
+    def _count_key(self, group):
+        # What a count depends on: the grid, the scope, the search and the filters (not sort or
+        # page), and for a group's count the group.
+        filters = tuple(sorted((k, repr(v)) for k, v in self.state.filters.items()))
+        of = (self.state.group, *group) if group else ()
+        return (self.grid.name, tuple(sorted(self.scope.items())), self.state.words, filters, of)
+
+    def group_counts(self, only=None):
+        return self.execute(self.statements.group_counts(self.state, only)).all()
+
+    def page(self):
+        """The PageRead of the state's page. A page past the end shows the last one, with a notice."""
+        state = self.state
+        total = self.count(query.COUNT_BOUND)
+        exact = total <= query.COUNT_BOUND
+        rows, sizes = self.rows()
+        if not rows and state.page > 1:
+            # Past the end: show the last page that exists (an exact count only on this rare path).
+            last = max(1, -(-self.count(None) // state.per_page))
+            asked = max(state.page, state.asked_page or 0)
+            state.notices.append(f"La página {number(asked)} no existe; se muestra la última ({number(last)}).")
+            state.page = last
+            rows, sizes = self.rows()
+        elif capped_notice(state):
+            state.notices.append(capped_notice(state))
+        has_next = len(rows) > state.per_page
+        rows = rows[:state.per_page]
+        if state.group and sizes is None:
+            seen = list(dict.fromkeys(getattr(row, state.group) for row in rows))
+            sizes = {value: (n, True) for value, n in self.group_counts(seen)} if rows else {}
+        offset = (state.page - 1) * state.per_page
+        if not exact:
+            if has_next:
+                total = max(query.COUNT_BOUND, offset + state.per_page)  # "más de" this many
+            else:
+                total, exact = offset + len(rows), True  # the last page tells the exact total
+        return PageRead(rows, sizes or {}, total, exact, has_next)
 
     def rows(self):
         """(rows of the page and one more, {group value: (rows, exact)} or None when not walked)."""
@@ -61,65 +147,30 @@ class ListRead:
             return GroupedPage(self).read()
         # Deferred join: ORDER BY + OFFSET walk only the key (an index), then fetch the page's rows.
         state = self.state
-        page = {**self.params, PAGE_LIMIT: state.per_page + 1, PAGE_OFFSET: (state.page - 1) * state.per_page}
-        return execute(self.statements.page(self.grid, state), self.run, page).all(), None
+        page = {PAGE_LIMIT: state.per_page + 1, PAGE_OFFSET: (state.page - 1) * state.per_page}
+        return self.execute(self.statements.page(state), page).all(), None
 
-    def group_sizes_on(self, rows):
-        """{group value: (rows, True)} of the groups `rows` show, under the search and filters."""
-        at = self.state.group
-        seen = list(dict.fromkeys(getattr(row, at) for row in rows))
-        return {value: (n, True) for value, n in group_counts(self.grid, self.state, self.scope, seen).items()}
-
-
-# --- a page ---------------------------------------------------------------------------------
-
-def read_page(grid, state, scope):
-    """The PageRead of the state's page. A page past the end shows the last one, with a notice."""
-    listing = ListRead(grid, state, scope)
-    total = listing.count(query.COUNT_BOUND)
-    exact = total <= query.COUNT_BOUND
-    rows, sizes = listing.rows()
-    if not rows and state.page > 1:
-        # Past the end: show the last page that exists (an exact count only on this rare path).
-        last = max(1, -(-listing.exact_count() // state.per_page))
-        asked = max(state.page, state.asked_page or 0)
-        state.notices.append(f"La página {number(asked)} no existe; se muestra la última ({number(last)}).")
-        state.page = last
-        rows, sizes = listing.rows()
-    elif capped_notice(state):
-        state.notices.append(capped_notice(state))
-    has_next = len(rows) > state.per_page
-    rows = rows[:state.per_page]
-    if state.group and sizes is None:
-        sizes = listing.group_sizes_on(rows) if rows else {}
-    offset = (state.page - 1) * state.per_page
-    if not exact:
-        if has_next:
-            total = max(query.COUNT_BOUND, offset + state.per_page)  # "más de" this many
-        else:
-            total, exact = offset + len(rows), True  # the last page tells the exact total
-    return PageRead(rows, sizes or {}, total, exact, has_next)
+    def export_rows(self, engine):
+        statement = self.statements.export(self.state)
+        with engine.connect() as connection:
+            # A streamed read is a server-side cursor, which psycopg never prepares: no plan option.
+            streamed = connection.execution_options(stream_results=True, yield_per=CSV_CHUNK)
+            yield from streamed.execute(statement, self.values()).partitions()
 
 
-def count(grid, state, scope, bound=COUNT_BOUND):
-    """How many rows match, counting no further than bound + 1 (bound=None: exact)."""
-    matching = query.keys(grid, query.where(grid, state, scope))
-    return query.count(query.counting(matching, bound), query.options(state))
+def _remembered(key):
+    # A list past its bound stays past it unless rows leave it (keys are never deleted; a status
+    # may change): for COUNT_SECONDS the "más de N" is taken as known. Counts within the bound,
+    # the ones a user reads as exact numbers, are never remembered.
+    at = _PAST_BOUND.get(db.engine, {}).get(key)
+    return at is not None and time.monotonic() - at < COUNT_SECONDS
 
 
-def group_counts(grid, state, scope, only=None):
-    """{group value: rows} under the current search and filters; `only` limits the groups."""
-    return query.group_counts(grid, state, scope, only)
-
-
-def export_rows(grid, state, scope, engine=None):
-    """The rows of the current search, filters, sort and visible columns, a chunk at a time, read
-    through their own connection (`engine`, default the app's), streamed on PostgreSQL, so they
-    need no application context while a response is being sent."""
-    with (engine or db.engine).connect() as connection:
-        # A streamed read is a server-side cursor, which psycopg never prepares: no plan option.
-        streamed = connection.execution_options(stream_results=True, yield_per=query.CSV_CHUNK)
-        yield from streamed.execute(query.export_statement(grid, state, scope)).partitions()
+def _remember(key):
+    known = _PAST_BOUND.setdefault(db.engine, {})
+    if len(known) > 10_000:
+        known.clear()
+    known[key] = time.monotonic()
 
 
 # --- grouped pages: one group at a time ------------------------------------------------------
@@ -141,12 +192,6 @@ def _nulls_first(column, descending):
     return descending if largest else not descending
 
 
-def _by_values(run):
-    # Which groups an IN list names decides the plan (a generic one read every key of the desk):
-    # planned with its values each time, as a search is (portal/postgres.py).
-    return {**run, PLAN_PER_EXECUTION: True}
-
-
 class GroupedPage:
     """The page of a grouped list, group by group, and each group's row count (bounded).
 
@@ -158,12 +203,13 @@ class GroupedPage:
     The first WALK_ALONE groups are walked so; a page they do not fill has small groups (a desk
     with many clients and few keys each), and three statements per group would add up to dozens:
     the following groups are then read a page's worth at a time (small_group_sizes, read_together).
+    Which groups an IN list names decides its plan (a generic one read every key of the desk): those
+    statements are planned with their values each time, as a search is.
     """
 
     def __init__(self, listing):
         grid, state = listing.grid, listing.state
-        self.listing = listing
-        self.matching = listing.statements.for_page
+        self.listing, self.statements = listing, listing.statements
         self.group = grid.by_key[state.group]
         self.descending = state.descending if state.sort == state.group else False
         self.within = [grid.by_key[state.sort].ordered(state.descending),
@@ -190,7 +236,7 @@ class GroupedPage:
         # NULL's group comes first or last of all: never inside a batch, at most at its end.
         last_is_null = batch[-1] is None
         present = batch[:-1] if last_is_null else batch
-        sizes = small_group_sizes(self.matching, self.group.expr, present, self.listing.run)
+        sizes = self.small_group_sizes(present)
         if sizes is None:
             for value in present:  # a big group among them: each is walked
                 if len(self.rows) < self.want:
@@ -203,16 +249,15 @@ class GroupedPage:
     def walk(self, value):
         """Count one group (a candidate with no row under the filters counts 0 and is passed over)
         and, when it reaches the page, read its rows on it."""
-        listing, expr = self.listing, self.group.expr
-        members = self.matching.where(expr.is_(None) if value is None else expr == value)
+        listing = self.listing
         bound = max(query.COUNT_BOUND, self.start + self.want - self.position)
-        key = query.count_key(listing.grid, listing.state, listing.scope, (listing.state.group, value))
-        n = query.remembered_count(key, bound, lambda: query.count(query.counting(members, bound), listing.run))
+        n = listing.count(bound, group=(value,))
         exact = n <= bound
         if not (exact and self.position + n <= self.start):
-            page_keys = (members.with_only_columns(listing.grid.key).order_by(*self.within)
-                         .limit(self.want - len(self.rows)).offset(max(0, self.start - self.position)))
-            self._read_rows(page_keys, self.within, listing.run)
+            page_keys = (self.statements.group_members(listing.state, value).with_only_columns(listing.grid.key)
+                         .order_by(*self.within).limit(self.want - len(self.rows))
+                         .offset(max(0, self.start - self.position)))
+            self._read_rows(page_keys, self.within, None)
             self.sizes[value] = (min(n, bound), exact)
         self.position += n
 
@@ -236,24 +281,25 @@ class GroupedPage:
         if taken:
             expr = self.group.expr
             ordered = [expr.desc() if self.descending else expr.asc(), *self.within]
-            page_keys = (self.matching.where(expr.in_(taken)).with_only_columns(self.listing.grid.key)
-                         .order_by(*ordered).limit(need).offset(offset))
-            self._read_rows(page_keys, ordered, _by_values(self.listing.run))
+            page_keys = self.statements.groups_page(self.listing.state, taken, ordered).limit(need).offset(offset)
+            self._read_rows(page_keys, ordered, PLAN_EACH_TIME)
 
-    def _read_rows(self, page_keys, ordered, run):
-        statement = query.rows_by_key(self.listing.grid, self.listing.state, page_keys, ordered)
-        self.rows.extend(execute(statement, run).all())
+    def small_group_sizes(self, values):
+        """{value: rows} of the groups `values` under the filters, exact, in one statement that
+        reads no more than COUNT_BOUND + 1 rows; None when they hold more together (each is then
+        walked)."""
+        if not values:
+            return {}
+        statement = self.statements.group_sizes(self.listing.state, values)
+        sizes = dict(self.listing.execute(statement, plan=PLAN_EACH_TIME).all())
+        return None if sum(sizes.values()) > query.COUNT_BOUND else sizes
 
+    def has_nulls(self):
+        return self.listing.execute(self.statements.with_nulls(self.listing.state)).scalar() is not None
 
-def small_group_sizes(matching, expr, values, run):
-    """{value: rows} of the groups `values` under the filters, exact, in one statement that reads no
-    more than COUNT_BOUND + 1 rows; None when they hold more together (each is then walked)."""
-    if not values:
-        return {}
-    bounded = (matching.where(expr.in_(values)).with_only_columns(expr.label("value"))
-               .limit(query.COUNT_BOUND + 1).subquery())
-    sizes = dict(execute(select(bounded.c.value, func.count()).group_by(bounded.c.value), _by_values(run)).all())
-    return None if sum(sizes.values()) > query.COUNT_BOUND else sizes
+    def _read_rows(self, page_keys, ordered, plan):
+        statement = self.statements.rows_of(self.listing.state, page_keys, ordered)
+        self.rows.extend(self.listing.execute(statement, plan=plan).all())
 
 
 def group_values(page, batch=1):
@@ -264,27 +310,21 @@ def group_values(page, batch=1):
     search and filters, which an index gives in order (the filters would make the database sort
     to find the next one). NULL comes first or last, if any row under the filters has it.
     """
-    expr, grid, run = page.group.expr, page.listing.grid, page.listing.run
     nulls_first = _nulls_first(page.group, page.descending)
-    with_nulls = page.matching.with_only_columns(grid.key).where(expr.is_(None)).limit(1)
-    if nulls_first and execute(with_nulls, run).scalar() is not None:
+    if nulls_first and page.has_nulls():
         yield None
-    candidate = page.group.group_values(**page.listing.scope).subquery().c[0]
-    present = select(candidate).where(candidate.is_not(None))
-    direction = candidate.desc() if page.descending else candidate.asc()
     value, read = None, 0
     while True:
-        following = present if value is None else present.where(
-            candidate < value if page.descending else candidate > value)
         many = batch if read >= WALK_ALONE else 1
         # Candidates may repeat (a status per key): the rows come in order, so repeats are
         # neighbours, and DISTINCT would make the database read them all to find `many`.
-        found = execute(following.order_by(direction).limit(many)).scalars().all()
+        statement = page.statements.next_groups(page.listing.state, value, many)
+        found = page.listing.execute(statement, plan=PREPARED).scalars().all()
         distinct = list(dict.fromkeys(found))
         yield from distinct
         read += len(distinct)
         if len(found) < many:
             break
         value = found[-1]
-    if not nulls_first and execute(with_nulls, run).scalar() is not None:
+    if not nulls_first and page.has_nulls():
         yield None
