@@ -18,7 +18,7 @@ from sqlalchemy import event
 
 from bench.common import DATA, PASSWORD, RESULTS, USERS, backend_of, database_url, selected_backends
 from bench.routes import ROUTES, placeholders, target
-from portal.grid.query import forget_counts
+from portal.grid.reading import forget_counts
 from portal.postgres import PLAN_PER_EXECUTION
 
 BIG_TABLES = re.compile(r"\b(prepaid_keys|services|clients)\b")
@@ -47,7 +47,7 @@ def capture_queries(app, routes, values, email=USERS["big"], password=PASSWORD):
             path = target(route, values)
             headers = {k: v for k, v in route.headers.items() if "{" not in v}
             client.get(path, headers=headers)  # warm: templates, caches, the database's pages
-            # A count past its bound is remembered (portal/grid/query.py): forget it, so its plan is shown too.
+            # A count past its bound is remembered (portal/grid/reading.py): forget it, so its plan is shown too.
             forget_counts()
             seen.clear()
             started = time.perf_counter()

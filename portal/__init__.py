@@ -28,7 +28,8 @@ def create_app(config=None):
     app.url_map.converters["secret"] = SecretConverter  # before the routes that use it
     _register_blueprints(app)
 
-    from portal import assets, errors, htmx, logs, sanity, security, templating
+    from portal import assets, errors, htmx, logs, request_units, sanity, security, templating
+    request_units.init_app(app)  # first: the request's unit of work begins before any statement
     assets.init_app(app)
     logs.init_app(app)
     sanity.init_app(app)

@@ -4,12 +4,29 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from portal import clock
+from portal.units import Work, unit_of_work
+
+def writes(command):
+    """A command that writes runs as one writing unit: SQLite takes its write lock at BEGIN, so a
+    concurrent writer (a page, the worker, another run) is waited for instead of refusing it."""
+    from functools import wraps
+
+    @wraps(command)
+    def run(*args, **kwargs):
+        from portal.extensions import db
+
+        with unit_of_work(db.session, Work.WRITES):
+            return command(*args, **kwargs)
+
+    return run
+
 
 portal_cli = AppGroup("portal", help="Datos del portal.")
 outbox_cli = AppGroup("outbox", help="Buzón de salida de correo.")
 
 
 @portal_cli.command("demo")
+@writes
 def demo_command():
     """Load the demo desks, systems and keys (idempotent; refused in production); print where to sign in."""
     from portal.demo import DemoRefused, load_demo
@@ -24,6 +41,7 @@ def demo_command():
 @outbox_cli.command("purge")
 @click.option("--older-than", "days", type=click.IntRange(min=0), required=True, metavar="DAYS",
               help="Borrar los mensajes enviados o fallidos con más de DAYS días.")
+@writes
 def purge_command(days):
     """Delete sent and failed messages older than DAYS days (pending ones are kept)."""
     from datetime import timedelta
@@ -38,6 +56,7 @@ def purge_command(days):
 @click.option("--interval", default=2.0, show_default=True, help="Segundos entre rondas sin correo.")
 def deliver_command(loop, interval):
     """Deliver the pending e-mail (SMTP when MAIL_SERVER is set, .eml files otherwise)."""
+    from portal.extensions import db
     from portal.mail.outbox import deliver_pending, run_worker
 
     if loop:
@@ -46,7 +65,8 @@ def deliver_command(loop, interval):
         return
     total_sent = total_failed = 0
     while True:
-        sent, failed = deliver_pending()
+        with unit_of_work(db.session, Work.WRITES):  # claims rows: SQLite's write lock at BEGIN
+            sent, failed = deliver_pending()
         total_sent += sent
         total_failed += failed
         if not sent and not failed:
@@ -71,9 +91,8 @@ def run_alerts_now(today=None):
     from portal.extensions import db
 
     config = current_app.config
-    # Links in the mails need the portal's public address outside a request; POST, so that SQLite
-    # takes the write lock at BEGIN (portal/sqlite.py) and concurrent runs queue instead of failing.
-    with current_app.test_request_context(base_url=config["PORTAL_URL"], method="POST"):
+    # A writing unit: concurrent runs queue for SQLite's write lock instead of failing.
+    with unit_of_work(db.session, Work.WRITES):
         report = run_alerts(today or clock.today(config["TIMEZONE"]), store_url=config["STORE_URL"],
                             tz_name=config["TIMEZONE"])
         db.session.commit()
@@ -87,6 +106,7 @@ portal_cli.add_command(token_cli)
 @token_cli.command("create")
 @click.option("--name", required=True, help="Quién lo usa, p. ej. billing.")
 @click.option("--scope", "scopes", required=True, help="Alcances separados por comas, p. ej. desks:write,keys:write.")
+@writes
 def token_create_command(name, scopes):
     """Create an API token and print it this once (only its hash is kept)."""
     from portal.backoffice.tokens import TokenRefused, create_token
@@ -118,6 +138,7 @@ def token_list_command():
 
 @token_cli.command("revoke")
 @click.argument("name")
+@writes
 def token_revoke_command(name):
     """Revoke an API token at once; calls with it get 401 from then on."""
     from portal.backoffice.tokens import TokenRefused, revoke_token
@@ -138,11 +159,11 @@ def token_revoke_command(name):
 def import_command(files, kind, dry_run):
     """Import desks.csv, services.csv or keys.csv with the API's rules; a file with any bad row changes nothing."""
     from portal.backoffice.importer import ImportRefused, import_csv, kind_of
+    from portal.extensions import db
 
     failed = False
-    # As inside a POST, so that SQLite takes the write lock at BEGIN (portal/sqlite.py) as for any
-    # other writer; links in e-mail come from PORTAL_URL (portal.urls.public_url) either way.
-    with current_app.test_request_context(base_url=current_app.config["PORTAL_URL"], method="POST"):
+    # Links in e-mail come from PORTAL_URL (portal.urls.public_url), never from a request.
+    with unit_of_work(db.session, Work.WRITES):
         for path in files:
             try:
                 file_kind = kind or kind_of(path)

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from portal.auth import sessions, two_factor
 from portal.extensions import db
-from portal.grid import column_choices_of, parse_column_choices
+from portal.column_choices import column_choices_of, parse_column_choices
 from portal.htmx import redirect as hx_redirect
 from portal.models import Desk, Membership, User
 

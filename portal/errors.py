@@ -2,10 +2,9 @@
 import logging
 
 from flask import jsonify, request
-from flask.globals import request_ctx
 from markupsafe import escape
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import BadHost, HTTPException, InternalServerError, SecurityError
 
 from portal.extensions import db
 from portal.htmx import is_htmx, render
@@ -25,6 +24,7 @@ MESSAGES = {
     429: ("Demasiados intentos", "Has realizado demasiados intentos. Espera unos minutos e inténtalo de nuevo."),
     500: ("Error del servidor", "Ocurrió un error inesperado. Inténtalo de nuevo más tarde."),
 }
+UNTRUSTED_HOST = "La dirección con la que llegaste no corresponde a este portal."
 CSRF_MESSAGE = "La sesión del formulario expiró o no es válida. Recarga la página e inténtalo de nuevo."
 
 
@@ -56,10 +56,16 @@ def bare_page(code, message=None):
     return body, code, {"Content-Type": "text/html; charset=utf-8"}
 
 
+def host_refused():
+    """Whether the request's Host was refused before routing (outside TRUSTED_HOSTS, or not a host
+    name at all): no URL of the portal can be built for such a request."""
+    return isinstance(request.routing_exception, (SecurityError, BadHost))
+
+
 def error_response(code, message=None):
     """Render the Spanish error page (or fragment) for `code`."""
     title, default = MESSAGES.get(code, MESSAGES[500])
-    if request_ctx.url_adapter is None:
+    if host_refused():
         return bare_page(code, message)
     if is_api_request():
         return json_error(code, message)
@@ -85,6 +91,11 @@ def rate_limited(error, body=None):
 
 def init_app(app):
     app.register_error_handler(RateLimited, rate_limited)
+
+    @app.errorhandler(SecurityError)
+    def _untrusted_host(_error):
+        # Refused before any URL (or e-mail link) is built from it.
+        return bare_page(400, UNTRUSTED_HOST)
 
     @app.errorhandler(CSRFError)
     def _csrf(_error):

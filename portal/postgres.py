@@ -1,21 +1,15 @@
 """PostgreSQL, with fewer round trips and plans that fit: a pooled connection is checked only
-after it has rested (ping_when_rested), pages that only read run without a transaction
-(reads_only), and a search is planned for its own words (plan_statements_that_ask).
+after it has rested (ping_when_rested), and a search is planned for its own words
+(plan_statements_that_ask). Pages that only read run without a transaction: portal.units.
 Every round trip costs the worker, the server and the switches between them, whatever the
 statement: a request should send the statements it needs and nothing around them.
 """
 import time
-import weakref
-from functools import wraps
 
-from flask import has_request_context, request
-from flask_sqlalchemy.session import Session
 from sqlalchemy import event
 from sqlalchemy.exc import DisconnectionError
 
 _RESTED_SINCE = "portal_rested_since"
-_READS_ONLY = "portal.reads_only"
-_AUTOCOMMIT_VARIANTS = weakref.WeakKeyDictionary()
 
 
 # An execution option: the statement is planned for the values it is sent with, every time.
@@ -79,43 +73,3 @@ def ping_when_rested(engine, idle_seconds):
                 raise DisconnectionError("la conexión con la base de datos se perdió") from error
             raise
         record.info[_RESTED_SINCE] = time.monotonic()
-
-
-class PortalSession(Session):
-    """db.session: on a page marked @reads_only, the PostgreSQL engine it hands out runs each
-    statement on its own (AUTOCOMMIT), for the whole request — a commit midway (a grid saving
-    the user's columns) does not bring transactions back for the statements after it."""
-
-    def get_bind(self, *args, **kwargs):
-        engine = super().get_bind(*args, **kwargs)
-        if (engine.dialect.name == "postgresql" and has_request_context()
-                and request.environ.get(_READS_ONLY)):
-            return _autocommit(engine)
-        return engine
-
-
-def _autocommit(engine):
-    # One variant per engine: it shares the pool and the listeners, and the session keeps one
-    # connection per bind, so a new variant per statement would take a new connection each time.
-    variant = _AUTOCOMMIT_VARIANTS.get(engine)
-    if variant is None:
-        variant = _AUTOCOMMIT_VARIANTS[engine] = engine.execution_options(isolation_level="AUTOCOMMIT")
-    return variant
-
-
-def reads_only(view):
-    """A page that only reads (a list, a history): on PostgreSQL its statements run outside a
-    transaction, so the request sends no BEGIN and no ROLLBACK — two of a grid fragment's four
-    round trips. Each statement still sees committed data; a page's count and rows may come from
-    moments apart, as they may for a user who reloads. A single-statement write (the grid's
-    remembered columns) is whole as ever. SQLite is left as it is: its BEGIN is no round trip.
-    Goes above @desk_required / @login_required, so the signed-in user is read this way too.
-    """
-
-    @wraps(view)
-    def wrapper(*args, **kwargs):
-        if request.method in ("GET", "HEAD"):
-            request.environ[_READS_ONLY] = True
-        return view(*args, **kwargs)
-
-    return wrapper

@@ -1,24 +1,17 @@
 """SQLite settings for several processes sharing one file."""
-from flask import has_request_context, request
 from sqlalchemy import event
 
-READ_METHODS = {"GET", "HEAD", "OPTIONS"}
+from portal.units import Work, connection_work
 
 
-def begin_statement():
-    """BEGIN for page reads (WAL readers never wait); BEGIN IMMEDIATE for anything that may write.
-
-    A deferred transaction that reads and then writes can be refused at once with "database is
-    locked" when another process wrote in between; taking the write lock at BEGIN makes it wait
-    for the busy timeout instead, so check-then-act rules (claiming a key) queue and succeed.
-    """
-    if has_request_context() and request.method in READ_METHODS:
-        return "BEGIN"
-    return "BEGIN IMMEDIATE"
+def begin_statement(work):
+    """BEGIN IMMEDIATE for a unit that writes (the write lock at once, so check-then-act rules queue
+    for the busy timeout); a deferred BEGIN for the others (WAL readers never wait). portal.units."""
+    return "BEGIN IMMEDIATE" if work is Work.WRITES else "BEGIN"
 
 
 def tune_sqlite(engine):
-    """WAL, foreign keys, a busy timeout, and BEGIN chosen by begin_statement()."""
+    """WAL, foreign keys, a busy timeout, and the BEGIN of the connection's unit of work."""
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record):
@@ -34,4 +27,4 @@ def tune_sqlite(engine):
     def _on_begin(connection):
         if connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
             return  # asked for statements on their own (the health check): no transaction
-        connection.exec_driver_sql(begin_statement())
+        connection.exec_driver_sql(begin_statement(connection_work(connection)))

@@ -5,6 +5,7 @@ from zoneinfo import ZoneInfo
 from flask import current_app, has_request_context
 from flask_login import current_user
 
+from portal.mail.addresses import mask_email
 from portal.models.services import CATEGORIES
 from portal.urls import here
 
@@ -39,14 +40,6 @@ def fecha_hora(value, empty=""):
     if value.tzinfo is None:
         value = value.replace(tzinfo=timezone.utc)  # SQLite returns stored UTC without a zone
     return value.astimezone(ZoneInfo(current_app.config["TIMEZONE"])).strftime("%d/%m/%Y %H:%M")
-
-
-def mask_email(address):
-    """j•••@empresa.com.mx: enough to recognise, not enough to harvest."""
-    if not address or "@" not in address:
-        return ""
-    local, domain = address.split("@", 1)
-    return f"{local[:1]}•••@{domain}"
 
 
 def init_app(app):

@@ -54,10 +54,13 @@ def claim_attempts(job):
     from portal import create_app
     from portal.extensions import db
     from portal.models import Desk, User
+    from portal.request_units import work_for
+    from portal.units import enter
 
     app = create_app(config)
     context = app.test_request_context("/claves-prepago/activar/confirmar", method=method)
     context.push()
+    enter(db.session, work_for(None, method))  # the unit a request of `method` runs in
     pairs = [(db.session.get(Desk, d), db.session.get(User, u), dest) for d, u, dest in attempts]
     db.session.rollback()
     return code, pairs, naive
@@ -96,9 +99,13 @@ def assignment_attempts(job):
     """prepare: the portal in this interpreter inside a POST request, as the API runs it."""
     config, code, clients = job
     from portal import create_app
+    from portal.extensions import db
+    from portal.request_units import work_for
+    from portal.units import enter
 
     app = create_app(config)
     app.test_request_context("/api/v1/keys/x/assignment", method="POST").push()
+    enter(db.session, work_for(None, "POST"))  # the unit a request of that method runs in
     return code, clients
 
 

@@ -14,7 +14,7 @@ from email.policy import default as default_policy
 
 import pytest
 from flask import has_app_context
-from flask.testing import FlaskClient
+from flask.testing import FlaskCliRunner, FlaskClient
 from sqlalchemy import create_engine, text
 from werkzeug.serving import make_server
 
@@ -172,6 +172,16 @@ class IsolatedClient(FlaskClient):
         return contextvars.Context().run(super().open, *args, **kwargs)
 
 
+class IsolatedCliRunner(FlaskCliRunner):
+    """A `flask` command runs as its own process would: after the test's transaction ends, in a
+    context of its own (its own app context and database session, outside any request)."""
+
+    def invoke(self, *args, **kwargs):
+        if has_app_context():
+            db.session.commit()
+        return contextvars.Context().run(super().invoke, *args, **kwargs)
+
+
 @pytest.fixture
 def app(request, database_url, tmp_path, smtp_server):
     """The portal on one backend; tables are emptied after each test."""
@@ -181,6 +191,7 @@ def app(request, database_url, tmp_path, smtp_server):
         config.update(marker.kwargs)
     application = create_app(config)
     application.test_client_class = IsolatedClient
+    application.test_cli_runner_class = IsolatedCliRunner
     yield application
     _empty_tables(application)
 

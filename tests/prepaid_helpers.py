@@ -184,11 +184,14 @@ def direct_attempts(job):
     from portal import create_app
     from portal.extensions import db
     from portal.models import Desk, User
+    from portal.request_units import work_for
+    from portal.units import enter
 
     app = create_app(config)
-    # As inside a POST: on SQLite that is BEGIN IMMEDIATE (portal/sqlite.py), as in production.
+    # As inside a POST: a writing unit, on SQLite BEGIN IMMEDIATE (portal/units.py), as in production.
     context = app.test_request_context("/claves-prepago/activar/confirmar", method="POST")
     context.push()
+    enter(db.session, work_for(None, "POST"))
     pairs = [(db.session.get(Desk, d), db.session.get(User, u), dest) for d, u, dest in attempts]
     db.session.rollback()  # each confirmation runs in its own transaction, as each request would
     return code, pairs

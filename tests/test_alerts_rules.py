@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from portal.alerts import unsubscribe
-from portal.alerts.due import due_label
+from portal.services.due import due_label
 from portal.alerts.forecast import forecast
 from portal.alerts.preferences import low_balance, save_preferences
 from portal.extensions import db

@@ -1,5 +1,4 @@
 """The factory, configuration, migrations, health check and demo data."""
-import os
 import re
 
 import pytest

@@ -9,7 +9,7 @@ from werkzeug.datastructures import MultiDict
 
 from portal.grid import query as grid_query, state as grid_state
 from portal.extensions import db
-from portal.grid import remember_columns, saved_columns
+from portal.column_choices import remember_columns, saved_columns
 from portal.services.grids import GRIDS
 from tests import factories
 
@@ -23,7 +23,7 @@ def args(**values):
 def run(grid, desk, **query):
     """Parse and fetch: the page a user would see."""
     state = grid.parse(args(**query))
-    return grid.fetch(state, desk_id=desk.id)
+    return grid.draw(state, desk_id=desk.id)
 
 
 def serials(page):
@@ -196,7 +196,7 @@ def test_deep_pages_are_capped_when_the_list_goes_that_far(desk, monkeypatch):
 def test_the_print_view_is_page_one_with_up_to_the_print_limit(desk, monkeypatch):
     state = SUBS.parse(args(formato="imprimir", page="3", per_page="5", estatus="activo", sort="serie"))
     assert (state.printing, state.page, state.per_page, state.export) == (True, 1, grid_state.PRINT_LIMIT, False)
-    page = SUBS.fetch(state, desk_id=desk.id)
+    page = SUBS.draw(state, desk_id=desk.id)
     active = sorted(s.serial for s in all_rows(desk) if s.status == "activo")
     assert serials(page) == active and page.printing and not page.more_than_printed
     assert page.print_limit == 1000 and state.notices == []
@@ -270,7 +270,7 @@ def test_group_counts_add_up_to_the_filtered_count(desk, group):
     state = SUBS.parse(args(group=group, estatus="activo"))
     counts = SUBS.group_counts(state, desk_id=desk.id)
     assert sum(counts.values()) == SUBS.count(state, bound=None, desk_id=desk.id) == 9
-    page = SUBS.fetch(state, desk_id=desk.id)
+    page = SUBS.draw(state, desk_id=desk.id)
     headers = [line.group for line in page.lines if line.group]
     assert len(headers) == len(counts)
     label = SUBS.by_key[group]
@@ -292,7 +292,7 @@ def test_columns_from_the_url_the_saved_choice_or_the_defaults(desk, world):
     assert SUBS.parse(args()).columns == ["sistema", "version", "usuarios", "serie", "activacion", "proximo_pago"]
     state = SUBS.parse(args(cols=["", "estatus", "sistema,serie"]))
     assert (state.columns, state.columns_explicit) == (["sistema", "serie", "estatus"], True)
-    page = SUBS.fetch(state, desk_id=desk.id)
+    page = SUBS.draw(state, desk_id=desk.id)
     assert [c.label for c in page.columns] == ["Sistema", "No. Serie", "Estatus"]
     assert page.lines[0].row.acquisition in ("fisica", "electronica")  # hidden, but the row carries it
     user = world.a.user.id
@@ -317,7 +317,7 @@ def test_only_the_visible_columns_are_selected_and_never_the_cda(desk):
     event.listen(engine, "before_cursor_execute", remember)
     try:
         run(SUBS, desk, cols="sistema,serie", q="sae", group="estatus")
-        list(SUBS.export(SUBS.parse(args(cols="sistema,serie")), desk_id=desk.id))
+        list(SUBS.draw(SUBS.parse(args(cols="sistema,serie", formato="csv")), desk_id=desk.id))
     finally:
         event.remove(engine, "before_cursor_execute", remember)
     page_query = next(s for s in statements if " IN (SELECT" in s)
@@ -339,8 +339,8 @@ def test_the_query_string_is_compact_and_goes_back_to_page_one(desk):
 def test_export_is_the_filtered_sorted_visible_rows_as_excel_friendly_csv(desk):
     factories.service(desk, product_code="ADM", serial="=HYPERLINK(1)", activated_on=date(2020, 2, 29))
     state = SUBS.parse(args(cols="serie,activacion,sistema", sort="activacion", desde="2020-01-01",
-                            hasta="2022-12-31", page="2", per_page="1"))
-    text = "".join(SUBS.export(state, desk_id=desk.id))
+                            hasta="2022-12-31", page="2", per_page="1", formato="csv"))
+    text = "".join(SUBS.draw(state, desk_id=desk.id))
     assert text.startswith("\ufeff")
     rows = list(csv.reader(io.StringIO(text[1:])))
     assert rows == [["Sistema", "No. Serie", "Fecha Activación"],
@@ -352,7 +352,7 @@ def test_export_is_the_filtered_sorted_visible_rows_as_excel_friendly_csv(desk):
 def test_another_desk_sees_none_of_these_rows(desk, world):
     page = run(SUBS, world.b.desk)
     assert serials(page) == ["AJENO-001"]
-    text = "".join(SUBS.export(SUBS.parse(args()), desk_id=world.b.desk.id))
+    text = "".join(SUBS.draw(SUBS.parse(args(formato="csv")), desk_id=world.b.desk.id))
     assert "AJENO-001" in text and "SAE-000" not in text
 
 
@@ -437,7 +437,7 @@ def test_a_columns_html_gets_the_requests_values_it_names(desk):
 
     mine = factories.prepaid_key(desk, confirmed_on=date(2026, 1, 5))
     other = factories.prepaid_key(desk, confirmed_on=date(2026, 1, 4))
-    page = KEYS.fetch(KEYS.parse(args(desde="2026-01-01")), cells={"highlighted": {mine.code}}, desk_id=desk.id)
+    page = KEYS.draw(KEYS.parse(args(desde="2026-01-01")), cells={"highlighted": {mine.code}}, desk_id=desk.id)
     cells = [str(line.cells_html) for line in page.lines]
     assert "Nueva" in cells[0] and mine.code[:4] in cells[0]
     assert "Nueva" not in cells[1] and other.code[:4] in cells[1]

@@ -4,7 +4,6 @@ import logging
 import re
 
 import pyotp
-import pytest
 from sqlalchemy import select
 
 from portal import clock

@@ -8,6 +8,7 @@ import base64
 import binascii
 import json
 import re
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from functools import wraps
 
@@ -54,8 +55,26 @@ def as_api_error(error):
     return None
 
 
+@dataclass
+class ApiCall:
+    """One call to an endpoint, handed to its view: who makes it (the token's name, what audit
+    records name as the actor) and the detail the view adds to the call's audit event."""
+    token_id: int
+    caller: str
+    event: str
+    desk_id: int | None = None
+    detail: dict = field(default_factory=dict)
+
+    def note(self, desk=None, **detail):
+        """Add to the audit event (never a secret: no CDA, token or full key code); desk or its id."""
+        if desk is not None:
+            self.desk_id = getattr(desk, "id", desk)
+        self.detail.update(detail)
+
+
 def endpoint(*scopes):
-    """Bearer token with one of `scopes`, the rate limit, the transaction and the audit event."""
+    """Bearer token with one of `scopes`, the rate limit, the transaction and the audit event.
+    The view receives the ApiCall as its first argument."""
 
     def decorate(view):
         @wraps(view)
@@ -63,19 +82,31 @@ def endpoint(*scopes):
             request.max_content_length = current_app.config["API_MAX_CONTENT_LENGTH"]
             token = _authenticate()
             # Plain values: the token row is not read again once the view's transaction ends.
-            caller = {"name": token.name, "id": token.id, "event": f"api.{view.__name__}"}
-            request.api_caller = token.name
-            request.api_audit = {}
+            call = ApiCall(token_id=token.id, caller=token.name, event=f"api.{view.__name__}")
             try:
                 if not any(token.has_scope(scope) for scope in scopes):
                     raise ApiError(403, "forbidden", "El token no tiene el alcance necesario: "
                                    + " o ".join(scopes) + ".")
                 _rate_limit(token.id)
-                return _dispatch(view, args, kwargs, caller)
+                # A concurrent request may insert the same serial, RFC or report first: one retry
+                # sees its row. Each attempt notes afresh, so the event tells what the last one did.
+                for _attempt in range(2):
+                    call = replace(call, desk_id=None, detail={})
+                    try:
+                        response = view(call, *args, **kwargs)
+                        if request.method in READ_METHODS:
+                            # End the read before writing the audit event (SQLite: a read cannot become a write).
+                            db.session.rollback()
+                        _audit(call, response.status_code)
+                        db.session.commit()
+                        return response
+                    except IntegrityError:
+                        db.session.rollback()
+                raise ApiError(409, "conflict", CONCURRENT)
             except Exception as error:
                 db.session.rollback()
                 translated = as_api_error(error)
-                _audit(caller, _status_of(translated or error))
+                _audit(call, _status_of(translated or error))
                 db.session.commit()
                 if translated is not None:
                     raise translated from None
@@ -84,22 +115,6 @@ def endpoint(*scopes):
         return wrapper
 
     return decorate
-
-
-def _dispatch(view, args, kwargs, caller):
-    # A concurrent request may insert the same serial, RFC or report first: one retry sees its row.
-    for _attempt in range(2):
-        try:
-            response = view(*args, **kwargs)
-            if request.method in READ_METHODS:
-                # End the read before writing the audit event (SQLite: a read cannot become a write).
-                db.session.rollback()
-            _audit(caller, response.status_code)
-            db.session.commit()
-            return response
-        except IntegrityError:
-            db.session.rollback()
-    raise ApiError(409, "conflict", CONCURRENT)
 
 
 def _authenticate():
@@ -117,12 +132,10 @@ def _rate_limit(token_id):
     limits.hit("api_token", token_id)
 
 
-def _audit(caller, status):
-    note = request.api_audit
-    desk = note.pop("desk", None)
-    audit.record(caller["event"], desk=desk, ip=request.remote_addr, actor=caller["name"],
-                 method=request.method, status=status, **note)
-    db.session.execute(update(ApiToken).where(ApiToken.id == caller["id"]).values(last_used_at=clock.now()))
+def _audit(call, status):
+    audit.record(call.event, desk=call.desk_id, ip=request.remote_addr, actor=call.caller,
+                 method=request.method, status=status, **call.detail)
+    db.session.execute(update(ApiToken).where(ApiToken.id == call.token_id).values(last_used_at=clock.now()))
 
 
 def _status_of(error):
@@ -131,18 +144,6 @@ def _status_of(error):
     if isinstance(error, HTTPException):
         return error.code
     return 500
-
-
-def caller():
-    """The name of the token making this call (what audit records name as the actor)."""
-    return request.api_caller
-
-
-def note(desk=None, **detail):
-    """Add to the call's audit event (never a secret: no CDA, token or full key code); desk or its id."""
-    if desk is not None:
-        request.api_audit["desk"] = getattr(desk, "id", desk)
-    request.api_audit.update(detail)
 
 
 def init_app(bp):

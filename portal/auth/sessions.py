@@ -41,7 +41,7 @@ class SignedIn:
     """Flask-Login's user for a signed-in browser (`current_user`): the account's values, the
     secret that names this browser's session row, and what was read with them for this request —
     the desk the session chose (portal.desks.ActiveDesk) and every grid's saved columns
-    ({grid: text}, portal.grid.column_choices_of), or None when not read.
+    ({grid: text}, portal.column_choices.column_choices_of), or None when not read.
 
     A view that changes the account asks for the mapped object: account()."""
 
@@ -100,7 +100,7 @@ def load_statement(also=()):
     """The statement load() runs, for its caller to build once: composing a statement costs more
     than the round trip it then makes. `also`: more values of the same row — columns of the
     desk the session chose (`desks`, outer-joined on the user's membership of it) or scalar
-    subqueries on the user (e.g. portal.grid's column_choices_of)."""
+    subqueries on the user (e.g. portal.column_choices.column_choices_of)."""
     return (select(*ACCOUNT_COLUMNS, UserSession.last_seen_at, UserSession.created_at, *also)
             .select_from(User)
             .join(UserSession, UserSession.user_id == User.id)

@@ -2,14 +2,13 @@
 from flask import current_app, flash, make_response, redirect, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy.exc import IntegrityError
-from werkzeug.exceptions import SecurityError
 
 from portal import audit
 from portal.auth import bp, mails, pending, registration, sessions, throttle, tokens, two_factor
 from portal.auth.forms import ConfirmForm, ForgotForm, RegisterForm, ResetForm, SignInForm
 from portal.auth.recovery import reset_password
 from portal.auth.signin import BadCredentials, authenticate, find_user_by_email, mark_verified, signed_in_from
-from portal.errors import bare_page, rate_limited
+from portal.errors import rate_limited
 from portal.extensions import db
 from portal.limits import RateLimited
 from portal import clock
@@ -264,12 +263,6 @@ def _link_error(error, retry):
     endpoint, label = retry
     return render("auth/notice.html", title="Enlace no válido", kind="link_error", message=str(error),
                   retry_url=url_for(endpoint), retry_label=label), 400
-
-
-@bp.app_errorhandler(SecurityError)
-def untrusted_host(_error):
-    """A Host outside TRUSTED_HOSTS: refused before any URL (or e-mail link) is built from it."""
-    return bare_page(400, "La dirección con la que llegaste no corresponde a este portal.")
 
 
 def unauthorized():

@@ -11,7 +11,7 @@ from portal.extensions import db
 from portal.mail.outbox import enqueue
 from portal.models import OutboxMessage, Service
 from portal.models.services import SYSTEM_CATEGORIES
-from portal.templating import mask_email
+from portal.mail.addresses import mask_email
 
 MAIL_KIND = "cda"
 HISTORY_SIZE = 20

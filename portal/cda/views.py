@@ -12,7 +12,7 @@ from portal.desks import current_desk, desk_required
 from portal.errors import rate_limited
 from portal.extensions import db
 from portal.htmx import is_htmx, redirect, render
-from portal.postgres import reads_only
+from portal.request_units import reads_only
 from portal.urls import safe_next, with_param
 
 NOTICE = "cda/notice.html"

@@ -1,24 +1,34 @@
 """The grid's HTTP face: the page, its htmx fragment, the print view or the CSV; and "Columnas"
 remembered per user and grid. The only module of the grid that imports Flask.
 """
+from dataclasses import dataclass, field
+
 from flask import Response, current_app, make_response, redirect, request, url_for
 from flask_login import current_user
-from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.datastructures import MultiDict
 
 from portal import clock
+from portal.column_choices import remember_columns, saved_columns
 from portal.extensions import db
 from portal.grid.page import Grid, list_url
 from portal.htmx import is_htmx, render
-from portal.models import GridPreference
 
 
-def grid_response(grid: Grid, template, block, scope, *, args=None, cells=None, context=None):
-    """Render `template` (for htmx its `block`) with `grid` = the page and `context`.
+@dataclass(frozen=True)
+class GridTemplate:
+    """Where a grid's page is drawn: the template, its block that htmx swaps, what else the template
+    shows (`context`), and this request's values the columns' `html` take (`cells`, Column.html_args)."""
+    name: str
+    block: str
+    context: dict = field(default_factory=dict)
+    cells: dict = field(default_factory=dict)
 
-    `args`: the query string to obey (default request.args); `cells`: this request's values the
-    columns' `html` take (Column.html_args); ?formato=csv streams the CSV, ?formato=imprimir is
+
+def grid_response(grid: Grid, scope, template: GridTemplate, args=None):
+    """Render `template` (for htmx its block) with `grid` = the page of `scope`'s list.
+
+    `args`: the query string to obey (default request.args); ?formato=csv streams the CSV, ?formato=imprimir is
     the print view (the whole page, even for htmx). A POST is "Columnas": its fields over `args`,
     the choice kept for the user, then the list (htmx) or a 303 to it; a choice with an unknown
     column, or none, keeps nothing and answers 422 with the list and its notice.
@@ -28,37 +38,45 @@ def grid_response(grid: Grid, template, block, scope, *, args=None, cells=None, 
     if posted:
         args = _with_posted(args, request.form)
     state = grid.parse(args, saved_columns=columns_saved_for(current_user, grid.name))
-    status = 200
-    if posted:
-        # Only "Columnas" posts: a GET with cols= shows those columns, a POST also keeps them.
-        if state.columns_refused:
-            status = 422  # nothing kept; the list says why (its notices)
-        elif state.columns_explicit:
-            try:
-                if remember_columns(current_user.id, grid.name, state.columns):
-                    db.session.commit()
-            except SQLAlchemyError:
-                # Another tab saved first, or SQLite was busy: the choice still shows, and is kept next time.
-                db.session.rollback()
-        if status == 200 and not is_htmx():
-            return redirect(list_url(_action(), state), code=303)
+    status = _keep_columns(grid, state) if posted else 200
+    if posted and status == 200 and not is_htmx():
+        return redirect(list_url(_action(), state), code=303)
+    page = grid.draw(state, cells=template.cells, **scope)
     if state.export:
-        filename = f"{grid.name}-{clock.today(current_app.config['TIMEZONE']).isoformat()}.csv"
-        # The body is sent after this request's context is gone: the export holds its own connection.
-        return Response(grid.export(state, engine=db.engine, **scope), mimetype="text/csv",
-                        headers={"Content-Disposition": f'attachment; filename="{filename}"',
-                                 "Cache-Control": "no-store, no-cache"})  # as pages (portal.security)
-    page = grid.fetch(state, cells=cells, **scope)
+        return _csv_response(grid, page)  # the CSV's text, a chunk at a time
     page.action = _action()
     page.printed_at = clock.now()
     # A print view opens on its own: never swapped in.
     page.fragment = is_htmx() and not state.printing
-    response = make_response(render(template, block=block if page.fragment else None, grid=page, **(context or {})),
-                             status)
+    response = make_response(render(template.name, block=template.block if page.fragment else None, grid=page,
+                                    **template.context), status)
     if page.fragment:
         # The address bar shows the short, bookmarkable URL of what is on screen.
         response.headers["HX-Push-Url"] = page.link()
     return response
+
+
+def _keep_columns(grid, state):
+    """"Columnas" posted: keep the choice for the user (200), or keep nothing when it names an
+    unknown column or none (422; the list says why, in its notices). A GET with cols= only shows them."""
+    if state.columns_refused:
+        return 422
+    if state.columns_explicit:
+        try:
+            if remember_columns(current_user.id, grid.name, state.columns):
+                db.session.commit()
+        except SQLAlchemyError:
+            # Another tab saved first, or SQLite was busy: the choice still shows, and is kept next time.
+            db.session.rollback()
+    return 200
+
+
+def _csv_response(grid, text):
+    filename = f"{grid.name}-{clock.today(current_app.config['TIMEZONE']).isoformat()}.csv"
+    # The body is sent after this request's context is gone: the CSV holds its own connection.
+    return Response(text, mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"',
+                             "Cache-Control": "no-store, no-cache"})  # as pages (portal.security)
 
 
 def _action():
@@ -77,18 +95,6 @@ def _with_posted(args, form):
 
 # --- "Columnas" remembered per user and grid -------------------------------------------------
 
-def column_choices_of(user_id):
-    """Every grid's saved columns of a user as one text, "grid=key,key;grid=key": a scalar
-    subquery for the statement that loads the signed-in user (portal.desks.load_user)."""
-    return (select(func.aggregate_strings(GridPreference.grid + "=" + GridPreference.columns, ";"))
-            .where(GridPreference.user_id == user_id).scalar_subquery())
-
-
-def parse_column_choices(text):
-    """{grid: "key,key"} from column_choices_of()'s text (grid names and keys never hold = or ;)."""
-    return dict(item.split("=", 1) for item in (text or "").split(";") if "=" in item)
-
-
 def columns_saved_for(signed_in, grid_name):
     """The saved columns of a grid for the signed-in user: from those read with the user
     (`signed_in.column_choices`, parse_column_choices()'s), else asked now."""
@@ -97,24 +103,3 @@ def columns_saved_for(signed_in, grid_name):
         return saved_columns(signed_in.id, grid_name)
     value = choices.get(grid_name)
     return value.split(",") if value else None
-
-
-def saved_columns(user_id, grid_name):
-    """The column keys a user last chose in a grid, or None."""
-    value = db.session.scalar(select(GridPreference.columns).where(
-        GridPreference.user_id == user_id, GridPreference.grid == grid_name))
-    return value.split(",") if value else None
-
-
-def remember_columns(user_id, grid_name, keys):
-    """Keep the user's column choice for a grid; True if it changed (the caller commits)."""
-    value = ",".join(keys)[:500]
-    preference = db.session.scalar(select(GridPreference).where(
-        GridPreference.user_id == user_id, GridPreference.grid == grid_name))
-    if preference is not None:
-        if preference.columns == value:
-            return False
-        preference.columns = value
-        return True
-    db.session.add(GridPreference(user_id=user_id, grid=grid_name, columns=value))
-    return True

@@ -9,87 +9,84 @@ import io
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache, partial
+from typing import Any, Callable
 from urllib.parse import quote_plus
 
 from markupsafe import Markup
 from werkzeug.datastructures import iter_multi_items
 
-from portal.extensions import db
-from portal.grid import query, reading, state as parsing
+from portal.grid import reading, state as parsing
 from portal.grid.text import html_text, number
 
-CSV_CHUNK = 1000
 QUERY_SAFE = "!$'()*,/:;?@"  # left unquoted in query strings, as Werkzeug's url_for does
 
 
+@dataclass(eq=False)
 class Grid:
     """One list of the portal (see the package's docstring for a declaration)."""
 
-    def __init__(self, name, *, columns, tables, scope, key, default_sort, search=None, row=None,
-                 per_page=25, row_actions=None, empty="No hay elementos que mostrar."):
-        self.name = name
-        self.dom_id = "grid-" + name
-        self.columns = list(columns)
+    name: str
+    columns: list
+    tables: Any
+    scope: Callable
+    key: Any
+    default_sort: str
+    search: Any = None
+    row: dict | None = None
+    per_page: int = 25
+    row_actions: Any = None
+    empty: str = "No hay elementos que mostrar."
+
+    def __post_init__(self):
+        self.dom_id = "grid-" + self.name
+        self.columns = list(self.columns)
         self.by_key = {c.key: c for c in self.columns}
-        self.tables = tables
-        self.scope = scope
-        self.key = key
-        self.search = search
-        self.default_sort = default_sort
-        self.per_page = per_page
-        self.row_actions = row_actions
-        self.empty = empty
-        self.row = {"id": key, **(row or {})}
+        self.row = {"id": self.key, **(self.row or {})}
         clash = set(self.row) & set(self.by_key)
         if clash or len(self.by_key) != len(self.columns):
-            raise ValueError(f"grid {name}: repeated names {sorted(clash)}")
-        if default_sort.lstrip("-") not in self.by_key:
-            raise ValueError(f"grid {name}: default_sort {default_sort!r} is not a column")
+            raise ValueError(f"grid {self.name}: repeated names {sorted(clash)}")
+        if self.default_sort.lstrip("-") not in self.by_key:
+            raise ValueError(f"grid {self.name}: default_sort {self.default_sort!r} is not a column")
         self.defaults = [c.key for c in self.columns if c.visible]
 
     def parse(self, args, saved_columns=None):
         """The state the query string asks for; every bad value becomes a default and a notice."""
         return parsing.parse(self, args, saved_columns)
 
-    def fetch(self, state, cells=None, **scope):
-        """The page the state asks for: rows, bounded total, group headers with their counts.
-        `cells`: the request's values that columns' `html` take (Column.html_args)."""
-        rows, counts, total, exact, has_next = reading.read_page(self, state, scope)
+    def draw(self, state, cells=None, **scope):
+        """What the state asks of the list: its page (a GridPage: rows, bounded total, group headers
+        with their counts), or for ?formato=csv the CSV of the current search, filters, sort and
+        visible columns in chunks of text. `cells`: the request's values that columns' `html`
+        take (Column.html_args)."""
+        read = reading.read(self, state, scope)
         shown = [self.by_key[k] for k in state.columns]
-        lines = _lines(self, state, rows, shown, counts, scope, cells or {})
-        return GridPage(self, state, shown, lines, total, exact, has_next)
+        if state.export:
+            return _csv(shown, read)
+        return GridPage(self, state, shown, _lines(self, state, read, cells or {}), read.total, read.exact,
+                        read.has_next)
 
-    def count(self, state, bound=query.COUNT_BOUND, **scope):
+    def count(self, state, bound=reading.COUNT_BOUND, **scope):
         """How many rows match, counting no further than bound + 1 (bound=None: exact)."""
-        return query.count(query.keys(self, query.where(self, state, scope)), bound, run=query.options(state))
+        return reading.count(self, state, scope, bound)
 
     def group_counts(self, state, only=None, **scope):
         """{group value: rows} under the current search and filters; `only` limits the groups."""
-        return query.group_counts(self, state, scope, only)
+        return reading.group_counts(self, state, scope, only)
 
-    def export(self, state, engine=None, **scope):
-        """The CSV of the current search, filters, sort and visible columns, in chunks of text.
 
-        Reads through its own connection (`engine`, default the app's), streaming on PostgreSQL,
-        so it needs no application context while the response is being sent.
-        """
-        shown = [self.by_key[k] for k in state.columns]
-        statement = (query.filtered(self, state, scope, [c.expr for c in shown])
-                     .with_only_columns(*[c.expr.label(c.key) for c in shown])
-                     .order_by(*query.order(self, state)))
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow([c.label for c in shown])
-        yield "\ufeff" + buffer.getvalue()
-        formats = [c.csv for c in shown]
-        with (engine or db.engine).connect() as connection:
-            # A streamed read is a server-side cursor, which psycopg never prepares: no plan option.
-            streamed = connection.execution_options(stream_results=True, yield_per=CSV_CHUNK)
-            for rows in streamed.execute(statement).partitions():
-                buffer.seek(0)
-                buffer.truncate()
-                writer.writerows([[fmt(value) for fmt, value in zip(formats, row)] for row in rows])
-                yield buffer.getvalue()
+def _csv(shown, chunks):
+    """The CSV text of rows read a chunk at a time: a BOM (Excel reads UTF-8 so), the labels, the
+    values as the columns write them for a spreadsheet."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow([c.label for c in shown])
+    yield "\ufeff" + buffer.getvalue()
+    formats = [c.csv for c in shown]
+    for rows in chunks:
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerows([[fmt(value) for fmt, value in zip(formats, row)] for row in rows])
+        yield buffer.getvalue()
 
 
 class Line:
@@ -101,32 +98,33 @@ class Line:
         self.group, self.row, self.cells_html = group, row, cells_html
 
 
-def _lines(grid, state, rows, shown, counts, scope, cells):
-    def renderer(column):
-        missing = set(column.html_args) - set(cells)
-        if missing:
-            raise TypeError(f"grid {grid.name}: column {column.key} needs cells={sorted(missing)}")
-        wanted = {name: cells[name] for name in column.html_args}
-        return partial(column.cell, **wanted) if wanted else column.cell
+def _renderer(grid, column, cells):
+    """The column's cell renderer, with the request's values its `html` takes."""
+    missing = set(column.html_args) - set(cells)
+    if missing:
+        raise TypeError(f"grid {grid.name}: column {column.key} needs cells={sorted(missing)}")
+    wanted = {name: cells[name] for name in column.html_args}
+    return partial(column.cell, **wanted) if wanted else column.cell
 
+
+def _lines(grid, state, read, cells):
+    """The table's lines from a PageRead: a header before each group, each row's cells as HTML."""
+    shown = [grid.by_key[k] for k in state.columns]
     # data-label: a phone shows each cell as "Etiqueta: valor" (CSS ::before), the header being hidden.
-    cells_of = [(c.key, renderer(c), f'{c.css} data-label="{html_text(c.label)}"') for c in shown]
-    if not rows:
+    cells_of = [(c.key, _renderer(grid, c, cells), f'{c.css} data-label="{html_text(c.label)}"') for c in shown]
+    if not read.rows:
         return []
     # Values by position: a row's mapping would be built anew for each row that asks for it.
-    fields = rows[0]._fields
+    fields = read.rows[0]._fields
     cells_of = [(fields.index(key), cell, css) for key, cell, css in cells_of]
     group = grid.by_key[state.group] if state.group else None
     at_group = fields.index(group.key) if group is not None else None
-    if group is not None and counts is None:
-        seen = list(dict.fromkeys(row[at_group] for row in rows))
-        counts = {value: (n, True) for value, n in query.group_counts(grid, state, scope, only=seen).items()}
     lines, previous = [], object()
-    for row in rows:
+    for row in read.rows:
         if group is not None and row[at_group] != previous:
             previous = row[at_group]
             label = group.text(previous) or "(sin valor)"
-            n, exact = counts.get(previous, (0, True))
+            n, exact = read.group_sizes.get(previous, (0, True))
             shown_count = number(n) if exact else f"más de {number(n)}"
             lines.append(Line(group=f"{group.label}: {label} ({shown_count})"))
         # The cells as one string, escaped as Jinja would.

@@ -1,5 +1,6 @@
 """A grid's SQL statements: conditions, order, keys, counts. Rows are never loaded into Python to
-be filtered, sorted or grouped; reading a page with them is portal.grid.reading's.
+be filtered, sorted or grouped. This module composes; running the statements is
+portal.grid.reading's, which asks for a list's Statements once and composes nothing itself.
 
 A page is one bounded COUNT of the keys (a count past the bound remembered per process for a
 while), one read of the page's keys (ORDER BY/OFFSET walk only the key's index) and one read of
@@ -11,56 +12,23 @@ Composing a page's statements (and SQLAlchemy keying them for its compiled cache
 as reading the page: a list whose values are all bound parameters (scope, date and number ranges,
 choices; no search words) is composed once per shape and kept (`statements`).
 """
-import time
-import weakref
-
 from sqlalchemy import Integer, bindparam, func, literal_column, or_, select
 from sqlalchemy.sql.expression import ColumnClause, FromClause, ScalarSelect, SelectBase
 from sqlalchemy.sql.functions import FunctionElement
 
-from portal.extensions import db
 from portal.grid.text import like_pattern
 from portal.postgres import PLAN_PER_EXECUTION
 
 COUNT_BOUND = 10_000
-COUNT_SECONDS = 30
-_PAST_BOUND = weakref.WeakKeyDictionary()  # engine -> {count key: time}: counts known past their bound
 SHAPES_KEPT = 1000
 _SHAPES = {}  # shape of a list -> its Statements, with bound parameters for every value
 PAGE_LIMIT, PAGE_OFFSET = "grid_page_limit", "grid_page_offset"
-
-
-def execute(statement, run=None, params=None):
-    """`statement`'s result, on the session's connection without the ORM's result machinery: a
-    grid selects columns, never mapped objects, and that machinery cost a page more than its read.
-    `params`: the values of its bound parameters (Statements)."""
-    return db.session.connection().execute(statement, params or None, execution_options=run or {})
 
 
 def options(state):
     """A statement's execution options: how many rows a LIKE matches decides its best plan, so
     PostgreSQL plans a statement holding one with its words every time (portal/postgres.py)."""
     return {PLAN_PER_EXECUTION: True} if state.searches_text else {}
-
-
-def forget_counts():
-    """Forget every remembered count (bench.explain shows each count's plan)."""
-    _PAST_BOUND.clear()
-
-
-def _remembered(key):
-    # A list past its bound stays past it unless rows leave it (keys are never deleted; a status
-    # may change): for COUNT_SECONDS the "más de N" is taken as known. Counts within the bound,
-    # the ones a user reads as exact numbers, are never remembered.
-    at = _PAST_BOUND.get(db.engine, {}).get(key)
-    return at is not None and time.monotonic() - at < COUNT_SECONDS
-
-
-def _remember(key):
-    known = _PAST_BOUND.setdefault(db.engine, {})
-    if len(known) > 10_000:
-        known.clear()
-    known[key] = time.monotonic()
 
 
 def _tables_named(*clauses):
@@ -128,50 +96,12 @@ def keys(grid, conditions, used=()):
     return select(grid.key).select_from(tables).where(*conditions)
 
 
-def filtered(grid, state, scope, shown=()):
-    """The scoped query with the search and filters applied (columns still to be chosen)."""
-    return keys(grid, where(grid, state, scope), used(grid, state, shown))
-
-
 def counting(query, bound):
     """SELECT count(*) of `query`'s rows, no further than bound + 1 (bound=None: exact)."""
     ones = query.with_only_columns(literal_column("1"))
     if bound is not None:
         ones = ones.limit(bound + 1)
     return select(func.count()).select_from(ones.subquery())
-
-
-def count(query, bound, key=None, run=None, params=None, statements=None):
-    """Rows of `query`, no further than bound + 1 (bound=None: exact). With a `key`, a count that
-    went past the bound is remembered for COUNT_SECONDS: "más de N" again costs nothing.
-    `statements`: the Statements whose `matching` is `query` (their count may be composed already);
-    `params`: the values of its bound parameters."""
-    if key is not None and bound is not None and _remembered(key + (bound,)):
-        return bound + 1
-    statement = counting(query, bound) if statements is None else statements.count(bound)
-    n = execute(statement, run, params).scalar()
-    if key is not None and bound is not None and n > bound:
-        _remember(key + (bound,))
-    return n
-
-
-def count_key(grid, state, scope, *more):
-    """What a count depends on: the grid, the scope, the search and the filters (not sort or page)."""
-    filters = tuple(sorted((k, repr(v)) for k, v in state.filters.items()))
-    return (grid.name, tuple(sorted(scope.items())), state.words, filters, *more)
-
-
-def group_counts(grid, state, scope, only=None):
-    """{group value: rows} under the current search and filters; `only` limits the groups."""
-    group = grid.by_key[state.group].expr
-    query = filtered(grid, state, scope).with_only_columns(group, func.count()).group_by(group)
-    if only is not None:
-        present = [v for v in only if v is not None]
-        alternatives = [group.in_(present)] if present else []
-        if None in only:
-            alternatives.append(group.is_(None))
-        query = query.where(or_(*alternatives))
-    return {value: n for value, n in execute(query, options(state)).all()}
 
 
 # --- a page's statements, composed once per shape ----------------------------------------------
@@ -193,30 +123,91 @@ def rows_by_key(grid, state, page_keys, ordered):
 
 
 class Statements:
-    """A list's statements: the keys meeting its conditions (`matching`), the same from the tables
-    its order reads (`for_page`), its bounded count and its page (limit and offset bound as
-    PAGE_LIMIT, PAGE_OFFSET), the last two composed when first asked."""
+    """A list's statements, from the conditions of its scope, search and filters: the keys meeting
+    them (`matching`), the same from the tables its order reads (`for_page`), and what reading a
+    page, its groups or its CSV asks, composed when first asked. The page's limit and offset are
+    bound as PAGE_LIMIT, PAGE_OFFSET. Kept per shape (statements()): nothing here reads a
+    request's values, which come as bound parameters."""
 
-    __slots__ = ("matching", "for_page", "_counts", "_page")
+    __slots__ = ("grid", "conditions", "scope", "matching", "for_page", "_counts", "_page")
 
-    def __init__(self, grid, state, conditions):
+    def __init__(self, grid, state, conditions, scope):
+        # `scope`: the scope's values, or (kept) the bound parameters that stand for them.
+        self.grid, self.conditions, self.scope = grid, conditions, scope
         self.matching = keys(grid, conditions)
         self.for_page = keys(grid, conditions, used(grid, state))
         self._counts, self._page = {}, None
 
     def count(self, bound):
+        """The matching rows, no further than bound + 1 (bound=None: exact)."""
         if bound not in self._counts:
             self._counts[bound] = counting(self.matching, bound)
         return self._counts[bound]
 
-    def page(self, grid, state):
+    def page(self, state):
+        """The rows of the page at PAGE_OFFSET, PAGE_LIMIT of them, in the state's order."""
         if self._page is None:
-            ordered = order(grid, state)
-            page_keys = (self.for_page.with_only_columns(grid.key).order_by(*ordered)
+            ordered = order(self.grid, state)
+            page_keys = (self.for_page.with_only_columns(self.grid.key).order_by(*ordered)
                          .limit(bindparam(PAGE_LIMIT, type_=Integer))
                          .offset(bindparam(PAGE_OFFSET, type_=Integer)))
-            self._page = rows_by_key(grid, state, page_keys, ordered)
+            self._page = rows_by_key(self.grid, state, page_keys, ordered)
         return self._page
+
+    def group_counts(self, state, only=None):
+        """(group value, rows) under the search and filters; `only` limits the groups."""
+        group = self.grid.by_key[state.group].expr
+        query = self.for_page.with_only_columns(group, func.count()).group_by(group)
+        if only is not None:
+            present = [v for v in only if v is not None]
+            alternatives = [group.in_(present)] if present else []
+            if None in only:
+                alternatives.append(group.is_(None))
+            query = query.where(or_(*alternatives))
+        return query
+
+    def export(self, state):
+        """The visible columns, labelled by key, in the state's order: the CSV's rows."""
+        shown = [self.grid.by_key[k] for k in state.columns]
+        return (keys(self.grid, self.conditions, used(self.grid, state, [c.expr for c in shown]))
+                .with_only_columns(*[c.expr.label(c.key) for c in shown])
+                .order_by(*order(self.grid, state)))
+
+    def group_members(self, state, value):
+        """The keys of one group (value None: the group of rows without a value)."""
+        expr = self.grid.by_key[state.group].expr
+        return self.for_page.where(expr.is_(None) if value is None else expr == value)
+
+    def groups_page(self, state, values, ordered):
+        """The keys of the groups `values`, in `ordered`."""
+        expr = self.grid.by_key[state.group].expr
+        return self.for_page.where(expr.in_(values)).with_only_columns(self.grid.key).order_by(*ordered)
+
+    def group_sizes(self, state, values):
+        """(value, rows) of the groups `values`, reading no more than COUNT_BOUND + 1 rows in all."""
+        expr = self.grid.by_key[state.group].expr
+        bounded = (self.for_page.where(expr.in_(values)).with_only_columns(expr.label("value"))
+                   .limit(COUNT_BOUND + 1).subquery())
+        return select(bounded.c.value, func.count()).group_by(bounded.c.value)
+
+    def with_nulls(self, state):
+        """A key of a row without a group value, if any."""
+        expr = self.grid.by_key[state.group].expr
+        return self.for_page.with_only_columns(self.grid.key).where(expr.is_(None)).limit(1)
+
+    def rows_of(self, state, page_keys, ordered):
+        return rows_by_key(self.grid, state, page_keys, ordered)
+
+    def next_groups(self, state, after, many):
+        """The next `many` candidate values of the group column after `after` (None: the first), in
+        the group's order, from the column's `group_values` (an index gives them in order); they
+        may repeat, as neighbours."""
+        candidate = self.grid.by_key[state.group].group_values(**self.scope).subquery().c[0]
+        descending = state.descending if state.sort == state.group else False
+        following = select(candidate).where(candidate.is_not(None))
+        if after is not None:
+            following = following.where(candidate < after if descending else candidate > after)
+        return following.order_by(candidate.desc() if descending else candidate.asc()).limit(many)
 
 
 def statements(grid, state, scope, keep=True):
@@ -229,13 +220,13 @@ def statements(grid, state, scope, keep=True):
     """
     filters = _bound_filters(grid, state.filters) if keep and not state.words else None
     if filters is None:
-        return Statements(grid, state, where(grid, state, scope)), {}
+        return Statements(grid, state, where(grid, state, scope), scope), {}
     symbols, signature, params = filters
     shape = (grid, tuple(sorted(scope)), signature, state.sort, state.descending, state.group, tuple(state.columns))
     found = _SHAPES.get(shape)
     if found is None:
         on_scope = {name: bindparam(f"grid_scope_{name}") for name in scope}
-        found = Statements(grid, state, conditions(grid, on_scope, (), symbols))
+        found = Statements(grid, state, conditions(grid, on_scope, (), symbols), on_scope)
         if len(_SHAPES) >= SHAPES_KEPT:
             _SHAPES.clear()
         _SHAPES[shape] = found

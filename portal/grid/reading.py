@@ -1,67 +1,176 @@
-"""Reading one page of a grid with portal.grid.query's statements: the deferred-join page, and a
-grouped page walked group by group (small groups a page's worth at a time).
+"""Reading a grid's list: the deferred-join page, a grouped page walked group by group (small
+groups a page's worth at a time), and the CSV's rows.
+
+The request flows one way: the state (portal.grid.state) names the list, query composes its
+Statements (asked once, here), this module runs them and hands back a complete PageRead — rows,
+total, and every group's size — from which portal.grid.page draws the page without asking the
+database again. Only this module of the grid runs statements.
 """
+import time
+import weakref
+from dataclasses import dataclass
 from itertools import islice
 
-from sqlalchemy import func, select
-
 from portal.extensions import db
-from portal.grid.columns import Column
-from portal.grid.text import number
 from portal.grid import query
-from portal.grid.query import PAGE_LIMIT, PAGE_OFFSET, count, count_key, execute, options, rows_by_key
+from portal.grid.columns import Column
+from portal.grid.query import COUNT_BOUND, PAGE_LIMIT, PAGE_OFFSET
 from portal.grid.state import capped_notice
+from portal.grid.text import number
 from portal.postgres import PLAN_PER_EXECUTION
 
-_END = object()
+CSV_CHUNK = 1000
+PLAN_EACH_TIME, PREPARED = {PLAN_PER_EXECUTION: True}, {}
+COUNT_SECONDS = 30
+_PAST_BOUND = weakref.WeakKeyDictionary()  # engine -> {count key: time}: counts known past their bound
 # Groups walked one by one before the following are read a page's worth at a time: a page over
 # two or three groups is quicker walked (prepared statements) than read together (planned each time).
 WALK_ALONE = 3
 
 
-# --- a page ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PageRead:
+    """A page as read: its rows (and one more when a next page exists: `has_next`), the size of each
+    group on it ({value: (rows, exact)}; empty when not grouped), and the list's total (exact, or
+    "more than" it)."""
+    rows: list
+    group_sizes: dict
+    total: int
+    exact: bool
+    has_next: bool
 
-def read_page(grid, state, scope):
-    """(rows, {group value: (rows, exact)} or None, total, exact, has_next) of the state's page."""
-    run = options(state)
-    walked = bool(state.group) and _walkable(grid.by_key[state.group])
-    # A walked group composes a statement per group from `matching`: those take the values.
-    statements, params = query.statements(grid, state, scope, keep=not walked)
-    matching = statements.matching
-    total = count(matching, query.COUNT_BOUND, count_key(grid, state, scope), run, params, statements)
-    exact = total <= query.COUNT_BOUND
-    rows, counts = _page_rows(grid, state, statements, params, scope, run, walked)
-    if not rows and state.page > 1:
-        # Past the end: show the last page that exists (an exact count only on this rare path).
-        last = max(1, -(-count(matching, None, run=run, params=params, statements=statements) // state.per_page))
-        asked = max(state.page, state.asked_page or 0)
-        state.notices.append(f"La página {number(asked)} no existe; se muestra la última ({number(last)}).")
-        state.page = last
-        rows, counts = _page_rows(grid, state, statements, params, scope, run, walked)
-    elif capped_notice(state):
-        state.notices.append(capped_notice(state))
-    has_next = len(rows) > state.per_page
-    rows = rows[:state.per_page]
-    offset = (state.page - 1) * state.per_page
-    if not exact:
-        if has_next:
-            total = max(query.COUNT_BOUND, offset + state.per_page)  # "más de" this many
+
+def read(grid, state, scope):
+    """What the state asks of the list: the PageRead of its page, or for ?formato=csv the CSV's
+    rows, a chunk at a time, read through a connection of their own (streamed on PostgreSQL), so
+    they need no application context while a response is being sent."""
+    listing = ListRead(grid, state, scope)
+    if state.export:
+        return listing.export_rows(db.engine)
+    return listing.page()
+
+
+def count(grid, state, scope, bound=COUNT_BOUND):
+    """How many rows match, counting no further than bound + 1 (bound=None: exact)."""
+    return ListRead(grid, state, scope).count(bound, remembered=False)
+
+
+def group_counts(grid, state, scope, only=None):
+    """{group value: rows} under the current search and filters; `only` limits the groups."""
+    return dict(ListRead(grid, state, scope).group_counts(only))
+
+
+def forget_counts():
+    """Forget every remembered count (bench.explain shows each count's plan)."""
+    _PAST_BOUND.clear()
+
+
+class ListRead:
+    """One request's list: the grid, its state and scope, the Statements that read it and the
+    values of their bound parameters."""
+
+    def __init__(self, grid, state, scope):
+        self.grid, self.state, self.scope = grid, state, scope
+        self.run = query.options(state)
+        self.walked = bool(state.group) and _walkable(grid.by_key[state.group])
+        # A walked group composes a statement per group from `for_page`: those take the values.
+        self.statements, self.params = query.statements(grid, state, scope, keep=not self.walked)
+
+    def execute(self, statement, params=None, plan=None):
+        """`statement`'s result, on the session's connection without the ORM's result machinery: a
+        grid selects columns, never mapped objects, and that machinery cost a page more than its
+        read. `plan`: None as the list's statements are planned (query.options), or PLAN_EACH_TIME
+        (with its values, portal/postgres.py) or PREPARED."""
+        run = self.run if plan is None else plan
+        return db.session.connection().execute(statement, self.values(params), execution_options=run)
+
+    def values(self, more=None):
+        """The values of the statements' bound parameters (with `more`, a page's), or None."""
+        return {**self.params, **(more or {})} or None
+
+    def count(self, bound, group=(), remembered=True):
+        """The matching rows (of one `group`: (value,)), no further than bound + 1. A count past
+        the bound is remembered for COUNT_SECONDS: "más de N" again costs nothing."""
+        key = self._count_key(group) + (bound,)
+        if remembered and bound is not None and _remembered(key):
+            return bound + 1
+        if group:
+            statement = query.counting(self.statements.group_members(self.state, group[0]), bound)
         else:
-            total, exact = offset + len(rows), True  # the last page tells the exact total
-    return rows, counts, total, exact, has_next
+            statement = self.statements.count(bound)
+        n = self.execute(statement).scalar()
+        if remembered and bound is not None and n > bound:
+            _remember(key)
+        return n
+
+    def _count_key(self, group):
+        # What a count depends on: the grid, the scope, the search and the filters (not sort or
+        # page), and for a group's count the group.
+        filters = tuple(sorted((k, repr(v)) for k, v in self.state.filters.items()))
+        of = (self.state.group, *group) if group else ()
+        return (self.grid.name, tuple(sorted(self.scope.items())), self.state.words, filters, of)
+
+    def group_counts(self, only=None):
+        return self.execute(self.statements.group_counts(self.state, only)).all()
+
+    def page(self):
+        """The PageRead of the state's page. A page past the end shows the last one, with a notice."""
+        state = self.state
+        total = self.count(query.COUNT_BOUND)
+        exact = total <= query.COUNT_BOUND
+        rows, sizes = self.rows()
+        if not rows and state.page > 1:
+            # Past the end: show the last page that exists (an exact count only on this rare path).
+            last = max(1, -(-self.count(None) // state.per_page))
+            asked = max(state.page, state.asked_page or 0)
+            state.notices.append(f"La página {number(asked)} no existe; se muestra la última ({number(last)}).")
+            state.page = last
+            rows, sizes = self.rows()
+        elif capped_notice(state):
+            state.notices.append(capped_notice(state))
+        has_next = len(rows) > state.per_page
+        rows = rows[:state.per_page]
+        if state.group and sizes is None:
+            seen = list(dict.fromkeys(getattr(row, state.group) for row in rows))
+            sizes = {value: (n, True) for value, n in self.group_counts(seen)} if rows else {}
+        offset = (state.page - 1) * state.per_page
+        if not exact:
+            if has_next:
+                total = max(query.COUNT_BOUND, offset + state.per_page)  # "más de" this many
+            else:
+                total, exact = offset + len(rows), True  # the last page tells the exact total
+        return PageRead(rows, sizes or {}, total, exact, has_next)
+
+    def rows(self):
+        """(rows of the page and one more, {group value: (rows, exact)} or None when not walked)."""
+        if self.walked:
+            return GroupedPage(self).read()
+        # Deferred join: ORDER BY + OFFSET walk only the key (an index), then fetch the page's rows.
+        state = self.state
+        page = {PAGE_LIMIT: state.per_page + 1, PAGE_OFFSET: (state.page - 1) * state.per_page}
+        return self.execute(self.statements.page(state), page).all(), None
+
+    def export_rows(self, engine):
+        statement = self.statements.export(self.state)
+        with engine.connect() as connection:
+            # A streamed read is a server-side cursor, which psycopg never prepares: no plan option.
+            streamed = connection.execution_options(stream_results=True, yield_per=CSV_CHUNK)
+            yield from streamed.execute(statement, self.values()).partitions()
 
 
-def _page_rows(grid, state, statements, params, scope, run, walked):
-    """(rows of the page and one more, {group value: (rows, exact)} or None when not walked)."""
-    if walked:
-        return _grouped_rows(grid, state, statements.for_page, scope, run)
-    # Deferred join: ORDER BY + OFFSET walk only the key (an index), then fetch the page's rows.
-    page = {**params, PAGE_LIMIT: state.per_page + 1, PAGE_OFFSET: (state.page - 1) * state.per_page}
-    return execute(statements.page(grid, state), run, page).all(), None
+def _remembered(key):
+    # A list past its bound stays past it unless rows leave it (keys are never deleted; a status
+    # may change): for COUNT_SECONDS the "más de N" is taken as known. Counts within the bound,
+    # the ones a user reads as exact numbers, are never remembered.
+    at = _PAST_BOUND.get(db.engine, {}).get(key)
+    return at is not None and time.monotonic() - at < COUNT_SECONDS
 
 
-def _rows_by_key(grid, state, page_keys, ordered, run):
-    return execute(rows_by_key(grid, state, page_keys, ordered), run).all()
+def _remember(key):
+    known = _PAST_BOUND.setdefault(db.engine, {})
+    if len(known) > 10_000:
+        known.clear()
+    known[key] = time.monotonic()
 
 
 # --- grouped pages: one group at a time ------------------------------------------------------
@@ -83,7 +192,7 @@ def _nulls_first(column, descending):
     return descending if largest else not descending
 
 
-def _grouped_rows(grid, state, matching, scope, run):
+class GroupedPage:
     """The page of a grouped list, group by group, and each group's row count (bounded).
 
     Ordering by group then date cannot use one index (the directions differ, or the group's value
@@ -93,134 +202,129 @@ def _grouped_rows(grid, state, matching, scope, run):
 
     The first WALK_ALONE groups are walked so; a page they do not fill has small groups (a desk
     with many clients and few keys each), and three statements per group would add up to dozens:
-    the following groups are then read a page's worth at a time (_small_group_sizes, read_together).
+    the following groups are then read a page's worth at a time (small_group_sizes, read_together).
+    Which groups an IN list names decides its plan (a generic one read every key of the desk): those
+    statements are planned with their values each time, as a search is.
     """
-    group = grid.by_key[state.group]
-    expr = group.expr
-    descending = state.descending if state.sort == state.group else False
-    within = [grid.by_key[state.sort].ordered(state.descending),
-              grid.key.desc() if state.descending else grid.key.asc()]
-    start = (state.page - 1) * state.per_page
-    want = state.per_page + 1
-    rows, counts, position = [], {}, 0
-    values = _group_values(grid, group, scope, matching, descending, run, batch=want)
 
-    def walk(value, position):
-        # A candidate with no row under the filters counts 0 and is passed over.
-        members = matching.where(expr.is_(None) if value is None else expr == value)
-        bound = max(query.COUNT_BOUND, start + want - position)
-        n = count(members, bound, count_key(grid, state, scope, (state.group, value)), run)
-        exact = n <= bound
-        if exact and position + n <= start:
-            return position + n
-        page_keys = (members.with_only_columns(grid.key).order_by(*within)
-                     .limit(want - len(rows)).offset(max(0, start - position)))
-        rows.extend(_rows_by_key(grid, state, page_keys, within, run))
-        counts[value] = (min(n, bound), exact)
-        return position + n
+    def __init__(self, listing):
+        grid, state = listing.grid, listing.state
+        self.listing, self.statements = listing, listing.statements
+        self.group = grid.by_key[state.group]
+        self.descending = state.descending if state.sort == state.group else False
+        self.within = [grid.by_key[state.sort].ordered(state.descending),
+                       grid.key.desc() if state.descending else grid.key.asc()]
+        self.start = (state.page - 1) * state.per_page
+        self.want = state.per_page + 1
+        self.rows, self.sizes, self.position = [], {}, 0
 
-    def read_together(values, sizes, position):
-        # Skip the groups before the page, then read the rows of those on it in one statement.
-        need = want - len(rows)
-        taken, offset, covered = [], None, 0
-        for value in values:
-            n = sizes.get(value, 0)
-            if n == 0:
-                continue
-            if position + n <= start:
-                position += n
-                continue
-            if covered >= need:
+    def read(self):
+        """(rows of the page and one more, {group value: (rows, exact)})."""
+        values = group_values(self, batch=self.want)
+        for value in islice(values, WALK_ALONE):
+            self.walk(value)
+            if len(self.rows) >= self.want:
+                return self.rows, self.sizes
+        while len(self.rows) < self.want:
+            batch = list(islice(values, self.want - len(self.rows)))
+            if not batch:
                 break
-            skipped = max(0, start - position)
-            offset = skipped if offset is None else offset
-            covered += n - skipped
-            taken.append(value)
-            counts[value] = (n, True)
-            position += n
-        if taken:
-            ordered = [expr.desc() if descending else expr.asc(), *within]
-            page_keys = (matching.where(expr.in_(taken)).with_only_columns(grid.key).order_by(*ordered)
-                         .limit(need).offset(offset))
-            rows.extend(_rows_by_key(grid, state, page_keys, ordered, _by_values(run)))
-        return position
+            self.read_batch(batch)
+        return self.rows, self.sizes
 
-    walked = 0
-    while len(rows) < want:
-        if walked < WALK_ALONE:
-            value = next(values, _END)
-            if value is _END:
-                break
-            walked += 1
-            position = walk(value, position)
-            continue
-        batch = list(islice(values, want - len(rows)))
-        if not batch:
-            break
+    def read_batch(self, batch):
         # NULL's group comes first or last of all: never inside a batch, at most at its end.
         last_is_null = batch[-1] is None
         present = batch[:-1] if last_is_null else batch
-        sizes = _small_group_sizes(matching, expr, present, run)
+        sizes = self.small_group_sizes(present)
         if sizes is None:
             for value in present:  # a big group among them: each is walked
-                if len(rows) < want:
-                    position = walk(value, position)
+                if len(self.rows) < self.want:
+                    self.walk(value)
         else:
-            position = read_together(present, sizes, position)
-        if last_is_null and len(rows) < want:
-            position = walk(None, position)
-    return rows, counts
+            self.read_together(present, sizes)
+        if last_is_null and len(self.rows) < self.want:
+            self.walk(None)
+
+    def walk(self, value):
+        """Count one group (a candidate with no row under the filters counts 0 and is passed over)
+        and, when it reaches the page, read its rows on it."""
+        listing = self.listing
+        bound = max(query.COUNT_BOUND, self.start + self.want - self.position)
+        n = listing.count(bound, group=(value,))
+        exact = n <= bound
+        if not (exact and self.position + n <= self.start):
+            page_keys = (self.statements.group_members(listing.state, value).with_only_columns(listing.grid.key)
+                         .order_by(*self.within).limit(self.want - len(self.rows))
+                         .offset(max(0, self.start - self.position)))
+            self._read_rows(page_keys, self.within, None)
+            self.sizes[value] = (min(n, bound), exact)
+        self.position += n
+
+    def read_together(self, values, sizes):
+        """Skip the groups before the page, then read the rows of those on it in one statement."""
+        need = self.want - len(self.rows)
+        taken, offset, covered = [], None, 0
+        for value in values:
+            n = sizes.get(value, 0)
+            if n and self.position + n <= self.start:
+                self.position += n
+            elif n and covered < need:
+                skipped = max(0, self.start - self.position)
+                offset = skipped if offset is None else offset
+                covered += n - skipped
+                taken.append(value)
+                self.sizes[value] = (n, True)
+                self.position += n
+            elif n:
+                break
+        if taken:
+            expr = self.group.expr
+            ordered = [expr.desc() if self.descending else expr.asc(), *self.within]
+            page_keys = self.statements.groups_page(self.listing.state, taken, ordered).limit(need).offset(offset)
+            self._read_rows(page_keys, ordered, PLAN_EACH_TIME)
+
+    def small_group_sizes(self, values):
+        """{value: rows} of the groups `values` under the filters, exact, in one statement that
+        reads no more than COUNT_BOUND + 1 rows; None when they hold more together (each is then
+        walked)."""
+        if not values:
+            return {}
+        statement = self.statements.group_sizes(self.listing.state, values)
+        sizes = dict(self.listing.execute(statement, plan=PLAN_EACH_TIME).all())
+        return None if sum(sizes.values()) > query.COUNT_BOUND else sizes
+
+    def has_nulls(self):
+        return self.listing.execute(self.statements.with_nulls(self.listing.state)).scalar() is not None
+
+    def _read_rows(self, page_keys, ordered, plan):
+        statement = self.statements.rows_of(self.listing.state, page_keys, ordered)
+        self.rows.extend(self.listing.execute(statement, plan=plan).all())
 
 
-def _small_group_sizes(matching, expr, values, run):
-    """{value: rows} of the groups `values` under the filters, exact, in one statement that reads no
-    more than COUNT_BOUND + 1 rows; None when they hold more together (each is then walked)."""
-    if not values:
-        return {}
-    bounded = (matching.where(expr.in_(values)).with_only_columns(expr.label("value"))
-               .limit(query.COUNT_BOUND + 1).subquery())
-    sizes = dict(execute(select(bounded.c.value, func.count()).group_by(bounded.c.value), _by_values(run)).all())
-    return None if sum(sizes.values()) > query.COUNT_BOUND else sizes
-
-
-def _by_values(run):
-    # Which groups an IN list names decides the plan (a generic one read every key of the desk):
-    # planned with its values each time, as a search is (portal/postgres.py).
-    return {**run, PLAN_PER_EXECUTION: True}
-
-
-def _group_values(grid, group, scope, matching, descending, run, batch=1):
-    """The candidate group values in order: one at a time (the next after the last) for the first
-    WALK_ALONE, then `batch` at a time.
+def group_values(page, batch=1):
+    """The candidate group values of a GroupedPage in order: one at a time (the next after the
+    last) for the first WALK_ALONE, then `batch` at a time.
 
     Candidates come from the column's `group_values(**scope)`: the scope's values without the
     search and filters, which an index gives in order (the filters would make the database sort
     to find the next one). NULL comes first or last, if any row under the filters has it.
     """
-    expr = group.expr
-    nulls_first = _nulls_first(group, descending)
-
-    def has_nulls():
-        statement = matching.with_only_columns(grid.key).where(expr.is_(None)).limit(1)
-        return execute(statement, run).scalar() is not None
-
-    if nulls_first and has_nulls():
+    nulls_first = _nulls_first(page.group, page.descending)
+    if nulls_first and page.has_nulls():
         yield None
-    candidate = group.group_values(**scope).subquery().c[0]
-    present = select(candidate).where(candidate.is_not(None))
-    direction = candidate.desc() if descending else candidate.asc()
     value, read = None, 0
     while True:
-        following = present if value is None else present.where(candidate < value if descending else candidate > value)
         many = batch if read >= WALK_ALONE else 1
         # Candidates may repeat (a status per key): the rows come in order, so repeats are
         # neighbours, and DISTINCT would make the database read them all to find `many`.
-        found = execute(following.order_by(direction).limit(many)).scalars().all()
+        statement = page.statements.next_groups(page.listing.state, value, many)
+        found = page.listing.execute(statement, plan=PREPARED).scalars().all()
         distinct = list(dict.fromkeys(found))
         yield from distinct
         read += len(distinct)
         if len(found) < many:
             break
         value = found[-1]
-    if not nulls_first and has_nulls():
+    if not nulls_first and page.has_nulls():
         yield None

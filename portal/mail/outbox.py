@@ -20,6 +20,7 @@ from sqlalchemy import delete, insert, select, update
 from portal.extensions import db
 from portal.models import OutboxMessage
 from portal import clock
+from portal.units import Work, unit_of_work
 
 log = logging.getLogger("portal.outbox")
 
@@ -256,7 +257,8 @@ def run_worker(interval=2.0, stop=None, every=None):
                 log.exception("Fallo en la tarea periódica del repartidor")
                 db.session.rollback()
         try:
-            sent, failed = deliver_pending()
+            with unit_of_work(db.session, Work.WRITES):  # claims rows: SQLite's write lock at BEGIN
+                sent, failed = deliver_pending()
         except Exception:  # noqa: BLE001 - a worker survives a database hiccup and tries again
             log.exception("Fallo al repartir el buzón de salida")
             db.session.rollback()

@@ -19,10 +19,10 @@ from portal import audit, clock, key_codes, limits
 from portal.desks import current_desk, desk_required
 from portal.errors import rate_limited
 from portal.extensions import db
-from portal.grid import grid_response
+from portal.grid import GridTemplate, grid_response
 from portal.htmx import is_htmx, render
 from portal.models import PrepaidKey
-from portal.postgres import reads_only
+from portal.request_units import reads_only
 from portal.prepaid import bp, steps
 from portal.prepaid.grids import KEYS, with_default_period
 from portal.prepaid.forms import MAX_KEYS_PER_REQUEST, MAX_TYPED, ConfirmForm, ValidateForm
@@ -361,9 +361,10 @@ def keys():
     # Only the whole page asks (the swapped block never shows the empty desk): a fragment skips it.
     has_keys = is_htmx() or db.session.scalar(select(PrepaidKey.id).where(PrepaidKey.desk_id == desk.id).limit(1)) is not None
     highlighted = _codes_of(desk, _parse_ids(request.args.get("resaltar", "")))
-    return grid_response(KEYS, "prepaid/keys.html", "keys_grid", {"desk_id": desk.id},
-                         args=with_default_period(request.args, clock.today(current_app.config["TIMEZONE"])),
-                         cells={"highlighted": highlighted}, context={"has_keys": has_keys})
+    return grid_response(KEYS, {"desk_id": desk.id},
+                         GridTemplate("prepaid/keys.html", "keys_grid", context={"has_keys": has_keys},
+                                      cells={"highlighted": highlighted}),
+                         args=with_default_period(request.args, clock.today(current_app.config["TIMEZONE"])))
 
 
 def _codes_of(desk, ids):

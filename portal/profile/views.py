@@ -10,10 +10,10 @@ from portal.auth.passwords import WeakPassword
 from portal.errors import rate_limited
 from portal.limits import RateLimited
 from portal.extensions import db
-from portal.grid import grid_response
+from portal.grid import GridTemplate, grid_response
 from portal.htmx import is_htmx, render
 from portal import clock
-from portal.postgres import reads_only
+from portal.request_units import reads_only
 from portal.profile import activity, bp, changes
 from portal.profile.forms import DetailsForm, EmailForm, PasswordForm
 
@@ -147,7 +147,8 @@ def activity_log():
     page = request.args.get("page", "1")
     if not (page.isascii() and page.isdigit()) or not 1 <= int(page) <= 10_000:
         abort(400, "La página solicitada no es válida.")
-    return grid_response(activity.ACTIVITY, "profile/activity.html", "activity_grid", {"user_id": current_user.id})
+    return grid_response(activity.ACTIVITY, {"user_id": current_user.id},
+                         GridTemplate("profile/activity.html", "activity_grid"))
 
 
 @bp.route("/correo/confirmar/<secret:token>", methods=["GET", "POST"])

@@ -5,7 +5,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import outerjoin
 
 from portal import clock
-from portal.alerts.due import due_label
+from portal.services.due import due_label
 from portal.extensions import db
 from portal.grid import Choice, Column, DateRange, Grid, NumberRange, Text, badge, day_text
 from portal.models import Product, Service

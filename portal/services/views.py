@@ -4,9 +4,9 @@ from flask import abort, current_app
 from portal import clock
 from portal.alerts.forecast import forecast
 from portal.desks import current_desk, desk_required
-from portal.grid import grid_response
+from portal.grid import GridTemplate, grid_response
 from portal.htmx import is_htmx
-from portal.postgres import reads_only
+from portal.request_units import reads_only
 from portal.services import bp
 from portal.services.grids import GRIDS
 from portal.services.stamps import stamp_balance
@@ -46,6 +46,7 @@ def category(category):
         balance = stamp_balance(desk.id)
         tz_name = current_app.config["TIMEZONE"]
         pace = forecast(desk.id, clock.today(tz_name), tz_name)
-    return grid_response(grid, "services/category.html", "services_grid", {"desk_id": desk.id},
-                         context={"category": category, "title": TITLES[category], "intro": INTROS[category],
-                                  "balance": balance, "forecast": pace})
+    return grid_response(grid, {"desk_id": desk.id}, GridTemplate(
+        "services/category.html", "services_grid",
+        context={"category": category, "title": TITLES[category], "intro": INTROS[category],
+                 "balance": balance, "forecast": pace}))
