@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from portal import clock
 from portal.auth import oidc
 from portal.extensions import db
-from portal.models import AuditEvent, SsoIdentity, User, UserSession
+from portal.models import AuditEvent, Membership, SsoIdentity, User, UserSession
 from tests import factories
 from tests.oidc_helpers import OpenIDProvider, provider_sign_in, user as op_user
 
@@ -25,6 +25,7 @@ def provider(tmp_path_factory):
         "beto": op_user("beto", email="beto@empresa.example", email_verified=False),
         "caro": op_user("caro", email="caro@empresa.example", amr=("pwd", "mfa")),
         "nadie": op_user("nadie", email="nadie@empresa.example"),
+        "dora": op_user("dora", email="dora@empresa.example", name="Dora Díaz", groups=("ventas", "otros")),
     })
     op.client_id, op.client_secret = op.add_client(PORTAL + "/cuenta/sso/retorno", client_id="portal")
     op.start()
@@ -85,3 +86,124 @@ def test_a_verified_email_signs_in_as_its_account_and_links_it(client, sso_app, 
     event = db.session.scalar(select(AuditEvent).where(AuditEvent.user_id == ana.id, AuditEvent.event == "sign_in_sso"))
     assert event is not None
     assert "Inicio de sesión con la cuenta de tu empresa" in client.get("/perfil/actividad").get_data(as_text=True)
+
+
+def back_path(url):
+    parts = urlsplit(url)
+    return parts.path + "?" + parts.query
+
+
+def no_session_and_no_link():
+    return (db.session.scalar(select(func.count()).select_from(UserSession)) == 0
+            and db.session.scalar(select(func.count()).select_from(SsoIdentity)) == 0)
+
+
+def test_the_return_refuses_a_missing_or_other_state_and_a_replayed_code(client, sso_app, provider, app):
+    factories.user(email="ana@empresa.example")
+    answer = client.get("/cuenta/sso/retorno?code=abc&state=xyz")  # no sign-in in progress here
+    assert answer.status_code == 400 and "no corresponde a un inicio de sesión en curso" in answer.get_data(as_text=True)
+    back = provider_sign_in(start(client), "ana", portal_url=PORTAL)
+    other = app.test_client()
+    start(other)  # a sign-in in progress in another browser: its state is not this one
+    assert other.get(back_path(back)).status_code == 400
+    assert no_session_and_no_link()
+    assert client.get(back_path(back)).status_code == 303  # the browser that started it
+    replayed = client.get(back_path(back))
+    assert replayed.status_code == 400 and "Vuelve a ingresar" in replayed.get_data(as_text=True)
+    # the same code in a new sign-in of this browser (its own state): the provider refuses the used code
+    location = start(client)
+    state = parse_qs(urlsplit(location).query)["state"][0]
+    code = parse_qs(urlsplit(back).query)["code"][0]
+    refused = client.get(f"/cuenta/sso/retorno?code={code}&state={state}")
+    assert refused.status_code == 400 and "rechazó este inicio de sesión" in refused.get_data(as_text=True)
+
+
+def test_unverified_unknown_and_off_site_next(client, sso_app, provider, caplog):
+    factories.user(email="beto@empresa.example")
+    answer, _ = come_back(client, provider, "beto")
+    assert answer.status_code == 403 and "no ha verificado el correo beto@empresa.example" in answer.get_data(as_text=True)
+    answer, _ = come_back(client, provider, "nadie")
+    page = answer.get_data(as_text=True)
+    assert answer.status_code == 403 and "Pide a quien administra el escritorio de tu empresa" in page
+    assert no_session_and_no_link()
+    factories.user(email="ana@empresa.example")
+    answer, back = come_back(client, provider, "ana", next="https://malo.example/")
+    assert answer.status_code == 303 and answer.headers["Location"] == "/"
+    code = parse_qs(urlsplit(back).query)["code"][0]
+    assert code not in caplog.text and "eyJ" not in caplog.text
+
+
+def test_auto_created_account_gets_desks_by_groups(client, sso_app, provider):
+    ventas, compras = factories.desk(), factories.desk()
+    sso_app.config.update(OIDC_AUTO_CREATE=True, OIDC_DESK_GROUP_MAP=[("ventas", ventas.rfc, "member"),
+                                                                      ("compras", compras.rfc, "owner")])
+    answer, _ = come_back(client, provider, "dora")
+    assert answer.status_code == 303
+    dora = db.session.scalar(select(User).where(User.email == "dora@empresa.example"))
+    assert (dora.name, dora.password_hash, dora.email_verified) == ("Dora Díaz", None, True)
+    roles = db.session.execute(select(Membership.desk_id, Membership.role).where(Membership.user_id == dora.id)).all()
+    assert roles == [(ventas.id, "member")]
+    page = client.get("/servicios/suscripciones").get_data(as_text=True)
+    assert ventas.razon_social in page and compras.razon_social not in page
+
+
+def test_a_desk_requiring_two_steps_accepts_the_providers_mfa_and_asks_the_code_otherwise(client, sso_app, provider, app):
+    from tests.two_factor_helpers import enrol, next_code
+
+    desk = factories.desk(require_two_factor=True)
+    factories.user(desk, email="caro@empresa.example")
+    ana = factories.user(desk, email="ana@empresa.example")
+    answer, _ = come_back(client, provider, "caro")  # amr: pwd + mfa
+    assert answer.status_code == 303
+    assert client.get("/servicios/suscripciones").status_code == 200  # no enrolment asked
+    # ana (amr pwd) enrolled an app: the provider's password is not enough, the code is asked
+    second = app.test_client()
+    assert second.post("/cuenta/ingresar", data={"email": ana.email, "password": factories.PASSWORD}).status_code == 303
+    secret, _codes = enrol(second)
+    third = app.test_client()
+    answer, _ = come_back(third, provider, "ana")
+    assert answer.status_code == 303 and answer.headers["Location"] == "/cuenta/verificacion"
+    assert third.get("/servicios/suscripciones").status_code == 302  # not signed in yet
+    done = third.post("/cuenta/verificacion", data={"code": next_code(secret)})
+    assert done.status_code == 303
+    assert third.get("/servicios/suscripciones").status_code == 200
+    assert db.session.scalar(select(AuditEvent.id).where(AuditEvent.user_id == ana.id, AuditEvent.event == "sign_in_sso"))
+
+
+def test_sign_out_goes_through_the_providers_end_session_and_back(client, sso_app, provider):
+    factories.user(email="ana@empresa.example")
+    come_back(client, provider, "ana")
+    answer = client.post("/cuenta/salir")
+    assert answer.status_code == 303
+    query = parse_qs(urlsplit(answer.headers["Location"]).query)
+    assert answer.headers["Location"].startswith(provider.discovery["end_session_endpoint"])
+    assert query == {"client_id": [provider.client_id], "post_logout_redirect_uri": [PORTAL + "/cuenta/ingresar"]}
+    assert db.session.scalar(select(func.count()).select_from(UserSession)) == 0
+
+
+def test_provider_down_or_slow_is_a_clear_page_and_the_password_still_works(client, sso_app, login):
+    import socket
+
+    ana = factories.user(email="ana@empresa.example")
+    with socket.socket() as silent:  # accepts connections, never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        sso_app.config.update(OIDC_ISSUER=f"http://127.0.0.1:{silent.getsockname()[1]}", OIDC_TIMEOUT=0.5)
+        answer = client.get("/cuenta/sso/iniciar")
+    assert answer.status_code == 503 and "no responde en este momento" in answer.get_data(as_text=True)
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    sso_app.config.update(OIDC_ISSUER=f"http://127.0.0.1:{port}")
+    assert client.get("/cuenta/sso/iniciar").status_code == 503
+    assert "Ingresar con la cuenta de tu empresa" in client.get("/cuenta/ingresar").get_data(as_text=True)
+    login(ana)
+
+
+def test_key_rotation_at_the_provider(client, sso_app, provider):
+    factories.user(email="ana@empresa.example")
+    assert come_back(client, provider, "ana")[0].status_code == 303  # keys cached
+    client.post("/cuenta/salir")
+    provider.rotate_keys()
+    answer, _ = come_back(client, provider, "ana")  # unknown kid: fetched again
+    assert answer.status_code == 303

@@ -30,8 +30,9 @@ const provider = new Provider(config.issuer, {
     if (!users[id]) return undefined;
     return { accountId: id, async claims() { return claimsOf(id); } };
   },
-  claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'], groups: ['groups'] },
-  scopes: ['openid', 'email', 'profile', 'groups'],
+  // amr in the ID token (the second factor a desk may require); groups with profile, as a directory's mapper would.
+  claims: { openid: ['sub', 'amr'], email: ['email', 'email_verified'], profile: ['name', 'groups'] },
+  scopes: ['openid', 'email', 'profile'],
   // The scopes' claims in the ID token too (the portal also reads userinfo when one is missing).
   conformIdTokenClaims: false,
   pkce: { required: () => true },
