@@ -153,6 +153,10 @@ def desk_provider_for_domain(domain):
     return None
 
 
+def desk_provider_issuers():
+    return list(db.session.scalars(select(DeskIdentityProvider.issuer).distinct()))
+
+
 def any_desk_provider():
     return db.session.scalar(select(DeskIdentityProvider.desk_id).limit(1)) is not None
 

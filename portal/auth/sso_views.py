@@ -7,7 +7,7 @@ the start link and the return leave the frame (target="_top").
 """
 import logging
 
-from flask import current_app, redirect, request, session, url_for
+from flask import current_app, make_response, redirect, request, session, url_for
 from flask_login import current_user
 
 from portal import clock
@@ -15,6 +15,7 @@ from portal.auth import bp, oidc, pending, sso, two_factor
 from portal.auth.views import finish_sign_in
 from portal.extensions import db
 from portal.htmx import render
+from portal.security import policy_with_form_targets
 from portal.urls import public_url, safe_next
 
 log = logging.getLogger("portal.sso")
@@ -58,12 +59,11 @@ def sso_start():
     next_url = next_url if safe_next(next_url) else ""
     email = (request.args.get("email") or "").strip()
     if sso.any_desk_provider() and not email:
-        return render("auth/sso.html", kind="start", next=next_url, email="")
+        return _start_page(next_url, ""), 200
     provider = sso.provider_for_email(email, current_app.config) if email else sso.deployment_provider(current_app.config)
     if provider is None:
-        return render("auth/sso.html", kind="start", next=next_url, email=email[:254],
-                      error="Tu empresa no tiene configurado el inicio de sesión con su cuenta. "
-                            "Ingresa con tu correo y contraseña."), 422
+        return _start_page(next_url, email[:254], error="Tu empresa no tiene configurado el inicio de sesión con su "
+                                                        "cuenta. Ingresa con tu correo y contraseña."), 422
     try:
         document = oidc.discover(provider.issuer, timeout=_timeout())
     except oidc.ProviderUnavailable as down:
@@ -72,6 +72,14 @@ def sso_start():
     session[FLOW] = {**flow, "issuer": provider.issuer, "desk": provider.desk_id, "next": next_url,
                      "until": int(clock.timestamp()) + FLOW_SECONDS}
     return redirect(location, code=303)
+
+
+def _start_page(next_url, email, error=None):
+    """The page asking the e-mail; its form's answer leads to one of the providers, which its CSP names."""
+    response = make_response(render("auth/sso.html", kind="start", next=next_url, email=email, error=error))
+    response.headers["Content-Security-Policy"] = policy_with_form_targets(
+        [current_app.config.get("OIDC_ISSUER"), *sso.desk_provider_issuers()])
+    return response
 
 
 @bp.get("/sso/retorno")

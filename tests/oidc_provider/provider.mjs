@@ -36,7 +36,18 @@ const provider = new Provider(config.issuer, {
   // The scopes' claims in the ID token too (the portal also reads userinfo when one is missing).
   conformIdTokenClaims: false,
   pkce: { required: () => true },
-  features: { devInteractions: { enabled: false }, rpInitiatedLogout: { enabled: true } },
+  features: {
+    devInteractions: { enabled: false },
+    rpInitiatedLogout: {
+      enabled: true,
+      // The confirmation as one plain form, its button inside it (text browsers ignore form="…").
+      async logoutSource(ctx, form) {
+        ctx.type = 'html';
+        ctx.body = `<!DOCTYPE html><html lang="es"><head><meta charset="utf-8"><title>Salir</title></head><body>
+<h1>¿Cerrar la sesión del proveedor?</h1>${form.replace('</form>', '<button type="submit" name="logout" value="yes">Salir del proveedor</button></form>')}</body></html>`;
+      },
+    },
+  },
   ttl: { IdToken: 600, AccessToken: 600, AuthorizationCode: 60, Interaction: 600, Session: 3600, Grant: 3600 },
   async renderError(ctx, out) {
     ctx.type = 'html';
