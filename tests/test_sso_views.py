@@ -207,3 +207,38 @@ def test_key_rotation_at_the_provider(client, sso_app, provider):
     provider.rotate_keys()
     answer, _ = come_back(client, provider, "ana")  # unknown kid: fetched again
     assert answer.status_code == 303
+
+
+def _readme_sample():
+    """The settings of the README's "Inicio de sesión único" sample, as {name: value}."""
+    import re
+    import shlex
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme.split("## Inicio de sesión único", 1)[1].split("\n## ", 1)[0]
+    block = re.search(r"```sh\n(.*?)```", section, re.S).group(1)
+    return dict(shlex.split(line)[0].split("=", 1) for line in block.splitlines() if line.strip())
+
+
+def test_the_readmes_sample_configures_a_portal_that_signs_in_with_it(client, app, provider, monkeypatch, tmp_path):
+    from portal import create_app
+
+    sample = _readme_sample()
+    for name, value in sample.items():
+        monkeypatch.setenv(name, value)
+    configured = create_app({"SECRET_KEY": "x", "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/sample.db"})
+    assert configured.config["OIDC_ISSUER"] == sample["OIDC_ISSUER"] and configured.config["OIDC_AUTO_CREATE"] is True
+    assert ("ventas", "CBA950612K21", "member") in configured.config["OIDC_DESK_GROUP_MAP"]
+    # The same settings, pointed at the running provider: dora (group ventas) arrives as a member.
+    clock.reset()
+    oidc.forget_cache()
+    desk = factories.desk(rfc="CBA950612K21")
+    app.config.update(PORTAL_URL=PORTAL, OIDC_ISSUER=provider.issuer, OIDC_CLIENT_ID=provider.client_id,
+                      OIDC_CLIENT_SECRET=provider.client_secret, OIDC_AUTO_CREATE=True,
+                      OIDC_DESK_GROUP_MAP=configured.config["OIDC_DESK_GROUP_MAP"])
+    answer, _ = come_back(client, provider, "dora")
+    assert answer.status_code == 303
+    dora = db.session.scalar(select(User).where(User.email == "dora@empresa.example"))
+    assert db.session.scalar(select(Membership.role).where(Membership.user_id == dora.id,
+                                                           Membership.desk_id == desk.id)) == "member"
