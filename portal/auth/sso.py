@@ -158,7 +158,18 @@ def desk_provider_issuers():
 
 
 def any_desk_provider():
-    return db.session.scalar(select(DeskIdentityProvider.desk_id).limit(1)) is not None
+    """Whether some desk has a provider (read apart: the sign-in page asks before the password's hash)."""
+    return bool(_rows_apart(select(DeskIdentityProvider.desk_id).limit(1)))
+
+
+def _rows_apart(statement):
+    """The rows of `statement`, outside the request's transaction unless one is already open: on
+    SQLite a POST's transaction takes the write lock at its first statement, and the sign-in checks
+    the password's hash after these reads (portal/auth/signin.py reads its credentials so too)."""
+    if db.session().in_transaction():
+        return db.session.execute(statement).all()
+    with db.engine.connect() as connection:
+        return connection.execute(statement).all()
 
 
 def provider_for_email(email, config):
@@ -183,6 +194,10 @@ def provider_of_flow(flow, config):
 
 
 def password_refused_for(email):
-    """The desk provider that requires its members of `email`'s domain to sign in with it, or None."""
-    row = desk_provider_for_domain(email_domain(email))
-    return row if row is not None and row.required else None
+    """Whether a desk's provider requires the people of `email`'s domain to sign in with it (read apart)."""
+    domain = email_domain(email)
+    if not domain:
+        return False
+    statement = select(DeskIdentityProvider.domains).where(DeskIdentityProvider.required.is_(True),
+                                                           DeskIdentityProvider.domains.contains(domain))
+    return any(domain in domains.split(",") for (domains,) in _rows_apart(statement))

@@ -59,8 +59,7 @@ def sign_in():
     context = {"sso": sso_available()}
     if form.validate_on_submit():
         email = form.email.data
-        company = password_refused_for(email)
-        if company is not None:
+        if password_refused_for(email):
             # "Solo con la cuenta de la empresa": the desk's provider is the only way in for its domains.
             error = (f"Las cuentas de {email_domain(email)} ingresan solo con la cuenta de su empresa: usa "
                      "«Ingresar con la cuenta de tu empresa» con este mismo correo.")
