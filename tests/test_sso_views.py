@@ -28,6 +28,7 @@ def provider(tmp_path_factory):
         "dora": op_user("dora", email="dora@empresa.example", name="Dora Díaz", groups=("ventas", "otros")),
     })
     op.client_id, op.client_secret = op.add_client(PORTAL + "/cuenta/sso/retorno", client_id="portal")
+    op.add_client(PORTAL + "/cuenta/sso/retorno", client_id="otra-aplicacion")  # another client, same return
     op.start()
     yield op
     op.stop()
@@ -242,3 +243,19 @@ def test_the_readmes_sample_configures_a_portal_that_signs_in_with_it(client, ap
     dora = db.session.scalar(select(User).where(User.email == "dora@empresa.example"))
     assert db.session.scalar(select(Membership.role).where(Membership.user_id == dora.id,
                                                            Membership.desk_id == desk.id)) == "member"
+
+
+def test_a_code_issued_to_another_client_is_refused(client, sso_app, provider):
+    """A code the provider gave another application, slipped into this browser's return (with its
+    own state): the provider refuses to exchange it for the portal, and nothing changes."""
+    from urllib.parse import urlencode
+
+    factories.user(email="ana@empresa.example")
+    location = start(client)
+    ours = parse_qs(urlsplit(location).query)
+    theirs = {name: values[0] for name, values in ours.items()} | {"client_id": "otra-aplicacion"}
+    back = provider_sign_in(provider.discovery["authorization_endpoint"] + "?" + urlencode(theirs), "ana",
+                            portal_url=PORTAL)
+    answer = client.get(back_path(back))
+    assert answer.status_code == 400 and "rechazó este inicio de sesión" in answer.get_data(as_text=True)
+    assert no_session_and_no_link()
