@@ -147,6 +147,21 @@ def test_a_verified_email_links_and_the_link_outlives_an_email_change(app):
     assert sign_in(identity(email="ana.perez@empresa.example"))[0].id == ana.id
 
 
+def test_linking_an_account_nobody_verified_takes_its_password_and_sessions(app):
+    """Someone may have made an account with another person's address ahead of them: once the
+    provider vouches for the owner, that account's password and sessions are gone."""
+    from portal.auth import sessions
+    from portal.models import UserSession
+
+    squatted = factories.user(email="ana@empresa.example", verified=False)
+    sessions.start(squatted)
+    db.session.commit()
+    user, _link = sign_in(identity())
+    db.session.commit()
+    assert user.id == squatted.id and user.password_hash is None and user.email_verified
+    assert db.session.scalars(select(UserSession).where(UserSession.user_id == user.id)).all() == []
+
+
 @pytest.mark.parametrize("ident, options, message", [
     (identity(verified=False), {}, "no ha verificado"),
     (identity(email=None), {}, "no comparte tu correo"),

@@ -11,9 +11,10 @@ import logging
 from flask import current_app, redirect, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
-from portal import audit
+from portal import audit, clock
 from portal.auth import pending, sessions, two_factor
 from portal.auth.signin import find_user_by_email
+from portal.auth.sso import claim_unverified
 from portal.extensions import db
 from portal.urls import here
 
@@ -76,6 +77,7 @@ def sign_in_from_proxy():
         log.info("El proxy nombró un correo sin cuenta en el portal")
         db.session.commit()
         return None
+    claim_unverified(user, clock.now())
     if two_factor.is_enabled(user):
         # The proxy checked the password; the account's own second step still asks its code.
         state = pending.current()

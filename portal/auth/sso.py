@@ -14,9 +14,11 @@ from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import delete, select
 
 from portal.auth.oidc import ROLES, Provider
+from portal.auth.sessions import end_all
 from portal.auth.signin import find_user_by_email
 from portal.extensions import db
 from portal.models import Desk, DeskIdentityProvider, Membership, SsoIdentity, User
+from portal.models.accounts import new_session_token
 
 
 class Refused(Exception):
@@ -70,6 +72,7 @@ def _link_new(identity, *, link_by_email, auto_create, now, domains):
         if other is not None:
             raise Refused(f"La cuenta del portal con el correo {identity.email} ya está vinculada con otra cuenta "
                           "de tu empresa. Ingresa con esa cuenta, o pide ayuda a soporte.")
+        claim_unverified(user, now)
         db.session.add(SsoIdentity(user_id=user.id, issuer=identity.issuer, subject=identity.subject))
         db.session.flush()
         return user
@@ -82,6 +85,18 @@ def _link_new(identity, *, link_by_email, auto_create, now, domains):
     db.session.add(SsoIdentity(user_id=user.id, issuer=identity.issuer, subject=identity.subject, created_account=True))
     db.session.flush()
     return user
+
+
+def claim_unverified(user, now):
+    """An account whose address nobody proved to the portal, now vouched for by the company's
+    provider or proxy: whoever made it (perhaps not the address's owner, ahead of them) loses its
+    password and sessions, and the address counts as verified."""
+    if user.email_verified_at is not None:
+        return
+    user.password_hash = None
+    user.session_token = new_session_token()
+    end_all(user)
+    user.email_verified_at = now
 
 
 def follow_groups(user, groups, desk_groups):

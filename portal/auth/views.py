@@ -97,7 +97,8 @@ def finish_sign_in(user, remember, next_url, sso=None, **detail):
     login_user(sessions.start(user, idle_limit=current_app.config["REMEMBER_COOKIE_DURATION"]), remember=remember)
     if sso:
         session["sso"] = sso
-    audit.record("sign_in_sso" if sso else "sign_in", user=user, ip=_ip(), **detail)
+    event = ("sign_in_proxy" if sso.get("proxy") else "sign_in_sso") if sso else "sign_in"
+    audit.record(event, user=user, ip=_ip(), **detail)
     db.session.commit()
     landing = url_for("core.home") if user.email_verified else url_for("auth.verify_request")
     return hx_redirect(safe_next(next_url) or landing)
