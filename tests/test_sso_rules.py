@@ -224,3 +224,10 @@ def test_desk_groups_setting_is_checked():
 def test_incomplete_or_unsafe_settings_stop_the_start(tmp_path, settings, message):
     with pytest.raises(ConfigError, match=message):
         create_app({"SECRET_KEY": "x", "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db", **settings})
+
+
+def test_only_http_addresses_are_fetched(tmp_path):
+    secret = tmp_path / "secret.json"
+    secret.write_text('{"keys": []}')
+    with pytest.raises(oidc.ProviderUnavailable):
+        oidc.key_set(secret.as_uri(), timeout=1)

@@ -93,6 +93,9 @@ def parse_desk_groups(text):
 # --- HTTP, with a timeout -------------------------------------------------------------------------
 
 def _fetch_json(url, *, timeout, data=None, headers=None):
+    if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
+        # A discovery document naming file:// or another scheme: never opened.
+        raise ProviderUnavailable("dirección no http(s)")
     request = urllib.request.Request(url, data=data, headers={"Accept": "application/json", **(headers or {})})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as answer:  # noqa: S310 (the issuer's https/http URL)

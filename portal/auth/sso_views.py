@@ -40,6 +40,11 @@ def _failure(message, status, *, reason):
     return render("auth/sso.html", kind="error", message=message), status
 
 
+def _word(value):
+    """A provider's error code as it may be logged: letters, digits, _ and - only."""
+    return "".join(ch for ch in (value or "")[:40] if ch.isascii() and (ch.isalnum() or ch in "_-"))
+
+
 def _timeout():
     return current_app.config["OIDC_TIMEOUT"]
 
@@ -93,7 +98,7 @@ def sso_return():
     if request.args.get("error"):
         return _failure("El proveedor de identidad no completó el inicio de sesión (lo cancelaste o no lo "
                         "permitió). Puedes intentarlo de nuevo o ingresar con tu correo y contraseña.", 400,
-                        reason=f"error del proveedor: {request.args.get('error')[:60]}")
+                        reason=f"error del proveedor: {_word(request.args.get('error'))}")
     code = request.args.get("code")
     provider = sso.provider_of_flow(flow, current_app.config)
     if not code or provider is None:
