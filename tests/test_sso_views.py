@@ -201,6 +201,21 @@ def test_provider_down_or_slow_is_a_clear_page_and_the_password_still_works(clie
     login(ana)
 
 
+def test_cancelled_at_the_provider_or_provider_gone_before_the_return(client, sso_app, provider):
+    factories.user(email="ana@empresa.example")
+    state = parse_qs(urlsplit(start(client)).query)["state"][0]
+    cancelled = client.get(f"/cuenta/sso/retorno?error=access_denied&state={state}")
+    assert cancelled.status_code == 400 and "no completó el inicio de sesión" in cancelled.get_data(as_text=True)
+    back = provider_sign_in(start(client), "ana", portal_url=PORTAL)
+    provider.stop()  # its token endpoint and keys unreachable when the browser comes back
+    try:
+        answer = client.get(back_path(back))
+    finally:
+        provider.start()
+    assert answer.status_code == 503 and "no responde en este momento" in answer.get_data(as_text=True)
+    assert no_session_and_no_link()
+
+
 def test_key_rotation_at_the_provider(client, sso_app, provider):
     factories.user(email="ana@empresa.example")
     assert come_back(client, provider, "ana")[0].status_code == 303  # keys cached
