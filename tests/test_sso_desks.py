@@ -115,7 +115,7 @@ def test_the_start_page_asks_the_email_and_routes_to_its_companys_provider(clien
     laura = factories.user(setup, email="laura@bajio.com.mx")
     factories.user(email="ana@empresa.example")
     to_bajio = start_with_email(client, "Laura@Bajio.com.mx")
-    assert to_bajio.startswith(bajio.issuer + "/")
+    assert to_bajio.startswith(bajio.issuer + "/") and "login_hint=Laura%40Bajio.com.mx" in to_bajio
     back = urlsplit(provider_sign_in(to_bajio, "laura", portal_url=PORTAL))
     assert client.get(back.path + "?" + back.query).status_code == 303
     assert db.session.scalar(select(SsoIdentity.issuer).where(SsoIdentity.user_id == laura.id)) == bajio.issuer

@@ -159,15 +159,19 @@ def _s256(verifier):
     return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
 
 
-def begin(provider, document, redirect_uri):
-    """(URL to send the browser to, the secrets to keep in this browser until the return)."""
+def begin(provider, document, redirect_uri, login_hint=None):
+    """(URL to send the browser to, the secrets to keep in this browser until the return).
+    `login_hint`: the e-mail the user already typed, for the provider's form."""
     flow = {"state": secrets.token_urlsafe(24), "nonce": secrets.token_urlsafe(24),
             "verifier": secrets.token_urlsafe(48)}
-    query = urllib.parse.urlencode({
+    params = {
         "response_type": "code", "client_id": provider.client_id, "redirect_uri": redirect_uri,
         "scope": provider.scopes, "state": flow["state"], "nonce": flow["nonce"],
         "code_challenge": _s256(flow["verifier"]), "code_challenge_method": "S256",
-    })
+    }
+    if login_hint:
+        params["login_hint"] = login_hint
+    query = urllib.parse.urlencode(params)
     endpoint = document["authorization_endpoint"]
     return f"{endpoint}{'&' if '?' in endpoint else '?'}{query}", flow
 

@@ -73,7 +73,7 @@ def sso_start():
         document = oidc.discover(provider.issuer, timeout=_timeout())
     except oidc.ProviderUnavailable as down:
         return _failure(UNAVAILABLE, 503, reason=f"descubrimiento de {provider.issuer}: {down}")
-    location, flow = oidc.begin(provider, document, _redirect_uri())
+    location, flow = oidc.begin(provider, document, _redirect_uri(), login_hint=email[:254] or None)
     session[FLOW] = {**flow, "issuer": provider.issuer, "desk": provider.desk_id, "next": next_url,
                      "until": int(clock.timestamp()) + FLOW_SECONDS}
     return redirect(location, code=303)
