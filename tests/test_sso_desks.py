@@ -142,3 +142,9 @@ def test_only_with_the_company_account_refuses_the_password_and_says_how_to_get_
     assert "ingresan solo con la cuenta de su empresa" in page and "Ingresar con la cuenta de tu empresa" in page
     other = factories.user(email="pepe@otra.mx")
     assert client.post("/cuenta/ingresar", data={"email": other.email, "password": factories.PASSWORD}).status_code == 303
+
+
+def test_a_desk_secret_kept_under_another_secret_key_is_a_clear_page(client, setup, app):
+    app.config["SECRET_KEY"] = "otra-clave-tras-rotarla"
+    answer = client.get("/cuenta/sso/iniciar", query_string={"email": "laura@bajio.com.mx"})
+    assert answer.status_code == 503 and "no responde en este momento" in answer.get_data(as_text=True)

@@ -13,7 +13,7 @@ import hashlib
 from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import delete, select
 
-from portal.auth.oidc import ROLES, Provider
+from portal.auth.oidc import ROLES, Provider, ProviderUnavailable
 from portal.auth.sessions import end_all
 from portal.auth.signin import find_user_by_email
 from portal.extensions import db
@@ -152,9 +152,13 @@ def decrypt_secret(token, secret_key):
 
 
 def desk_provider(row, config):
-    """The Provider of a desk's DeskIdentityProvider row."""
-    return Provider(row.issuer, row.client_id, decrypt_secret(row.client_secret_encrypted, config["SECRET_KEY"]),
-                    config["OIDC_SCOPES"], desk_id=row.desk_id)
+    """The Provider of a desk's DeskIdentityProvider row; ProviderUnavailable if its secret was
+    encrypted under another SECRET_KEY (the back office must set it again)."""
+    try:
+        secret = decrypt_secret(row.client_secret_encrypted, config["SECRET_KEY"])
+    except ValueError:
+        raise ProviderUnavailable("secreto del cliente cifrado con otra SECRET_KEY") from None
+    return Provider(row.issuer, row.client_id, secret, config["OIDC_SCOPES"], desk_id=row.desk_id)
 
 
 def desk_provider_for_domain(domain):

@@ -65,14 +65,15 @@ def sso_start():
     email = (request.args.get("email") or "").strip()
     if sso.any_desk_provider() and not email:
         return _start_page(next_url, ""), 200
-    provider = sso.provider_for_email(email, current_app.config) if email else sso.deployment_provider(current_app.config)
-    if provider is None:
-        return _start_page(next_url, email[:254], error="Tu empresa no tiene configurado el inicio de sesión con su "
-                                                        "cuenta. Ingresa con tu correo y contraseña."), 422
     try:
+        provider = (sso.provider_for_email(email, current_app.config) if email
+                    else sso.deployment_provider(current_app.config))
+        if provider is None:
+            return _start_page(next_url, email[:254], error="Tu empresa no tiene configurado el inicio de sesión "
+                                                            "con su cuenta. Ingresa con tu correo y contraseña."), 422
         document = oidc.discover(provider.issuer, timeout=_timeout())
     except oidc.ProviderUnavailable as down:
-        return _failure(UNAVAILABLE, 503, reason=f"descubrimiento de {provider.issuer}: {down}")
+        return _failure(UNAVAILABLE, 503, reason=f"proveedor de {sso.email_domain(email) or 'la empresa'}: {down}")
     location, flow = oidc.begin(provider, document, _redirect_uri(), login_hint=email[:254] or None)
     session[FLOW] = {**flow, "issuer": provider.issuer, "desk": provider.desk_id, "next": next_url,
                      "until": int(clock.timestamp()) + FLOW_SECONDS}
@@ -100,11 +101,11 @@ def sso_return():
                         "permitió). Puedes intentarlo de nuevo o ingresar con tu correo y contraseña.", 400,
                         reason=f"error del proveedor: {_word(request.args.get('error'))}")
     code = request.args.get("code")
-    provider = sso.provider_of_flow(flow, current_app.config)
-    if not code or provider is None:
-        return _failure(EXPIRED, 400, reason="sin código o proveedor cambiado")
     timeout = _timeout()
     try:
+        provider = sso.provider_of_flow(flow, current_app.config)
+        if not code or provider is None:
+            return _failure(EXPIRED, 400, reason="sin código o proveedor cambiado")
         document = oidc.discover(provider.issuer, timeout=timeout)
         answer = oidc.exchange(provider, document, code, flow["verifier"], _redirect_uri(), timeout=timeout)
         claims = oidc.verify_id_token(
@@ -114,7 +115,7 @@ def sso_return():
         if "email" not in claims or "email_verified" not in claims:
             extra = oidc.userinfo(document, answer.get("access_token"), timeout=timeout)
     except oidc.ProviderUnavailable as down:
-        return _failure(UNAVAILABLE, 503, reason=f"{provider.issuer} no responde: {down}")
+        return _failure(UNAVAILABLE, 503, reason=f"{flow.get('issuer')} no responde: {down}")
     except oidc.ProviderRefused as refused:
         return _failure("El proveedor de identidad rechazó este inicio de sesión (el enlace de regreso ya se usó "
                         "o expiró). Vuelve a ingresar con la cuenta de tu empresa.", 400,
@@ -151,10 +152,10 @@ def end_session_redirect(marker):
     "Iniciar sesión"; None when it has none or does not answer."""
     if not isinstance(marker, dict):
         return None
-    provider = sso.provider_of_flow(marker, current_app.config)
-    if provider is None:
-        return None
     try:
+        provider = sso.provider_of_flow(marker, current_app.config)
+        if provider is None:
+            return None
         document = oidc.discover(provider.issuer, timeout=_timeout())
     except oidc.ProviderUnavailable:
         return None
