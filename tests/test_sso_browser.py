@@ -14,11 +14,11 @@ from tests.embed_helpers import sqlite_only
 from tests.oidc_helpers import PASSWORD, OpenIDProvider, user as op_user
 from tests.test_embed_browser import INTRANET, intranet  # noqa: F401 (fixture)
 
-pytestmark = [pytest.mark.browser, sqlite_only]  # the flow is the same whatever the database
+pytestmark = [pytest.mark.browser, pytest.mark.multiprocess, sqlite_only]  # the flow is the same whatever the database
 
 
 @pytest.fixture
-def provider(app, live_server, tmp_path):
+def oidc_provider(app, live_server, tmp_path):
     """The provider, with the portal (under /portal) as its client; the portal's clock runs real
     time, as the provider's tokens do."""
     clock.reset()
@@ -36,7 +36,7 @@ def provider(app, live_server, tmp_path):
 @pytest.mark.parametrize("js", [True, False], ids=["js", "sin-js"])
 @pytest.mark.app_config(SCRIPT_NAME="/portal", PROXY_COUNT=1, FRAME_ANCESTORS=f"'self' {INTRANET}")
 def test_company_sign_in_leaves_the_frame_and_comes_back_to_the_framed_page(app, live_server, browser_page, intranet,  # noqa: F811
-                                                                             provider, js):
+                                                                             oidc_provider, js):
     desk = factories.desk()
     ana = factories.user(desk, email="ana@empresa.example")
     portal = live_server.url("/portal")
@@ -47,7 +47,7 @@ def test_company_sign_in_leaves_the_frame_and_comes_back_to_the_framed_page(app,
 
     # The provider's page, top-level (it could not be framed), a plain form.
     expect(page.get_by_role("heading", name="Proveedor de identidad de pruebas")).to_be_visible()
-    assert page.url.startswith(provider.issuer + "/")
+    assert page.url.startswith(oidc_provider.issuer + "/")
     page.get_by_label("Usuario").fill("ana")
     page.get_by_label("Clave").fill(PASSWORD)
     page.get_by_role("button", name="Entrar").click()

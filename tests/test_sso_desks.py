@@ -70,7 +70,7 @@ def test_a_domain_another_desk_answers_for_is_a_conflict(api):
 
 
 @pytest.fixture(scope="module")
-def providers(tmp_path_factory):
+def oidc_providers(tmp_path_factory):
     """Two providers at once: the deployment's (intranet) and one customer company's (bajio)."""
     intranet = OpenIDProvider(tmp_path_factory.mktemp("intranet"), users={
         "ana": op_user("ana", email="ana@empresa.example"),
@@ -87,10 +87,11 @@ def providers(tmp_path_factory):
 
 
 @pytest.fixture
-def setup(app, api, providers):
+def bajio_desk(app, api, oidc_providers):
+    """The deployment's provider configured, and a desk whose own provider is bajio's ("required")."""
     clock.reset()
     oidc.forget_cache()
-    intranet, bajio = providers
+    intranet, bajio = oidc_providers
     app.config.update(PORTAL_URL=PORTAL, OIDC_ISSUER=intranet.issuer, OIDC_CLIENT_ID=intranet.client_id,
                       OIDC_CLIENT_SECRET=intranet.client_secret, OIDC_TIMEOUT=3)
     desk = factories.desk()
@@ -107,12 +108,13 @@ def start_with_email(client, email):
     return answer.headers["Location"]
 
 
-def test_the_start_page_asks_the_email_and_routes_to_its_companys_provider(client, setup, providers):
-    intranet, bajio = providers
+@pytest.mark.multiprocess  # the providers are Node processes
+def test_the_start_page_asks_the_email_and_routes_to_its_companys_provider(client, bajio_desk, oidc_providers):
+    intranet, bajio = oidc_providers
     page = client.get("/cuenta/sso/iniciar?next=/perfil")
     text = page.get_data(as_text=True)
     assert page.status_code == 200 and 'method="get"' in text and 'target="_top"' in text and 'name="email"' in text
-    laura = factories.user(setup, email="laura@bajio.com.mx")
+    laura = factories.user(bajio_desk, email="laura@bajio.com.mx")
     factories.user(email="ana@empresa.example")
     to_bajio = start_with_email(client, "Laura@Bajio.com.mx")
     assert to_bajio.startswith(bajio.issuer + "/") and "login_hint=Laura%40Bajio.com.mx" in to_bajio
@@ -124,8 +126,9 @@ def test_the_start_page_asks_the_email_and_routes_to_its_companys_provider(clien
     assert start_with_email(client, "ana@empresa.example").startswith(intranet.issuer + "/")
 
 
-def test_a_desks_provider_vouches_only_for_its_domains(client, setup, providers):
-    _intranet, bajio = providers
+@pytest.mark.multiprocess  # the providers are Node processes
+def test_a_desks_provider_vouches_only_for_its_domains(client, bajio_desk, oidc_providers):
+    _intranet, bajio = oidc_providers
     factories.user(email="ana@empresa.example")
     location = start_with_email(client, "alguien@bajio.com.mx")
     back = urlsplit(provider_sign_in(location, "intrusa", portal_url=PORTAL))  # bajio says ana@empresa.example
@@ -134,8 +137,9 @@ def test_a_desks_provider_vouches_only_for_its_domains(client, setup, providers)
     assert db.session.scalars(select(SsoIdentity)).all() == []
 
 
-def test_only_with_the_company_account_refuses_the_password_and_says_how_to_get_in(client, setup):
-    laura = factories.user(setup, email="laura@bajio.com.mx")
+@pytest.mark.multiprocess  # the providers are Node processes
+def test_only_with_the_company_account_refuses_the_password_and_says_how_to_get_in(client, bajio_desk):
+    laura = factories.user(bajio_desk, email="laura@bajio.com.mx")
     answer = client.post("/cuenta/ingresar", data={"email": laura.email, "password": factories.PASSWORD})
     page = answer.get_data(as_text=True)
     assert answer.status_code == 403
@@ -144,7 +148,8 @@ def test_only_with_the_company_account_refuses_the_password_and_says_how_to_get_
     assert client.post("/cuenta/ingresar", data={"email": other.email, "password": factories.PASSWORD}).status_code == 303
 
 
-def test_a_desk_secret_kept_under_another_secret_key_is_a_clear_page(client, setup, app):
+@pytest.mark.multiprocess  # the providers are Node processes
+def test_a_desk_secret_kept_under_another_secret_key_is_a_clear_page(client, bajio_desk, app):
     app.config["SECRET_KEY"] = "otra-clave-tras-rotarla"
     answer = client.get("/cuenta/sso/iniciar", query_string={"email": "laura@bajio.com.mx"})
     assert answer.status_code == 503 and "no responde en este momento" in answer.get_data(as_text=True)

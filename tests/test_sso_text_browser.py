@@ -12,7 +12,7 @@ from tests.embed_helpers import sqlite_only
 from tests.oidc_helpers import PASSWORD, OpenIDProvider, user as op_user
 from tests.text_browsers import BROWSERS, require
 
-pytestmark = [pytest.mark.text_browser, sqlite_only]  # the same HTML whatever the database
+pytestmark = [pytest.mark.text_browser, pytest.mark.multiprocess, sqlite_only]  # the same HTML whatever the database
 
 
 @pytest.fixture(params=["lynx", "w3m"])
@@ -31,7 +31,7 @@ def text_browser(request, live_server, tmp_path):
 
 
 @pytest.fixture
-def provider(app, live_server, tmp_path):
+def oidc_provider(app, live_server, tmp_path):
     """The provider with the live portal as its client; the portal's clock runs real time, as the provider's tokens."""
     clock.reset()
     oidc.forget_cache()
@@ -43,7 +43,7 @@ def provider(app, live_server, tmp_path):
     op.stop()
 
 
-def test_a_text_browser_signs_in_with_the_company_account(app, provider, text_browser):
+def test_a_text_browser_signs_in_with_the_company_account(app, oidc_provider, text_browser):
     desk = factories.desk()
     ana = factories.user(desk, email="ana@empresa.example")
     browser = text_browser("/cuenta/ingresar")
