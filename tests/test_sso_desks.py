@@ -153,3 +153,14 @@ def test_a_desk_secret_kept_under_another_secret_key_is_a_clear_page(client, baj
     app.config["SECRET_KEY"] = "otra-clave-tras-rotarla"
     answer = client.get("/cuenta/sso/iniciar", query_string={"email": "laura@bajio.com.mx"})
     assert answer.status_code == 503 and "no responde en este momento" in answer.get_data(as_text=True)
+
+
+def test_an_email_no_provider_answers_for_is_told_to_use_the_password(api, client):
+    desk = factories.desk()
+    assert api.call("PUT", f"/desks/{desk.rfc}/sso", sso_body()).status_code == 201
+    assert "Ingresar con la cuenta de tu empresa" in client.get("/cuenta/ingresar").get_data(as_text=True)
+    answer = client.get("/cuenta/sso/iniciar", query_string={"email": "pepe@otra.mx"})
+    page = answer.get_data(as_text=True)
+    assert answer.status_code == 422 and "Ingresa con tu correo y contraseña" in page and 'value="pepe@otra.mx"' in page
+    # the page's form may lead to the desk's provider: its CSP says so
+    assert "form-action 'self' https://login.bajio.com.mx" in answer.headers["Content-Security-Policy"]

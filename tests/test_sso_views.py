@@ -120,6 +120,14 @@ def test_the_return_refuses_a_missing_or_other_state_and_a_replayed_code(client,
     assert refused.status_code == 400 and "rechazó este inicio de sesión" in refused.get_data(as_text=True)
 
 
+def test_a_sign_in_started_in_another_tab_does_not_spoil_the_first(client, sso_app, oidc_provider):
+    factories.user(email="ana@empresa.example")
+    first = start(client, next="/perfil")
+    start(client, next="/servicios/suscripciones")  # another tab, left on the provider's page
+    answer = client.get(back_path(provider_sign_in(first, "ana", portal_url=PORTAL)))
+    assert answer.status_code == 303 and answer.headers["Location"] == "/perfil"
+
+
 def test_unverified_unknown_and_off_site_next(client, sso_app, oidc_provider, caplog):
     factories.user(email="beto@empresa.example")
     answer, _ = come_back(client, oidc_provider, "beto")

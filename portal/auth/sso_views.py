@@ -20,8 +20,10 @@ from portal.urls import public_url, safe_next
 
 log = logging.getLogger("portal.sso")
 
-FLOW = "sso_flow"
+FLOW = "sso_flows"
 FLOW_SECONDS = 10 * 60
+# Sign-ins in progress kept per browser, by state: one per tab the user started it in.
+FLOWS_KEPT = 3
 UNAVAILABLE = ("El proveedor de identidad de tu empresa no responde en este momento. Inténtalo más tarde, "
                "o ingresa con tu correo y contraseña.")
 EXPIRED = ("Este regreso del proveedor de identidad no corresponde a un inicio de sesión en curso en este "
@@ -75,9 +77,20 @@ def sso_start():
     except oidc.ProviderUnavailable as down:
         return _failure(UNAVAILABLE, 503, reason=f"proveedor de {sso.email_domain(email) or 'la empresa'}: {down}")
     location, flow = oidc.begin(provider, document, _redirect_uri(), login_hint=email[:254] or None)
-    session[FLOW] = {**flow, "issuer": provider.issuer, "desk": provider.desk_id, "next": next_url,
-                     "until": int(clock.timestamp()) + FLOW_SECONDS}
+    flows = _flows()
+    flows[flow["state"]] = {**flow, "issuer": provider.issuer, "desk": provider.desk_id, "next": next_url,
+                            "until": int(clock.timestamp()) + FLOW_SECONDS}
+    session[FLOW] = dict(sorted(flows.items(), key=lambda item: item[1]["until"])[-FLOWS_KEPT:])
     return redirect(location, code=303)
+
+
+def _flows():
+    """This browser's sign-ins in progress that have not expired, {state: flow}."""
+    flows = session.get(FLOW)
+    if not isinstance(flows, dict):
+        return {}
+    now = clock.timestamp()
+    return {state: flow for state, flow in flows.items() if isinstance(flow, dict) and flow.get("until", 0) >= now}
 
 
 def _start_page(next_url, email, error=None):
@@ -91,11 +104,11 @@ def _start_page(next_url, email, error=None):
 @bp.get("/sso/retorno")
 def sso_return():
     """Back from the provider: check everything, then sign in like a password would."""
-    flow = session.pop(FLOW, None)
-    if not isinstance(flow, dict) or flow.get("until", 0) < clock.timestamp():
-        return _failure(EXPIRED, 400, reason="sin inicio en curso")
-    if not oidc.state_matches(flow, request.args.get("state")):
-        return _failure(EXPIRED, 400, reason="state distinto")
+    flows = _flows()
+    flow = flows.pop(str(request.args.get("state") or ""), None)
+    session[FLOW] = flows  # used once, whatever comes of it
+    if flow is None or not oidc.state_matches(flow, request.args.get("state")):
+        return _failure(EXPIRED, 400, reason="state desconocido, usado o vencido")
     if request.args.get("error"):
         return _failure("El proveedor de identidad no completó el inicio de sesión (lo cancelaste o no lo "
                         "permitió). Puedes intentarlo de nuevo o ingresar con tu correo y contraseña.", 400,
