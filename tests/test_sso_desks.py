@@ -164,3 +164,15 @@ def test_an_email_no_provider_answers_for_is_told_to_use_the_password(api, clien
     assert answer.status_code == 422 and "Ingresa con tu correo y contraseña" in page and 'value="pepe@otra.mx"' in page
     # the page's form may lead to the desk's provider: its CSP says so
     assert "form-action 'self' https://login.bajio.com.mx" in answer.headers["Content-Security-Policy"]
+
+
+def test_the_sso_pages_are_valid_html(api, client):
+    from tests.test_embed_html import problems_of
+
+    desk = factories.desk()
+    api.call("PUT", f"/desks/{desk.rfc}/sso", sso_body())
+    pages = {"/cuenta/ingresar": client.get("/cuenta/ingresar"),
+             "/cuenta/sso/iniciar": client.get("/cuenta/sso/iniciar?next=/perfil"),
+             "/cuenta/sso/iniciar?email": client.get("/cuenta/sso/iniciar?email=pepe@otra.mx"),
+             "/cuenta/sso/retorno": client.get("/cuenta/sso/retorno?state=x&code=y")}
+    assert [problem for url, answer in pages.items() for problem in problems_of(url, answer)] == []
