@@ -26,6 +26,7 @@ def oidc_provider(tmp_path_factory):
         "beto": op_user("beto", email="beto@empresa.example", email_verified=False),
         "caro": op_user("caro", email="caro@empresa.example", amr=("pwd", "mfa")),
         "nadie": op_user("nadie", email="nadie@empresa.example"),
+        "ana-otra": op_user("ana-otra", email="ana@empresa.example"),  # another identity with ana's address
         "dora": op_user("dora", email="dora@empresa.example", name="Dora Díaz", groups=("ventas", "otros")),
     })
     op.client_id, op.client_secret = op.add_client(PORTAL + "/cuenta/sso/retorno", client_id="portal")
@@ -141,6 +142,16 @@ def test_unverified_unknown_and_off_site_next(client, sso_app, oidc_provider, ca
     assert answer.status_code == 303 and answer.headers["Location"] == "/"
     code = parse_qs(urlsplit(back).query)["code"][0]
     assert code not in caplog.text and "eyJ" not in caplog.text
+
+
+def test_an_account_linked_to_one_identity_refuses_another_with_its_address(client, sso_app, oidc_provider):
+    ana = factories.user(email="ana@empresa.example")
+    assert come_back(client, oidc_provider, "ana")[0].status_code == 303
+    client.post("/cuenta/salir")
+    answer, _ = come_back(client, oidc_provider, "ana-otra")
+    assert answer.status_code == 403 and "ya está vinculada con otra cuenta" in answer.get_data(as_text=True)
+    assert db.session.scalars(select(SsoIdentity.subject).where(SsoIdentity.user_id == ana.id)).all() == ["ana"]
+    assert sessions_of(ana) == 0
 
 
 def test_auto_created_account_gets_desks_by_groups(client, sso_app, oidc_provider):
