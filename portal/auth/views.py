@@ -49,7 +49,7 @@ def sign_in():
     """"Iniciar sesión": e-mail and password; the same page is "Acceso a Distribuidores"."""
     if current_user.is_authenticated and request.method == "GET":
         return redirect(url_for("core.home"))
-    from portal.auth.sso_views import sso_available
+    from portal.auth.sso_views import sso_available  # here: sso_views imports this module
 
     form = SignInForm()
     if request.method == "GET":
@@ -113,7 +113,7 @@ def distributors():
 @bp.post("/salir")
 def sign_out():
     """Cerrar sesión (POST only, with CSRF, so a link elsewhere cannot sign a user out)."""
-    from portal.auth.sso_views import end_session_redirect
+    from portal.auth.sso_views import end_session_redirect  # here: sso_views imports this module
 
     provider_session = session.get("sso") if current_user.is_authenticated else None
     if current_user.is_authenticated:
