@@ -182,6 +182,9 @@ def _single_sign_on(config):
         if issuer.scheme not in ("http", "https") or not issuer.netloc or issuer.query or issuer.fragment:
             raise ConfigError(f"OIDC_ISSUER={config['OIDC_ISSUER']!r} no es válido: usa la dirección del emisor "
                               "(https://login.example.mx/realms/intranet).")
+        if config.get("PRODUCTION") and issuer.scheme != "https" and issuer.hostname not in ("127.0.0.1", "localhost", "::1"):
+            raise ConfigError(f"OIDC_ISSUER={config['OIDC_ISSUER']!r}: en producción el proveedor se consulta por "
+                              "HTTPS (sus llaves y el intercambio del código viajan por ahí).")
         missing = [name for name in ("OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET") if not config.get(name)]
         if missing:
             raise ConfigError(f"OIDC_ISSUER está definida pero falta {' y '.join(missing)}: registra el portal "
