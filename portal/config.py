@@ -185,6 +185,11 @@ def _single_sign_on(config):
         if config.get("PRODUCTION") and issuer.scheme != "https" and issuer.hostname not in ("127.0.0.1", "localhost", "::1"):
             raise ConfigError(f"OIDC_ISSUER={config['OIDC_ISSUER']!r}: en producción el proveedor se consulta por "
                               "HTTPS (sus llaves y el intercambio del código viajan por ahí).")
+        if str(config.get("SESSION_COOKIE_SAMESITE", "")).strip().lower() == "strict":
+            # The provider sends the browser back from another site: a Strict cookie stays behind,
+            # and the sign-in in progress with it (Lax cookies go with that top-level GET).
+            raise ConfigError("OIDC_ISSUER requiere SESSION_COOKIE_SAMESITE=Lax (o None): con Strict el navegador "
+                              "no envía la cookie de sesión al volver del proveedor y nadie podría ingresar.")
         missing = [name for name in ("OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET") if not config.get(name)]
         if missing:
             raise ConfigError(f"OIDC_ISSUER está definida pero falta {' y '.join(missing)}: registra el portal "

@@ -61,12 +61,14 @@ def user(login, *, email=None, email_verified=True, name=None, groups=(), amr=("
 
 
 class OpenIDProvider:
-    """One oidc-provider process. `users`: {login: user(...)}; `clients`: its registered clients."""
+    """One oidc-provider process. `users`: {login: user(...)}; `clients`: its registered clients.
+    `host`: the issuer's host name; "localhost" makes it another *site* than a portal at 127.0.0.1
+    (browsers count them apart), so the return from it is a cross-site navigation."""
 
-    def __init__(self, tmp_dir, users=None):
+    def __init__(self, tmp_dir, users=None, host="127.0.0.1"):
         self.node = require_node()
         self.port = _free_port()
-        self.issuer = f"http://127.0.0.1:{self.port}"
+        self.issuer = f"http://{host}:{self.port}"
         self.users = dict(users or {})
         self.clients = []
         self.keys = [new_key()]

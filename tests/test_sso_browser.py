@@ -24,7 +24,9 @@ def oidc_provider(app, live_server, tmp_path):
     clock.reset()
     oidc.forget_cache()
     portal_url = live_server.url("/portal")
-    op = OpenIDProvider(tmp_path, {"ana": op_user("ana", email="ana@empresa.example")})
+    # At localhost, another site than the portal at 127.0.0.1: the return is a cross-site navigation,
+    # which the session cookie (SameSite=Lax, the default) must survive.
+    op = OpenIDProvider(tmp_path, {"ana": op_user("ana", email="ana@empresa.example")}, host="localhost")
     op.client_id, op.client_secret = op.add_client(portal_url + "/cuenta/sso/retorno")
     op.start()
     app.config.update(PORTAL_URL=portal_url, OIDC_ISSUER=op.issuer, OIDC_CLIENT_ID=op.client_id,

@@ -216,13 +216,15 @@ def test_desk_groups_setting_is_checked():
     ({"OIDC_ISSUER": "login.example", "OIDC_CLIENT_ID": "a", "OIDC_CLIENT_SECRET": "b"}, "OIDC_ISSUER"),
     ({"OIDC_ISSUER": "http://login.example", "OIDC_CLIENT_ID": "a", "OIDC_CLIENT_SECRET": "b",
       "PORTAL_ENV": "production", "PORTAL_URL": "https://portal.example", "TRUSTED_HOSTS": ["portal.example"]}, "HTTPS"),
+    ({"OIDC_ISSUER": "https://login.example", "OIDC_CLIENT_ID": "a", "OIDC_CLIENT_SECRET": "b",
+      "SESSION_COOKIE_SAMESITE": "Strict"}, "Lax"),
     ({"OIDC_SCOPES": "email"}, "openid"),
     ({"OIDC_DESK_GROUPS": "ventas=RFC:jefe"}, "OIDC_DESK_GROUPS"),
     ({"AUTH_PROXY_HEADER": "X-Remote-Email"}, "AUTH_PROXY_ADDRESSES"),
     ({"AUTH_PROXY_ADDRESSES": "127.0.0.1"}, "AUTH_PROXY_HEADER"),
     ({"AUTH_PROXY_HEADER": "X-Remote-Email", "AUTH_PROXY_ADDRESSES": "0.0.0.0/0"}, "cualquier"),
     ({"AUTH_PROXY_HEADER": "X-Remote-Email", "AUTH_PROXY_ADDRESSES": "*"}, "no es una dirección"),
-], ids=["no-client", "issuer", "production-http", "scopes", "groups", "proxy-no-addresses", "addresses-no-header", "everyone", "wildcard"])
+], ids=["no-client", "issuer", "production-http", "strict-cookie", "scopes", "groups", "proxy-no-addresses", "addresses-no-header", "everyone", "wildcard"])
 def test_incomplete_or_unsafe_settings_stop_the_start(tmp_path, settings, message):
     with pytest.raises(ConfigError, match=message):
         create_app({"SECRET_KEY": "x", "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db", **settings})
