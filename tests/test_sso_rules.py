@@ -65,10 +65,11 @@ def test_a_token_signed_by_the_issuers_key_for_this_client_is_accepted(signing_k
     ({"aud": ["otra-aplicacion", CLIENT]}, "otra aplicación"),  # several audiences without azp = us
     ({"exp": -120}, "venció"),
     ({"exp": None}, "venció"),
+    ({"iat": 10**10}, "fecha futura"),
     ({"nonce": "otro"}, "no corresponde"),
     ({"nonce": None}, "no corresponde"),
     ({"sub": None}, "no identifica"),
-], ids=["issuer", "audience", "audiences", "expired", "no-exp", "nonce", "no-nonce", "no-sub"])
+], ids=["issuer", "audience", "audiences", "expired", "no-exp", "future", "nonce", "no-nonce", "no-sub"])
 def test_a_token_with_wrong_claims_is_refused(signing_key, changes, message):
     if changes.get("exp") == -120:
         changes = {"exp": int(clock.timestamp()) - oidc.CLOCK_SKEW - 5}

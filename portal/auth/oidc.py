@@ -241,7 +241,7 @@ def verify_id_token(id_token, *, keys, issuer, client_id, nonce, now):
     if not isinstance(expires, (int, float)) or now > expires + CLOCK_SKEW:
         raise BadToken("El token del proveedor ya venció.")
     issued = claims.get("iat")
-    if isinstance(issued, (int, float)) and issued > now + CLOCK_SKEW + CACHE_SECONDS:
+    if isinstance(issued, (int, float)) and issued > now + CLOCK_SKEW:
         raise BadToken("El token del proveedor tiene una fecha futura.")
     if not nonce or not hmac.compare_digest(str(claims.get("nonce", "")), nonce):
         raise BadToken("El token del proveedor no corresponde a este inicio de sesión.")
