@@ -41,6 +41,9 @@ def create_app(config=None):
     from portal.alerts import layout as alerts_layout
     alerts_layout.init_app(app)
 
+    from portal.auth import proxy
+    proxy.init_app(app)  # last: its gate is the outermost middleware, reading the TCP peer
+
     from portal import cli
     cli.init_app(app)
     logging.getLogger("portal").setLevel(logging.INFO)

@@ -82,6 +82,24 @@ SETTINGS = {
     # (portal/prefix.py): a path outside it gets the portal's 404. gunicorn reads the same variable;
     # deploy/gunicorn.conf.py keeps it from refusing those paths with its own English page.
     "SCRIPT_NAME": ("", str),
+    # Single sign-on with an OpenID Provider (portal/auth/oidc.py): its issuer (discovery), and this portal's
+    # client there, whose redirect URI is PORTAL_URL + /cuenta/sso/retorno. Issuer without client: no start.
+    "OIDC_ISSUER": (None, str),
+    "OIDC_CLIENT_ID": (None, str),
+    "OIDC_CLIENT_SECRET": (None, str),
+    "OIDC_SCOPES": ("openid email profile", str),
+    # An identity whose verified e-mail is an account's signs in as it (and is linked to it for good).
+    "OIDC_LINK_BY_EMAIL": (True, _bool),
+    # An identity no account has: create the account (else it is refused with a page saying whom to ask).
+    "OIDC_AUTO_CREATE": (False, _bool),
+    # "grupo=RFC:rol, ...": the desks an account the provider created belongs to, by its `groups` claim.
+    "OIDC_DESK_GROUPS": ("", str),
+    # Seconds the portal waits for the provider (discovery, keys, code exchange) before saying it is down.
+    "OIDC_TIMEOUT": (5, float),
+    # A reverse proxy that signs users in sets this header to their verified e-mail; read only from
+    # AUTH_PROXY_ADDRESSES (comma list of addresses or networks, required with it, no wildcard).
+    "AUTH_PROXY_HEADER": (None, str),
+    "AUTH_PROXY_ADDRESSES": (None, _list),
     # PostgreSQL: a pooled connection that rested longer than this is pinged before use (portal/postgres.py).
     "DATABASE_PING_IDLE_SECONDS": (10.0, float),
 }
@@ -111,6 +129,7 @@ def load_config(app, overrides=None):
     _public_address(app.config, production)
     app.config["SCRIPT_NAME"] = _script_name(app.config["SCRIPT_NAME"])
     _readable_notice(app.config.get("PRIVACY_NOTICE_FILE"))
+    _single_sign_on(app.config)
 
     url = app.config.get("SQLALCHEMY_DATABASE_URI") or app.config.get("DATABASE_URL")
     if not url:
@@ -152,6 +171,61 @@ def _public_address(config, production):
     if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
         raise ConfigError(f"PORTAL_URL={url!r} no es válida: usa una dirección como https://intranet.example.mx/portal.")
     config["PORTAL_URL"] = url
+
+
+def _single_sign_on(config):
+    """OIDC_* and AUTH_PROXY_*: complete and well formed, or the portal does not start."""
+    from portal.auth.oidc import parse_desk_groups
+
+    if config.get("OIDC_ISSUER"):
+        issuer = urlsplit(config["OIDC_ISSUER"])
+        if issuer.scheme not in ("http", "https") or not issuer.netloc or issuer.query or issuer.fragment:
+            raise ConfigError(f"OIDC_ISSUER={config['OIDC_ISSUER']!r} no es válido: usa la dirección del emisor "
+                              "(https://login.example.mx/realms/intranet).")
+        if config.get("PRODUCTION") and issuer.scheme != "https" and issuer.hostname not in ("127.0.0.1", "localhost", "::1"):
+            raise ConfigError(f"OIDC_ISSUER={config['OIDC_ISSUER']!r}: en producción el proveedor se consulta por "
+                              "HTTPS (sus llaves y el intercambio del código viajan por ahí).")
+        if str(config.get("SESSION_COOKIE_SAMESITE", "")).strip().lower() == "strict":
+            # The provider sends the browser back from another site: a Strict cookie stays behind,
+            # and the sign-in in progress with it (Lax cookies go with that top-level GET).
+            raise ConfigError("OIDC_ISSUER requiere SESSION_COOKIE_SAMESITE=Lax (o None): con Strict el navegador "
+                              "no envía la cookie de sesión al volver del proveedor y nadie podría ingresar.")
+        missing = [name for name in ("OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET") if not config.get(name)]
+        if missing:
+            raise ConfigError(f"OIDC_ISSUER está definida pero falta {' y '.join(missing)}: registra el portal "
+                              "como cliente en el proveedor y define ambos.")
+    if "openid" not in str(config.get("OIDC_SCOPES", "")).split():
+        raise ConfigError("OIDC_SCOPES debe incluir openid (p. ej. \"openid email profile\").")
+    try:
+        config["OIDC_DESK_GROUP_MAP"] = parse_desk_groups(config.get("OIDC_DESK_GROUPS"))
+    except ValueError as error:
+        raise ConfigError(f"OIDC_DESK_GROUPS no es válida: {error}.") from None
+    config["AUTH_PROXY_NETWORKS"] = _proxy_networks(config.get("AUTH_PROXY_HEADER"), config.get("AUTH_PROXY_ADDRESSES"))
+
+
+def _proxy_networks(header, addresses):
+    """AUTH_PROXY_ADDRESSES as networks; required with AUTH_PROXY_HEADER, and never everyone."""
+    import ipaddress
+
+    if isinstance(addresses, str):
+        addresses = _list(addresses)
+    if not header:
+        if addresses:
+            raise ConfigError("AUTH_PROXY_ADDRESSES está definida sin AUTH_PROXY_HEADER: define ambas o ninguna.")
+        return ()
+    if not addresses:
+        raise ConfigError("AUTH_PROXY_HEADER requiere AUTH_PROXY_ADDRESSES: las direcciones del proxy que inicia "
+                          "las sesiones (p. ej. 127.0.0.1); de cualquier otra el encabezado se ignora.")
+    networks = []
+    for address in addresses:
+        try:
+            network = ipaddress.ip_network(address, strict=False)
+        except ValueError:
+            raise ConfigError(f"AUTH_PROXY_ADDRESSES: {address!r} no es una dirección ni una red.") from None
+        if network.prefixlen == 0:
+            raise ConfigError(f"AUTH_PROXY_ADDRESSES: {address!r} abarca cualquier dirección; nombra solo las del proxy.")
+        networks.append(network)
+    return tuple(networks)
 
 
 def _readable_notice(path):

@@ -63,7 +63,7 @@ def portal_clock(monkeypatch):
 # Each test names its tier with a mark (pytest.ini; `make test-fast` leaves these out). A test that
 # takes one of these fixtures without its mark would slip into the fast tier, so collection refuses it.
 TIER_FIXTURES = {"browser": {"chromium", "browser_page"}, "text_browser": {"text_browser", "w3m"},
-                 "multiprocess": {"gunicorn"}}
+                 "multiprocess": {"gunicorn", "oidc_provider", "oidc_providers"}}
 
 
 def pytest_collection_modifyitems(config, items):

@@ -110,6 +110,15 @@ def paths():
                 _responses({**_ok("200", "StampUseResult", "Already counted: nothing changed."),
                             **_ok("201", "StampUseResult", "Counted.")}, *desk_errors), body="StampUseInput"),
         },
+        "/desks/{rfc}/sso": {
+            "parameters": [RFC_PARAM],
+            "put": _operation(
+                "putDeskSso", "Set the desk's own OpenID Provider (the client secret is write-only)", ("desks:write",),
+                _responses({**_ok("200", "DeskSso", "Updated (or unchanged)."), **_ok("201", "DeskSso", "Set.")},
+                           *desk_errors), body="DeskSsoInput"),
+            "get": _operation("getDeskSso", "The desk's own OpenID Provider (never its secret)", READ + ("desks:write",),
+                              _responses(_ok("200", "DeskSso", "The provider."), "404")),
+        },
         "/desks/{rfc}/stamps": {
             "parameters": [RFC_PARAM],
             "get": _operation("getStampBalance", "The desk's Sellado CFDI balance", READ + ("stamps:write",),

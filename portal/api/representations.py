@@ -19,6 +19,13 @@ def desk_json(desk, members=None):
     }
 
 
+def desk_sso_json(desk, provider):
+    """A desk's OpenID Provider, never its client secret."""
+    return {"desk_rfc": desk.rfc, "issuer": provider.issuer, "client_id": provider.client_id,
+            "has_client_secret": bool(provider.client_secret_encrypted), "domains": provider.domain_list,
+            "required": bool(provider.required), "updated_at": iso(provider.updated_at)}
+
+
 def members_of(desk_ids):
     """desk id -> [(user, role)] for several desks in one query."""
     rows = db.session.execute(

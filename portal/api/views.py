@@ -7,7 +7,8 @@ from portal import clock
 from portal.api import bp
 from portal.api.http import day, endpoint, json_body, list_args, page, respond
 from portal.api.openapi import document
-from portal.api.representations import balance_json, desk_json, desks_json, key_json, service_json, services_json
+from portal.api.representations import (balance_json, desk_json, desk_sso_json, desks_json, key_json, service_json,
+                                        services_json)
 from portal.backoffice import operations
 from portal.rfc import normalise_rfc
 from portal.models import Desk, Service
@@ -59,6 +60,25 @@ def get_desk(call, rfc):
     desk = operations.desk_by_rfc(rfc)
     call.note(desk=desk)
     return respond(desk_json(desk))
+
+
+@bp.put("/desks/<rfc>/sso")
+@endpoint("desks:write")
+def put_desk_sso(rfc):
+    """Set (201) or update (200) the desk's own OpenID Provider; the secret is stored encrypted."""
+    desk = operations.desk_by_rfc(rfc)
+    outcome = operations.set_desk_sso(desk, json_body(), current_app.config["SECRET_KEY"])
+    note(desk=desk, created=outcome.created, changed=outcome.changed, domains=outcome.obj.domain_list)
+    return respond(desk_sso_json(desk, outcome.obj), _created_or_ok(outcome))
+
+
+@bp.get("/desks/<rfc>/sso")
+@endpoint("read", "desks:write")
+def get_desk_sso(rfc):
+    """The desk's own OpenID Provider, without its secret."""
+    desk = operations.desk_by_rfc(rfc)
+    note(desk=desk)
+    return respond(desk_sso_json(desk, operations.desk_sso_of(desk)))
 
 
 # --- services --------------------------------------------------------------------------------

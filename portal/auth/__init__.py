@@ -3,4 +3,4 @@ from flask import Blueprint
 
 bp = Blueprint("auth", __name__, url_prefix="/cuenta")
 
-from portal.auth import views, second_step  # noqa: E402,F401
+from portal.auth import views, second_step, sso_views  # noqa: E402,F401

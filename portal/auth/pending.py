@@ -12,11 +12,12 @@ KEY = "two_factor_pending"
 MINUTES = 5
 
 
-def begin(user, remember, next_url):
-    """Remember that `user` gave the right password in this browser; a fresh session is started."""
+def begin(user, remember, next_url, sso=None):
+    """Remember that `user` gave the right password (or came back from the company's provider:
+    `sso`, what sso_views.complete keeps of it) in this browser; a fresh session is started."""
     session.clear()
     session[KEY] = {"user": user.id, "token": user.session_token, "remember": bool(remember),
-                    "next": next_url or "", "until": int(clock.timestamp()) + MINUTES * 60}
+                    "next": next_url or "", "until": int(clock.timestamp()) + MINUTES * 60, "sso": sso}
 
 
 def current():

@@ -57,7 +57,7 @@ def second_step():
         audit.record("recovery_code_used", user=user, ip=ip, remaining=left)
     else:
         audit.record("two_factor_ok", user=user, ip=ip)
-    response = finish_sign_in(user, state["remember"], state["next"], second_step=how)
+    response = finish_sign_in(user, state["remember"], state["next"], sso=state.get("sso"), second_step=how)
     if how == "recovery":
         flash(f"Usaste un código de recuperación; te quedan {left}. Puedes generar nuevos en "
               "Mi perfil > Verificación en dos pasos.", "info")

@@ -7,6 +7,7 @@ from portal import audit
 from portal.auth import bp, mails, pending, registration, sessions, throttle, tokens, two_factor
 from portal.auth.forms import ConfirmForm, ForgotForm, RegisterForm, ResetForm, SignInForm
 from portal.auth.recovery import reset_password
+from portal.auth.sso import email_domain, password_refused_for
 from portal.auth.signin import BadCredentials, authenticate, find_user_by_email, mark_verified, signed_in_from
 from portal.errors import rate_limited
 from portal.extensions import db
@@ -47,19 +48,27 @@ def sign_in():
     """"Iniciar sesión": e-mail and password; the same page is "Acceso a Distribuidores"."""
     if current_user.is_authenticated and request.method == "GET":
         return redirect(url_for("core.home"))
+    from portal.auth.sso_views import sso_available  # here: sso_views imports this module
+
     form = SignInForm()
     if request.method == "GET":
         form.next.data = request.args.get("next", "")
     status = 200
     error = None
+    context = {"sso": sso_available()}
     if form.validate_on_submit():
         email = form.email.data
+        if password_refused_for(email):
+            # "Solo con la cuenta de la empresa": the desk's provider is the only way in for its domains.
+            error = (f"Las cuentas de {email_domain(email)} ingresan solo con la cuenta de su empresa: usa "
+                     "«Ingresar con la cuenta de tu empresa» con este mismo correo.")
+            return render("auth/sign_in.html", block="sign_in_form", form=form, error=error, **context), 403
         try:
             # Counted before the password is checked (hit-then-check); a right one is given back.
             throttle.sign_in_attempt(_ip(), email, known_address=lambda: signed_in_from(email, _ip()))
             user = authenticate(email, form.password.data)
         except RateLimited as refused:
-            return _throttled(refused, "auth/sign_in.html", "sign_in_form", form=form)
+            return _throttled(refused, "auth/sign_in.html", "sign_in_form", form=form, **context)
         except BadCredentials as bad:
             # Kept under the account the e-mail names, so its owner sees it in Actividad.
             audit.record("sign_in_failed", user=bad.user, ip=_ip(), actor=email[:120])
@@ -75,15 +84,20 @@ def sign_in():
             return finish_sign_in(user, form.remember.data, form.next.data)
     elif request.method == "POST":
         status = 422
-    return render("auth/sign_in.html", block="sign_in_form", form=form, error=error), status
+    return render("auth/sign_in.html", block="sign_in_form", form=form, error=error, **context), status
 
 
-def finish_sign_in(user, remember, next_url, **detail):
-    """Sign `user` in (every step passed): a new session, the audit event, the landing page."""
+def finish_sign_in(user, remember, next_url, sso=None, **detail):
+    """Sign `user` in (every step passed): a new session, the audit event, the landing page.
+    `sso`: the session comes from the company's provider (portal/auth/sso_views.py), which
+    Cerrar sesión then signs out of too."""
     # A fresh session at sign-in, with a new server-side id: nothing planted before it survives.
     session.clear()
     login_user(sessions.start(user, idle_limit=current_app.config["REMEMBER_COOKIE_DURATION"]), remember=remember)
-    audit.record("sign_in", user=user, ip=_ip(), **detail)
+    if sso:
+        session["sso"] = sso
+    event = ("sign_in_proxy" if sso.get("proxy") else "sign_in_sso") if sso else "sign_in"
+    audit.record(event, user=user, ip=_ip(), **detail)
     db.session.commit()
     landing = url_for("core.home") if user.email_verified else url_for("auth.verify_request")
     return hx_redirect(safe_next(next_url) or landing)
@@ -98,6 +112,9 @@ def distributors():
 @bp.post("/salir")
 def sign_out():
     """Cerrar sesión (POST only, with CSRF, so a link elsewhere cannot sign a user out)."""
+    from portal.auth.sso_views import end_session_redirect  # here: sso_views imports this module
+
+    provider_session = session.get("sso") if current_user.is_authenticated else None
     if current_user.is_authenticated:
         # The server forgets the session: a copy of this browser's cookies no longer signs in.
         sessions.end(current_user)
@@ -105,7 +122,8 @@ def sign_out():
         db.session.commit()
     logout_user()
     session.clear()
-    return redirect(url_for("auth.sign_in"), code=303)
+    # Opened by the company's provider: signed out there too, and back to "Iniciar sesión".
+    return redirect(end_session_redirect(provider_session) or url_for("auth.sign_in"), code=303)
 
 
 @bp.route("/crear", methods=["GET", "POST"])

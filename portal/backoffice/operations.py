@@ -90,6 +90,54 @@ def upsert_desk(rfc, data):
     return outcome
 
 
+def set_desk_sso(desk, data, secret_key):
+    """The desk's own OpenID Provider, created or updated (the secret encrypted; kept when omitted)."""
+    from portal.auth.sso import encrypt_secret, decrypt_secret
+    from portal.models import DeskIdentityProvider
+
+    validate("DeskSsoInput", data)
+    domains = sorted({domain.lower() for domain in data["domains"]})
+    for other in db.session.scalars(select(DeskIdentityProvider).where(DeskIdentityProvider.desk_id != desk.id)):
+        taken = sorted(set(domains) & set(other.domain_list))
+        if taken:
+            raise Conflict("domain_taken", f"El dominio {taken[0]} ya lo atiende el proveedor de otro escritorio.")
+    provider = db.session.get(DeskIdentityProvider, desk.id)
+    outcome = Outcome(provider, created=provider is None)
+    secret = data.get("client_secret")
+    if provider is None:
+        if not secret:
+            raise InvalidInput({"client_secret": "Captura el secreto del cliente: es la primera vez que se define."})
+        provider = outcome.obj = DeskIdentityProvider(desk_id=desk.id, issuer=data["issuer"], client_id=data["client_id"],
+                                                      client_secret_encrypted=encrypt_secret(secret, secret_key),
+                                                      domains=",".join(domains), required=data.get("required", False))
+        db.session.add(provider)
+    else:
+        outcome.changed = _assign(provider, {"issuer": data["issuer"], "client_id": data["client_id"],
+                                             "domains": ",".join(domains),
+                                             "required": data.get("required", provider.required)})
+        if secret:
+            try:
+                same = decrypt_secret(provider.client_secret_encrypted, secret_key) == secret
+            except ValueError:
+                same = False
+            if not same:
+                provider.client_secret_encrypted = encrypt_secret(secret, secret_key)
+                outcome.changed = True
+    outcome.changed = outcome.changed or outcome.created
+    db.session.flush()
+    return outcome
+
+
+def desk_sso_of(desk):
+    """The desk's own OpenID Provider; NotFound if it has none."""
+    from portal.models import DeskIdentityProvider
+
+    provider = db.session.get(DeskIdentityProvider, desk.id)
+    if provider is None:
+        raise NotFound("Este escritorio no tiene un proveedor de identidad propio.")
+    return provider
+
+
 def _desk_users(items):
     people, fields, seen = [], {}, set()
     for index, item in enumerate(items):

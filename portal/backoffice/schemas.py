@@ -25,6 +25,8 @@ RFC = "^[A-Za-zÑñ&]{3,4}" + _DAY + "[A-Za-z0-9]{2}[0-9Aa]$"
 SERIAL = "^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$"
 PRODUCT_CODE = "^[A-Za-z0-9]{1,20}$"
 KEY_CODE = "^[0-9A-Za-z]{4}-?[0-9A-Za-z]{4}-?[0-9A-Za-z]{4}-?[0-9A-Za-z]{4}$"
+ISSUER = "^https?://[A-Za-z0-9._~:/%@!$&'()*+,;=-]{1,290}$"
+DOMAIN = "^(?=.{1,253}$)([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\\.)+[a-zA-Z]{2,63}$"
 BATCH_REFERENCE = "^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$"
 MAX_BATCH = 1000
 # The document's examples (Schemathesis sends them first; the tests seed a desk and a key to match).
@@ -148,6 +150,25 @@ INPUTS = {
     }, required=("rfc", "razon_social"), examples=[{"rfc": "AAB010101A10", "razon_social": "Abarrotes San Miguel"}],
         description="A Disponible key becomes Utilizada by this client. The same client again changes "
                     "nothing (200); another client is a conflict (409)."),
+    "DeskSsoInput": obj({
+        "issuer": pattern(ISSUER, "The provider's issuer (its discovery document is at "
+                          "issuer + /.well-known/openid-configuration).", nullable=False),
+        "client_id": text(255, 1),
+        "client_secret": text(500, 1, writeOnly=True, description=(
+            "The portal's client secret at that provider. Write-only: kept encrypted, never returned. "
+            "Required the first time; omitted later, the stored one is kept.")),
+        "domains": {"type": "array", "minItems": 1, "maxItems": 20, "uniqueItems": True,
+                    "items": pattern(DOMAIN, "An e-mail domain whose users sign in with this provider.",
+                                     nullable=False)},
+        "required": {"type": "boolean", "description": (
+            "\"Solo con la cuenta de la empresa\": password sign-in is refused for these domains. "
+            "Defaults to false, kept when omitted.")},
+    }, required=("issuer", "client_id", "domains"), examples=[{
+        "issuer": "https://login.bajio.com.mx/realms/personal", "client_id": "escritorio",
+        "client_secret": "s3cr3t0-del-cliente", "domains": ["bajio.com.mx"], "required": False,
+    }], description=(
+        "The desk's own OpenID Provider: \"Ingresar con la cuenta de tu empresa\" sends users of these "
+        "e-mail domains to it. A domain another desk's provider answers for is a conflict (409).")),
     "StampUseInput": obj({
         "external_id": text(80, 1, description="The stamping service's id of this report: a retry "
                             "with the same id changes nothing."),
@@ -225,6 +246,11 @@ OUTPUTS = {
         "confirmed_on": NULLABLE_DAY, "activated_on": NULLABLE_DAY,
         "client": {"oneOf": [{"$ref": "#/components/schemas/Client"}, {"type": "null"}]},
         "updated_at": TIMESTAMP,
+    }),
+    "DeskSso": answer({
+        "desk_rfc": {"type": "string"}, "issuer": {"type": "string"}, "client_id": {"type": "string"},
+        "has_client_secret": {"type": "boolean"}, "domains": {"type": "array", "items": {"type": "string"}},
+        "required": {"type": "boolean"}, "updated_at": TIMESTAMP,
     }),
     "StampBalance": answer({
         "desk_rfc": {"type": "string"}, "received": {"type": "integer"}, "used": {"type": "integer"},

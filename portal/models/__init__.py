@@ -6,10 +6,11 @@ from portal.models.audit import AuditEvent
 from portal.models.outbox import OutboxMessage
 from portal.models.prepaid import Client, PrepaidKey
 from portal.models.services import Product, Service, StampMovement
+from portal.models.sso import DeskIdentityProvider, SsoIdentity
 from portal.models.two_factor import RecoveryCode, TwoFactorCredential
 
 __all__ = [
-    "Alert", "AlertPreference", "ApiToken", "AuditEvent", "Client", "Desk", "GridPreference", "Membership",
-    "OutboxMessage", "PrepaidKey", "Product", "RecoveryCode", "Service", "StampMovement", "TwoFactorCredential",
+    "Alert", "AlertPreference", "ApiToken", "AuditEvent", "Client", "Desk", "DeskIdentityProvider", "GridPreference", "Membership",
+    "OutboxMessage", "PrepaidKey", "Product", "RecoveryCode", "Service", "SsoIdentity", "StampMovement", "TwoFactorCredential",
     "User", "UserSession",
 ]

@@ -16,6 +16,8 @@ from portal.templating import fecha_hora
 
 LABELS = {
     "sign_in": "Inicio de sesión",
+    "sign_in_sso": "Inicio de sesión con la cuenta de tu empresa",
+    "sign_in_proxy": "Inicio de sesión con la cuenta de tu empresa (proxy de la intranet)",
     "sign_in_failed": "Intento fallido de inicio de sesión",
     "sign_out": "Cierre de sesión",
     "account_created": "Cuenta creada",
