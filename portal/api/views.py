@@ -64,20 +64,20 @@ def get_desk(call, rfc):
 
 @bp.put("/desks/<rfc>/sso")
 @endpoint("desks:write")
-def put_desk_sso(rfc):
+def put_desk_sso(call, rfc):
     """Set (201) or update (200) the desk's own OpenID Provider; the secret is stored encrypted."""
     desk = operations.desk_by_rfc(rfc)
     outcome = operations.set_desk_sso(desk, json_body(), current_app.config["SECRET_KEY"])
-    note(desk=desk, created=outcome.created, changed=outcome.changed, domains=outcome.obj.domain_list)
+    call.note(desk=desk, created=outcome.created, changed=outcome.changed, domains=outcome.obj.domain_list)
     return respond(desk_sso_json(desk, outcome.obj), _created_or_ok(outcome))
 
 
 @bp.get("/desks/<rfc>/sso")
 @endpoint("read", "desks:write")
-def get_desk_sso(rfc):
+def get_desk_sso(call, rfc):
     """The desk's own OpenID Provider, without its secret."""
     desk = operations.desk_by_rfc(rfc)
-    note(desk=desk)
+    call.note(desk=desk)
     return respond(desk_sso_json(desk, operations.desk_sso_of(desk)))
 
 
