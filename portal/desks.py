@@ -8,8 +8,7 @@ from flask_login import current_user, login_required
 from flask_login.utils import decode_cookie
 from sqlalchemy import select
 
-from portal.auth import sessions, two_factor
-from portal.auth.sso_views import second_factor_by_provider
+from portal.auth import sessions, sso, two_factor
 from portal.extensions import db
 from portal.column_choices import column_choices_of, parse_column_choices
 from portal.htmx import redirect as hx_redirect
@@ -105,7 +104,7 @@ def desk_required(view):
         desk = current_desk()
         if desk is None:
             abort(403, "Tu cuenta no pertenece a ningún escritorio. Comunícate con tu distribuidor.")
-        if desk.require_two_factor and not two_factor.is_enabled(current_user) and not second_factor_by_provider():
+        if desk.require_two_factor and not two_factor.is_enabled(current_user) and not sso.second_factor_checked(session.get("sso")):
             # The desk's owner requires it: the desk opens once the user has enrolled.
             flash(f"El escritorio {desk.razon_social} exige la verificación en dos pasos. "
                   "Actívala para continuar.", "warning")

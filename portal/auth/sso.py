@@ -13,7 +13,8 @@ import hashlib
 from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import delete, select
 
-from portal.auth.oidc import ROLES, Provider, ProviderUnavailable
+from portal.auth.oidc import ROLES, Provider, ProviderUnavailable, discover
+from portal.auth.oidc import end_session_url as end_session_url_of
 from portal.auth.sessions import end_all
 from portal.auth.signin import find_user_by_email
 from portal.extensions import db
@@ -220,3 +221,29 @@ def password_refused_for(email):
     statement = select(DeskIdentityProvider.domains).where(DeskIdentityProvider.required.is_(True),
                                                            DeskIdentityProvider.domains.contains(domain))
     return any(domain in domains.split(",") for (domains,) in _rows_apart(statement))
+
+
+def offered(config):
+    """Whether "Ingresar con la cuenta de tu empresa" is offered at all."""
+    return bool(config.get("OIDC_ISSUER")) or any_desk_provider()
+
+
+def end_session_url(marker, config, back_url):
+    """After Cerrar sesión of a session a provider opened (`marker`): its sign-out page, coming
+    back to `back_url`; None when it has none or does not answer."""
+    if not isinstance(marker, dict):
+        return None
+    try:
+        provider = provider_of_flow(marker, config)
+        if provider is None:
+            return None
+        document = discover(provider.issuer, timeout=config["OIDC_TIMEOUT"])
+    except ProviderUnavailable:
+        return None
+    return end_session_url_of(document, provider.client_id, back_url)
+
+
+def second_factor_checked(marker):
+    """Whether the provider that opened a session (its `marker`, kept in the session) checked a
+    second factor itself (its `amr`)."""
+    return isinstance(marker, dict) and marker.get("second_factor") is True

@@ -8,7 +8,6 @@ the start link and the return leave the frame (target="_top").
 import logging
 
 from flask import current_app, make_response, redirect, request, session, url_for
-from flask_login import current_user
 
 from portal import clock
 from portal.auth import bp, oidc, pending, sso, two_factor
@@ -28,11 +27,6 @@ UNAVAILABLE = ("El proveedor de identidad de tu empresa no responde en este mome
                "o ingresa con tu correo y contraseña.")
 EXPIRED = ("Este regreso del proveedor de identidad no corresponde a un inicio de sesión en curso en este "
            "navegador (ya se usó, expiró o empezó en otro). Vuelve a ingresar con la cuenta de tu empresa.")
-
-
-def sso_available():
-    """Whether "Ingresar con la cuenta de tu empresa" is offered at all."""
-    return bool(current_app.config.get("OIDC_ISSUER")) or sso.any_desk_provider()
 
 
 def _failure(message, status, *, reason):
@@ -59,7 +53,7 @@ def _redirect_uri():
 def sso_start():
     """Start: the browser goes to the provider of the e-mail's company (asked first when desks
     have providers of their own), else to the deployment's."""
-    if not sso_available():
+    if not sso.offered(current_app.config):
         return _failure("Este portal no tiene configurado el inicio de sesión con la cuenta de la empresa.", 404,
                         reason="sin proveedor")
     next_url = request.args.get("next", "")
@@ -158,25 +152,3 @@ def complete(user, identity, flow):
         pending.begin(user, False, flow.get("next"), sso=marker)
         return redirect(url_for("auth.second_step"), code=303)
     return finish_sign_in(user, False, flow.get("next"), sso=marker)
-
-
-def end_session_redirect(marker):
-    """After Cerrar sesión of a session the provider opened: its sign-out page, coming back to
-    "Iniciar sesión"; None when it has none or does not answer."""
-    if not isinstance(marker, dict):
-        return None
-    try:
-        provider = sso.provider_of_flow(marker, current_app.config)
-        if provider is None:
-            return None
-        document = oidc.discover(provider.issuer, timeout=_timeout())
-    except oidc.ProviderUnavailable:
-        return None
-    return oidc.end_session_url(document, provider.client_id, public_url("auth.sign_in"))
-
-
-def second_factor_by_provider():
-    """This browser's session was opened by a provider that checked a second factor."""
-    marker = session.get("sso")
-    return current_user.is_authenticated and isinstance(marker, dict) and marker.get("second_factor") is True
-

@@ -7,6 +7,7 @@ from portal import audit
 from portal.auth import bp, mails, pending, registration, sessions, throttle, tokens, two_factor
 from portal.auth.forms import ConfirmForm, ForgotForm, RegisterForm, ResetForm, SignInForm
 from portal.auth.recovery import reset_password
+from portal.auth import sso
 from portal.auth.sso import email_domain, password_refused_for
 from portal.auth.signin import BadCredentials, authenticate, find_user_by_email, mark_verified, signed_in_from
 from portal.errors import rate_limited
@@ -15,7 +16,7 @@ from portal.limits import RateLimited
 from portal import clock
 from portal.htmx import is_htmx, render
 from portal.htmx import redirect as hx_redirect
-from portal.urls import here, safe_next
+from portal.urls import here, public_url, safe_next
 
 BAD_CREDENTIALS = "Correo o contraseña incorrectos."
 
@@ -48,14 +49,13 @@ def sign_in():
     """"Iniciar sesión": e-mail and password; the same page is "Acceso a Distribuidores"."""
     if current_user.is_authenticated and request.method == "GET":
         return redirect(url_for("core.home"))
-    from portal.auth.sso_views import sso_available  # here: sso_views imports this module
 
     form = SignInForm()
     if request.method == "GET":
         form.next.data = request.args.get("next", "")
     status = 200
     error = None
-    context = {"sso": sso_available()}
+    context = {"sso": sso.offered(current_app.config)}
     if form.validate_on_submit():
         email = form.email.data
         if password_refused_for(email):
@@ -112,7 +112,6 @@ def distributors():
 @bp.post("/salir")
 def sign_out():
     """Cerrar sesión (POST only, with CSRF, so a link elsewhere cannot sign a user out)."""
-    from portal.auth.sso_views import end_session_redirect  # here: sso_views imports this module
 
     provider_session = session.get("sso") if current_user.is_authenticated else None
     if current_user.is_authenticated:
@@ -123,7 +122,9 @@ def sign_out():
     logout_user()
     session.clear()
     # Opened by the company's provider: signed out there too, and back to "Iniciar sesión".
-    return redirect(end_session_redirect(provider_session) or url_for("auth.sign_in"), code=303)
+    back = public_url("auth.sign_in")
+    return redirect(sso.end_session_url(provider_session, current_app.config, back) or url_for("auth.sign_in"),
+                    code=303)
 
 
 @bp.route("/crear", methods=["GET", "POST"])
