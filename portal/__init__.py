@@ -22,13 +22,18 @@ def create_app(config=None):
     if app.config["PROXY_COUNT"]:
         n = app.config["PROXY_COUNT"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n, x_prefix=n)
+    from portal import logs, request_ids
+    # Outermost: the ID and the request's log line cover everything inside, the prefix's 404 included.
+    # The proxy's X-Request-ID is trusted as its X-Forwarded-For is (PROXY_COUNT).
+    app.wsgi_app = request_ids.RequestIds(app.wsgi_app, trusted=app.config["PROXY_COUNT"] > 0,
+                                          finished=logs.request_finished)
 
     _init_extensions(app)
     from portal.logs import SecretConverter
     app.url_map.converters["secret"] = SecretConverter  # before the routes that use it
     _register_blueprints(app)
 
-    from portal import assets, errors, htmx, logs, sanity, security, templating
+    from portal import assets, errors, htmx, sanity, security, templating
     assets.init_app(app)
     logs.init_app(app)
     sanity.init_app(app)
@@ -43,6 +48,8 @@ def create_app(config=None):
     from portal import cli
     cli.init_app(app)
     logging.getLogger("portal").setLevel(logging.INFO)
+    if app.config["LOG_CONFIGURE"]:
+        logs.configure(app.config["LOG_FORMAT"])
     return app
 
 
@@ -64,9 +71,13 @@ def _init_extensions(app):
 
     from portal.auth.views import unauthorized
     from portal.desks import load_user
-    login_manager.user_loader(load_user)
+    from portal.logs import noting_user
+    login_manager.user_loader(noting_user(load_user))
     login_manager.unauthorized_handler(unauthorized)
 
+    from portal.metrics import watch_pool
+    with app.app_context():
+        watch_pool(db.engine)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         from portal.sqlite import tune_sqlite
         with app.app_context():
