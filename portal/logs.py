@@ -121,6 +121,7 @@ class _JsonFormatter:
 
         return JsonFormatter(" ".join(f"%({name})s" for name in JSON_FIELDS),
                              rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+                             datefmt="%Y-%m-%dT%H:%M:%S%z",
                              json_ensure_ascii=False)
 
 
@@ -130,7 +131,16 @@ def formatter(log_format):
 
 
 class PortalHandler(logging.StreamHandler):
-    """The one handler the portal puts on the root logger (stderr), with the request's context."""
+    """The one handler the portal puts on the root logger, with the request's context: to whatever
+    sys.stderr is when a line is written (a server or a test may have replaced it since)."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value):
+        pass
 
 
 def configure(log_format):

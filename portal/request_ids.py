@@ -71,6 +71,8 @@ class RequestContext(logging.Filter):
 
     def filter(self, record):
         context = _current.get()
+        if getattr(record, "request_id", None):  # named by the caller (gunicorn's access line)
+            return True
         record.request_id = context.request_id if context else None
         record.route = context.route if context else None
         record.desk_id = context.desk_id if context else None
