@@ -54,6 +54,13 @@ def count_sign_in(method, outcome):
     SIGN_INS.labels(method=method, outcome=outcome).inc()
 
 
+def outcome_of(refusal):
+    """A refusal's class as an outcome label: TooManyResends → too_many_resends."""
+    import re
+
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", type(refusal).__name__).lower()
+
+
 def count_limit_hit(name):
     RATE_LIMITS.labels(limit=name).inc()
 

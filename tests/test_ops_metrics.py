@@ -1,0 +1,95 @@
+"""/metrics: Prometheus' text format for the token or the listed addresses only; what it counts."""
+import re
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from portal.extensions import db
+from tests import factories
+
+TOKEN = "metricas-" + "x" * 24
+BEARER = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def samples(client):
+    """{(name, frozenset(labels)): value} of one scrape."""
+    response = client.get("/metrics", headers=BEARER)
+    assert response.status_code == 200 and response.mimetype == "text/plain"
+    return {(s.name, frozenset(s.labels.items())): s.value
+            for family in text_string_to_metric_families(response.get_data(as_text=True)) for s in family.samples}
+
+
+def value(scrape, name, **labels):
+    return scrape.get((name, frozenset(labels.items())), 0)
+
+
+@pytest.mark.app_config(METRICS_TOKEN=TOKEN)
+def test_metrics_are_a_404_without_the_token_or_a_listed_address(client):
+    for headers in ({}, {"Authorization": "Bearer otro"}, {"Authorization": TOKEN}, {"Authorization": f"Basic {TOKEN}"}):
+        response = client.get("/metrics", headers=headers)
+        assert response.status_code == 404 and "Página no encontrada" in response.get_data(as_text=True)
+    assert client.get("/metrics", headers=BEARER).status_code == 200
+
+
+def test_metrics_are_a_404_when_nothing_opens_them(client):
+    assert client.get("/metrics").status_code == 404
+    assert client.get("/metrics", headers={"Authorization": "Bearer "}).status_code == 404
+
+
+@pytest.mark.app_config(METRICS_ADDRESSES=["10.0.5.0/24", "127.0.0.1"])
+def test_metrics_open_to_the_listed_addresses(client):
+    assert client.get("/metrics").status_code == 200
+    assert client.get("/metrics", environ_overrides={"REMOTE_ADDR": "10.0.5.7"}).status_code == 200
+    assert client.get("/metrics", environ_overrides={"REMOTE_ADDR": "10.0.6.7"}).status_code == 404
+
+
+@pytest.mark.app_config(METRICS_TOKEN=TOKEN)
+def test_requests_are_counted_by_route_rule_never_by_path(app, client, world, login):
+    before = samples(client)
+    login(world.a.user)
+    code = factories.prepaid_key().code
+    db.session.commit()
+    client.get(f"/api/v1/keys/{code}")
+    client.get("/servicios/suscripciones")
+    after = samples(client)
+    rule = ("portal_request_duration_seconds_count", dict(route="/servicios/<category>", method="GET", status="200"))
+    assert value(after, rule[0], **rule[1]) - value(before, rule[0], **rule[1]) == 1
+    text = client.get("/metrics", headers=BEARER).get_data(as_text=True)
+    assert code not in text and "/api/v1/keys/<secret:code>" in text
+    assert re.search(r'portal_request_duration_seconds_bucket\{le="0.005",method="GET",route="/servicios/<category>"', text)
+
+
+@pytest.mark.app_config(METRICS_TOKEN=TOKEN)
+def test_sign_ins_limits_and_the_outbox_are_counted(client, world):
+    before = samples(client)
+    email = world.a.user.email
+    for _ in range(6):
+        client.post("/cuenta/ingresar", data={"email": email, "password": "equivocada-1234"})
+    client.post("/cuenta/ingresar", data={"email": world.b.user.email, "password": factories.PASSWORD})
+    after = samples(client)
+
+    def grew(name, **labels):
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    assert grew("portal_sign_ins_total", method="password", outcome="failure") == 5
+    assert grew("portal_sign_ins_total", method="password", outcome="limited") == 1
+    assert grew("portal_sign_ins_total", method="password", outcome="success") == 1
+    assert grew("portal_rate_limits_hit_total", limit="signin_account_address") == 1
+    # The outbox is read from the database when scraped: the sign-up mails of nobody yet, so 0.
+    assert value(after, "portal_outbox_pending") == 0
+    assert value(after, "portal_outbox_oldest_pending_age_seconds") == 0
+
+
+@pytest.mark.app_config(METRICS_TOKEN=TOKEN)
+def test_counting_a_request_costs_no_database_round_trip(client):
+    from sqlalchemy import event
+
+    statements = []
+    listener = lambda *args: statements.append(args[2])  # noqa: E731
+    event.listen(db.engine, "before_cursor_execute", listener)
+    try:
+        client.get("/healthz")
+        client.get("/cuenta/ingresar")
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listener)
+    assert statements == []
