@@ -93,3 +93,33 @@ def test_counting_a_request_costs_no_database_round_trip(client):
     finally:
         event.remove(db.engine, "before_cursor_execute", listener)
     assert statements == []
+
+
+def _exposed_names(text):
+    """Every series name /metrics can carry: each family's, with a histogram's and a counter's suffixes."""
+    names = set()
+    for line in text.splitlines():
+        if line.startswith("# TYPE "):
+            _, _, name, kind = line.split(" ", 3)
+            names.add(name)
+            if kind == "histogram":
+                names.update({name + "_bucket", name + "_count", name + "_sum"})
+    return names
+
+
+@pytest.mark.app_config(METRICS_TOKEN=TOKEN)
+def test_every_metric_the_dashboard_and_the_scrape_sample_name_is_exposed(client):
+    import json
+    from pathlib import Path
+
+    deploy = Path(__file__).resolve().parent.parent / "deploy"
+    dashboard = json.loads((deploy / "grafana-dashboard.json").read_text())
+    expressions = [target["expr"] for panel in dashboard["panels"] for target in panel["targets"]]
+    named = set(re.findall(r"\bportal_[a-z_]+", " ".join(expressions)))
+    exposed = _exposed_names(client.get("/metrics", headers=BEARER).get_data(as_text=True))
+    assert named and named <= exposed, named - exposed
+    titles = " ".join(panel["title"] for panel in dashboard["panels"]).lower()
+    for subject in ("ruta", "p95", "errores", "sesión", "claves", "buzón", "límites"):
+        assert subject in titles, subject
+    sample = (deploy / "prometheus.yml").read_text()
+    assert "metrics_path: /metrics" in sample and "type: Bearer" in sample
