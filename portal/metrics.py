@@ -22,6 +22,8 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from prometheus_client.core import GaugeMetricFamily
 
 log = logging.getLogger("portal.metrics")
+# Read once, as prometheus_client reads it when imported: the mode the counters here were made in.
+MULTIPROCESS = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
 
 # Sign-in methods (agreed between the issues of this round): a password, the second step (a TOTP
 # or recovery code), an identity provider (OIDC).
@@ -121,7 +123,7 @@ class OutboxCollector:
 def exposition(app):
     """The text Prometheus reads: every process's counters (multiprocess) and the outbox's state."""
     registry = CollectorRegistry()
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if MULTIPROCESS:
         from prometheus_client import multiprocess
 
         multiprocess.MultiProcessCollector(registry)

@@ -221,13 +221,15 @@ def test_every_secret_segment_is_hidden_from_request_lines(app):
             assert line.startswith(f'"GET {prefix}/') and line.endswith('?[…] HTTP/1.1" 200 -'), line
 
 
-def test_gunicorn_error_lines_about_a_request_hide_its_url(app, capfd):
+def test_gunicorn_error_lines_about_a_request_hide_its_url(app, capfd, monkeypatch, tmp_path):
     """gunicorn logs "Error handling request <uri>" when a response fails mid-way: the same logger
     class production uses (deploy/gunicorn.conf.py) writes it redacted."""
     import runpy
 
     from gunicorn.config import Config
 
+    # The file sets the metrics folder in the environment for the app it preloads: not this process's.
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
     settings = runpy.run_path(str(ROOT / "deploy" / "gunicorn.conf.py"))
     config = Config()
     config.set("errorlog", "-")
