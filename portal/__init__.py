@@ -1,4 +1,5 @@
 """Escritorio de Servicios: the application factory."""
+import functools
 import logging
 
 from flask import Flask
@@ -25,8 +26,8 @@ def create_app(config=None):
     from portal import logs, request_ids
     # Outermost: the ID and the request's log line cover everything inside, the prefix's 404 included.
     # The proxy's X-Request-ID is trusted as its X-Forwarded-For is (PROXY_COUNT).
-    app.wsgi_app = request_ids.RequestIds(app.wsgi_app, trusted=app.config["PROXY_COUNT"] > 0,
-                                          finished=logs.request_finished)
+    finished = functools.partial(logs.request_finished, log_requests=app.config["LOG_REQUESTS"])
+    app.wsgi_app = request_ids.RequestIds(app.wsgi_app, trusted=app.config["PROXY_COUNT"] > 0, finished=finished)
 
     _init_extensions(app)
     from portal.logs import SecretConverter

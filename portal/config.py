@@ -87,6 +87,9 @@ SETTINGS = {
     # Log lines: text (development) or json (one object a line: time, level, logger, request_id, route,
     # status, duration_ms, desk_id, user_id). gunicorn's access log follows (deploy/gunicorn.conf.py).
     "LOG_FORMAT": ("text", str),
+    # One INFO line per request from the portal (route, status, duration, request, desk and user IDs;
+    # the probes at DEBUG). Off: gunicorn's access log (GUNICORN_ACCESS_LOG) is the request log.
+    "LOG_REQUESTS": (False, _bool),
     # /metrics answers a request with "Authorization: Bearer <METRICS_TOKEN>" or from METRICS_ADDRESSES
     # (comma list of addresses or networks, e.g. 10.0.5.7,127.0.0.1); anyone else gets a 404.
     "METRICS_TOKEN": (None, str),

@@ -86,14 +86,15 @@ TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
 JSON_FIELDS = ("asctime", "levelname", "name", "request_id", "route", "desk_id", "user_id", "message")
 
 
-def request_finished(context, status, seconds):
-    """The request's one log line (route, status, time; the request ID, desk and user through the
-    filter) and its count in the metrics. The route is the URL rule: never the path or the query."""
+def request_finished(context, status, seconds, *, log_requests):
+    """The request's count in the metrics and, with LOG_REQUESTS, its one log line (route, status,
+    time; the request ID, desk and user through the filter). The route is the URL rule: never the
+    path or the query."""
     from portal import metrics
 
     route = context.route or "(sin ruta)"
     metrics.observe_request(context.route, context.method, status, seconds)
-    level = logging.DEBUG if context.route in QUIET_ROUTES else logging.INFO
+    level = logging.DEBUG if context.route in QUIET_ROUTES or not log_requests else logging.INFO
     if request_log.isEnabledFor(level):
         request_log.log(level, "%s %s %s %.1f ms", context.method, route, status, seconds * 1000,
                         extra={"status": status, "duration_ms": round(seconds * 1000, 1)})

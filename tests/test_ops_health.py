@@ -1,6 +1,7 @@
 """/healthz answers from the process alone; /readyz names what is not ready and recovers."""
 import os
 
+import pytest
 from sqlalchemy import create_engine, event, text
 
 from portal import create_app
@@ -87,6 +88,7 @@ def test_readyz_answers_503_while_the_database_is_gone_and_200_once_it_is_back(b
         admin.dispose()
 
 
+@pytest.mark.app_config(LOG_REQUESTS=True)
 def test_the_probes_are_not_logged_at_info(client, caplog):
     caplog.set_level("DEBUG", logger="portal")
     for path in ("/healthz", "/readyz"):

@@ -17,7 +17,7 @@ def json_logs(capsys):
         root.removeHandler(handler)
 
 
-@pytest.mark.app_config(LOG_FORMAT="json")
+@pytest.mark.app_config(LOG_FORMAT="json", LOG_REQUESTS=True)
 def test_json_lines_carry_the_request_s_context_and_no_address_or_query(client, world, login, json_logs):
     login(world.a.user)
     json_logs()
@@ -36,7 +36,7 @@ def test_json_lines_carry_the_request_s_context_and_no_address_or_query(client, 
     assert world.a.user.email not in text and "ABCD-EFGH" not in text and "correo=" not in text
 
 
-@pytest.mark.app_config(LOG_FORMAT="json")
+@pytest.mark.app_config(LOG_FORMAT="json", LOG_REQUESTS=True)
 def test_a_failed_sign_in_is_logged_without_the_address_tried(client, world, json_logs):
     json_logs()
     client.post("/cuenta/ingresar", data={"email": world.a.user.email, "password": "equivocada-" + factories.PASSWORD})

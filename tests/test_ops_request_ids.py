@@ -36,6 +36,7 @@ def test_the_proxy_names_the_id_unless_it_is_over_long_or_multi_line(client):
     assert GENERATED.fullmatch(split.headers["X-Request-ID"])
 
 
+@pytest.mark.app_config(LOG_REQUESTS=True)
 def test_the_error_page_shows_the_folio_found_in_the_log_line_of_its_request(client, caplog):
     caplog.set_level(logging.INFO, logger="portal")
     caplog.handler.addFilter(RequestContext())
