@@ -51,6 +51,7 @@ if _OWN_METRICS_FOLDER:
     os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
 os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="portal-metricas-"))
 
+QUIET_PATHS = ("/healthz", "/readyz", "/metrics")
 SECRET_HEADERS = ("{cookie}i", "{authorization}i", "{x-csrftoken}i", "{set-cookie}o")
 # portal.logs is imported where it is used: gunicorn reads this file before it puts the project's
 # folder on sys.path.
@@ -72,6 +73,10 @@ class RedactingLogger(Logger):
                     handler.addFilter(RequestContext())
 
     def access(self, resp, req, environ, request_time):
+        # The probes and the scrape, every few seconds, answered well: not logged (the portal logs
+        # them at DEBUG); a failing one is.
+        if req.path.endswith(QUIET_PATHS) and resp.status_code < 400:
+            return None
         if LOG_FORMAT != "json":
             return super().access(resp, req, environ, request_time)
         if not self.access_log_enabled:
