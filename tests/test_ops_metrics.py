@@ -123,3 +123,22 @@ def test_every_metric_the_dashboard_and_the_scrape_sample_name_is_exposed(client
         assert subject in titles, subject
     sample = (deploy / "prometheus.yml").read_text()
     assert "metrics_path: /metrics" in sample and "type: Bearer" in sample
+
+
+def test_gunicorn_clears_dead_processes_metric_files_at_start_and_keeps_live_ones(monkeypatch, tmp_path):
+    import os
+    import runpy
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = int(done.stdout)  # a process that has exited
+    for name in (f"counter_{dead}.db", f"gauge_livesum_{dead}.db", f"counter_{os.getpid()}.db", "notas.txt"):
+        (tmp_path / name).write_bytes(b"")
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    settings = runpy.run_path(str(Path(__file__).resolve().parent.parent / "deploy" / "gunicorn.conf.py"))
+    settings["on_starting"](None)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"counter_{os.getpid()}.db", "notas.txt"]
+    settings["on_exit"](None)  # a folder it was given, not one it made: left alone
+    assert tmp_path.is_dir()
