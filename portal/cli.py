@@ -6,7 +6,6 @@ from flask.cli import AppGroup
 from portal import clock, metrics
 
 
-
 class JobGroup(AppGroup):
     """A command group whose every run logs under an ID of its own ("cli-…"), as a request does."""
 

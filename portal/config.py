@@ -106,7 +106,8 @@ def load_config(app, overrides=None):
     app.config.update(overrides)
     # Logging is set up by the portal when asked (LOG_FORMAT named) or outside tests; a test's app
     # leaves it to pytest's capture.
-    app.config["LOG_CONFIGURE"] = bool(os.environ.get("LOG_FORMAT")) or "LOG_FORMAT" in overrides or not app.config.get("TESTING")
+    app.config["LOG_CONFIGURE"] = (bool(os.environ.get("LOG_FORMAT")) or "LOG_FORMAT" in overrides
+                                   or not app.config.get("TESTING"))
     if app.config["LOG_FORMAT"] not in ("text", "json"):
         raise ConfigError(f"LOG_FORMAT={app.config['LOG_FORMAT']!r} no es válido: usa text o json.")
 

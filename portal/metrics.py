@@ -121,26 +121,18 @@ class OutboxCollector:
 
 
 def exposition(app):
-    """The text Prometheus reads: every process's counters (multiprocess) and the outbox's state."""
-    registry = CollectorRegistry()
+    """The text Prometheus reads: the counters (every process's, in multiprocess mode; this one's
+    otherwise) and the outbox's state, read now."""
     if MULTIPROCESS:
         from prometheus_client import multiprocess
 
-        multiprocess.MultiProcessCollector(registry)
+        counters = CollectorRegistry()
+        multiprocess.MultiProcessCollector(counters)
     else:
-        from prometheus_client import REGISTRY
-
-        registry = REGISTRY
-        body = generate_latest(registry) + generate_latest(_outbox_registry(app))
-        return body, CONTENT_TYPE_LATEST
-    registry.register(OutboxCollector(app))
-    return generate_latest(registry), CONTENT_TYPE_LATEST
-
-
-def _outbox_registry(app):
-    registry = CollectorRegistry()
-    registry.register(OutboxCollector(app))
-    return registry
+        from prometheus_client import REGISTRY as counters
+    outbox = CollectorRegistry()
+    outbox.register(OutboxCollector(app))
+    return generate_latest(counters) + generate_latest(outbox), CONTENT_TYPE_LATEST
 
 
 def allowed(config, authorization, remote_addr):

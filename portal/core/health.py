@@ -36,7 +36,8 @@ def readyz():
     failed = [name for name, ok in checks.items() if not ok]
     if failed:
         log.warning("No listo: %s", ", ".join(failed))
-        return jsonify(status="error", failed=failed, **{name: "ok" if ok else "error" for name, ok in checks.items()}), 503
+        states = {name: "ok" if ok else "error" for name, ok in checks.items()}
+        return jsonify(status="error", failed=failed, **states), 503
     return jsonify(status="ok", **{name: "ok" for name in checks})
 
 
