@@ -49,13 +49,17 @@ def test_readyz_answers_503_while_the_database_is_gone_and_200_once_it_is_back(b
         name = f"portal_readyz_{os.getpid()}"
         admin = create_engine(_pg(PG_URL), isolation_level="AUTOCOMMIT")
         url = _pg(PG_URL).rsplit("/", 1)[0] + f"/{name}"
+        with admin.connect() as conn:
+            for database in (name, name + "_copia"):
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        _upgrade(url)
+        with admin.connect() as conn:  # the same database, migrated, to bring back once it is dropped
+            conn.execute(text(f'CREATE DATABASE "{name}_copia" TEMPLATE "{name}"'))
 
         def make():
             with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-                conn.execute(text(f'CREATE DATABASE "{name}"'))
-            _upgrade(url)
-        make()
+                conn.execute(text(f'ALTER DATABASE "{name}_copia" RENAME TO "{name}"'))
     application = create_app(base_config(url, tmp_path, smtp_server.port))
     portal = application.test_client()
     assert portal.get("/readyz").status_code == 200
