@@ -160,6 +160,12 @@ def test_prometheus_scrapes_what_the_portal_counted_across_its_workers(app, back
                        "p95": _query(prom, "histogram_quantile(0.95, sum by (le) (portal_request_duration_seconds_bucket))")}
             assert all(value is not None for value in present.values()), present
             assert present["age"] >= 0 and present["alerts"] > 0 and present["portal_db_pool_in_use"] >= 0
+            # Every query of the Grafana dashboard is one this Prometheus accepts.
+            dashboard = json.loads((ROOT / "deploy" / "grafana-dashboard.json").read_text())
+            for panel in dashboard["panels"]:
+                for target in panel["targets"]:
+                    answer = requests.get(prom + "/api/v1/query", params={"query": target["expr"]}, timeout=10).json()
+                    assert answer["status"] == "success", (panel["title"], answer)
         finally:
             prometheus.terminate()
             prometheus.wait(timeout=15)
