@@ -146,10 +146,12 @@ def test_canary_secrets_appear_nowhere_but_where_they_belong(app, smtp, deliver,
         assert any(line["logger"].startswith("sqlalchemy.engine") and line["request_id"] for line in lines)
         assert all(line["request_id"] for line in lines if line["logger"] == "gunicorn.access")
         assert not any(path == "/healthz" for _, path, _ in access)  # the probe gunicorn() waited on: not logged
+        assert email not in gunicorn_log and new_email not in gunicorn_log  # nor an address, at DEBUG
     else:
         assert '"POST /cuenta/restablecer/[oculto] HTTP/1.1" 303' in gunicorn_log
         assert re.search(r'"POST /cuenta/restablecer/\[oculto\] HTTP/1.1" 303 .* [0-9a-f]{32}$', gunicorn_log, re.M)
         assert "GET /healthz" not in gunicorn_log  # the probe gunicorn() waited on: not logged
+        assert email not in gunicorn_log and new_email not in gunicorn_log  # nor an address, at DEBUG
         assert '"GET /claves-prepago?[…] HTTP/1.1" 200' in gunicorn_log and "sqlalchemy.engine" in gunicorn_log
     in_mail = "\n".join(m["raw"] for m in delivered)
     assert cda in in_mail and canaries["token de restablecimiento"] in in_mail and PASSWORD not in in_mail
