@@ -83,7 +83,7 @@ QUIET_ROUTES = {"/healthz", "/readyz", "/metrics"}
 request_log = logging.getLogger("portal.request")
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
 # The fields of every JSON line (python-json-logger adds the extras a record carries: status, duration_ms).
-JSON_FIELDS = ("asctime", "levelname", "name", "request_id", "route", "desk_id", "user_id", "message")
+JSON_FIELDS = ("levelname", "name", "request_id", "route", "desk_id", "user_id", "message")
 
 
 def request_finished(context, status, seconds, *, log_requests):
@@ -115,15 +115,13 @@ def noting_user(load_user):
 
 
 class _JsonFormatter:
-    """python-json-logger's formatter with the portal's field names (time, level, logger)."""
+    """python-json-logger's formatter with the portal's field names (time: ISO 8601 in UTC, level, logger)."""
 
     def __new__(cls):
         from pythonjsonlogger.json import JsonFormatter
 
-        return JsonFormatter(" ".join(f"%({name})s" for name in JSON_FIELDS),
-                             rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
-                             datefmt="%Y-%m-%dT%H:%M:%S%z",
-                             json_ensure_ascii=False)
+        return JsonFormatter(" ".join(f"%({name})s" for name in JSON_FIELDS), timestamp="time",
+                             rename_fields={"levelname": "level", "name": "logger"}, json_ensure_ascii=False)
 
 
 def formatter(log_format):
