@@ -67,7 +67,12 @@ def count_limit_hit(name):
     RATE_LIMITS.labels(limit=name).inc()
 
 
+# A client can send any method: the others share one label, so none can add series at will.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
 def observe_request(route, method, status, seconds):
+    method = method if method in METHODS else "OTRO"
     REQUEST_SECONDS.labels(route=route or "(sin ruta)", method=method, status=str(status)).observe(seconds)
 
 

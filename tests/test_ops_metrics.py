@@ -81,6 +81,13 @@ def test_sign_ins_limits_and_the_outbox_are_counted(client, world):
 
 
 @pytest.mark.app_config(METRICS_TOKEN=TOKEN)
+def test_a_made_up_method_adds_no_series_of_its_own(client):
+    client.open("/healthz", method="INVENTADO")
+    text = client.get("/metrics", headers=BEARER).get_data(as_text=True)
+    assert "INVENTADO" not in text and 'method="OTRO"' in text
+
+
+@pytest.mark.app_config(METRICS_TOKEN=TOKEN)
 def test_counting_a_request_costs_no_database_round_trip(client):
     from sqlalchemy import event
 
