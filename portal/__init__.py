@@ -1,4 +1,5 @@
 """Escritorio de Servicios: the application factory."""
+import functools
 import logging
 
 from flask import Flask
@@ -22,6 +23,11 @@ def create_app(config=None):
     if app.config["PROXY_COUNT"]:
         n = app.config["PROXY_COUNT"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n, x_prefix=n)
+    from portal import logs, request_ids
+    # Outermost: the ID and the request's log line cover everything inside, the prefix's 404 included.
+    # The proxy's X-Request-ID is trusted as its X-Forwarded-For is (PROXY_COUNT).
+    finished = functools.partial(logs.request_finished, log_requests=app.config["LOG_REQUESTS"])
+    app.wsgi_app = request_ids.RequestIds(app.wsgi_app, trusted=app.config["PROXY_COUNT"] > 0, finished=finished)
 
     _init_extensions(app)
     from portal.logs import SecretConverter
@@ -47,6 +53,8 @@ def create_app(config=None):
     from portal import cli
     cli.init_app(app)
     logging.getLogger("portal").setLevel(logging.INFO)
+    if app.config["LOG_CONFIGURE"]:
+        logs.configure(app.config["LOG_FORMAT"])
     return app
 
 
@@ -68,9 +76,13 @@ def _init_extensions(app):
 
     from portal.auth.views import unauthorized
     from portal.desks import load_user
-    login_manager.user_loader(load_user)
+    from portal.logs import noting_user
+    login_manager.user_loader(noting_user(load_user))
     login_manager.unauthorized_handler(unauthorized)
 
+    from portal.metrics import watch_pool
+    with app.app_context():
+        watch_pool(db.engine)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         from portal.sqlite import tune_sqlite
         with app.app_context():

@@ -3,8 +3,9 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from portal import clock
+from portal import clock, metrics
 from portal.units import Work, unit_of_work
+
 
 def writes(command):
     """A command that writes runs as one writing unit: SQLite takes its write lock at BEGIN, so a
@@ -21,8 +22,18 @@ def writes(command):
     return run
 
 
-portal_cli = AppGroup("portal", help="Datos del portal.")
-outbox_cli = AppGroup("outbox", help="Buzón de salida de correo.")
+class JobGroup(AppGroup):
+    """A command group whose every run logs under an ID of its own ("cli-…"), as a request does."""
+
+    def invoke(self, ctx):
+        from portal import request_ids
+
+        with request_ids.bound("cli-" + request_ids.new_id()):
+            return super().invoke(ctx)
+
+
+portal_cli = JobGroup("portal", help="Datos del portal.")
+outbox_cli = JobGroup("outbox", help="Buzón de salida de correo.")
 
 
 @portal_cli.command("demo")
@@ -96,6 +107,7 @@ def run_alerts_now(today=None):
         report = run_alerts(today or clock.today(config["TIMEZONE"]), store_url=config["STORE_URL"],
                             tz_name=config["TIMEZONE"])
         db.session.commit()
+    metrics.alerts_run_finished(clock.now(), report.mails)
     return report
 
 

@@ -102,6 +102,16 @@ SETTINGS = {
     "AUTH_PROXY_ADDRESSES": (None, _list),
     # PostgreSQL: a pooled connection that rested longer than this is pinged before use (portal/postgres.py).
     "DATABASE_PING_IDLE_SECONDS": (10.0, float),
+    # Log lines: text (development) or json (one object a line: time, level, logger, request_id, route,
+    # status, duration_ms, desk_id, user_id). gunicorn's access log follows (deploy/gunicorn.conf.py).
+    "LOG_FORMAT": ("text", str),
+    # One INFO line per request from the portal (route, status, duration, request, desk and user IDs;
+    # the probes at DEBUG). Off: gunicorn's access log (GUNICORN_ACCESS_LOG) is the request log.
+    "LOG_REQUESTS": (False, _bool),
+    # /metrics answers a request with "Authorization: Bearer <METRICS_TOKEN>" or from METRICS_ADDRESSES
+    # (comma list of addresses or networks, e.g. 10.0.5.7,127.0.0.1); anyone else gets a 404.
+    "METRICS_TOKEN": (None, str),
+    "METRICS_ADDRESSES": (None, _list),
 }
 
 
@@ -112,6 +122,12 @@ def load_config(app, overrides=None):
         raw = os.environ.get(name)
         app.config[name] = parse(raw) if raw not in (None, "") else default
     app.config.update(overrides)
+    # Logging is set up by the portal when asked (LOG_FORMAT named) or outside tests; a test's app
+    # leaves it to pytest's capture.
+    app.config["LOG_CONFIGURE"] = (bool(os.environ.get("LOG_FORMAT")) or "LOG_FORMAT" in overrides
+                                   or not app.config.get("TESTING"))
+    if app.config["LOG_FORMAT"] not in ("text", "json"):
+        raise ConfigError(f"LOG_FORMAT={app.config['LOG_FORMAT']!r} no es válido: usa text o json.")
 
     instance = Path(app.instance_path)
     instance.mkdir(parents=True, exist_ok=True)

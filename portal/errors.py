@@ -6,6 +6,7 @@ from markupsafe import escape
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import BadHost, HTTPException, InternalServerError, SecurityError
 
+from portal import request_ids
 from portal.extensions import db
 from portal.htmx import is_htmx, render
 from portal.limits import RateLimited
@@ -51,8 +52,10 @@ def bare_page(code, message=None):
     """The error page without the layout: for a request no URL can be built for (a Host refused or
     malformed, e.g. a 64-character label), where the layout's url_for would fail."""
     title, default = MESSAGES.get(code, MESSAGES[500])
+    folio = request_ids.current_id()
     body = (f'<!doctype html><html lang="es-MX"><meta charset="utf-8"><title>{escape(title)}</title>'
-            f"<h1>{escape(title)}</h1><p>{escape(message or default)}</p></html>")
+            f"<h1>{escape(title)}</h1><p>{escape(message or default)}</p>"
+            + (f"<p>Folio: {escape(folio)}</p>" if folio else "") + "</html>")
     return body, code, {"Content-Type": "text/html; charset=utf-8"}
 
 
@@ -69,7 +72,9 @@ def error_response(code, message=None):
         return bare_page(code, message)
     if is_api_request():
         return json_error(code, message)
-    html = render("errors/error.html", block="error_panel", code=code, title=title, message=message or default)
+    # The folio: the request's ID, in its log lines and audit events, for the customer to quote to support.
+    html = render("errors/error.html", block="error_panel", code=code, title=title, message=message or default,
+                  folio=request_ids.current_id())
     headers = {}
     if is_htmx():
         # Show the message in the page's message area, whatever element asked.

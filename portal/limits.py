@@ -114,6 +114,9 @@ def _key(name, key):
 
 
 def _refusal(name, item, full):
+    from portal import metrics
+
+    metrics.count_limit_hit(name)
     reset, _remaining = _strategy().get_window_stats(item, *full)
     # The library's windows count real epoch seconds, not the portal's clock.
     return RateLimited(name, max(1, int(reset - time.time())))
@@ -128,6 +131,9 @@ def hit(name, *key):
         refusal = _refusal(name, item, full)
     except Exception:  # noqa: BLE001 - Redis down: refuse rather than let a brute force through
         log.warning("Almacén de límites no disponible; se rechaza por precaución (%s)", name)
+        from portal import metrics
+
+        metrics.count_limit_hit(name)
         raise RateLimited(name, 60, storage_down=True) from None
     raise refusal
 

@@ -6,6 +6,7 @@ DEBUG, SQLAlchemy's statements included); the outbox delivers in this process wi
 stderr captured. A canary may appear only where it belongs: a CDA or a link in its own e-mail, a
 link's token in the answer to that very link, a cookie in its Set-Cookie header.
 """
+import json
 import logging
 import re
 import uuid
@@ -50,11 +51,15 @@ def _link(messages, address, start):
 
 
 @pytest.mark.multiprocess
-def test_canary_secrets_appear_nowhere_but_where_they_belong(app, smtp, deliver, tmp_path, caplog, capfd):
+@pytest.mark.parametrize("log_format", ["text", "json"])
+def test_canary_secrets_appear_nowhere_but_where_they_belong(app, smtp, deliver, tmp_path, caplog, capfd, log_format):
+    """In both LOG_FORMATs: text (gunicorn's and the app's usual lines) and json (the portal's JSON
+    handler for every logger, gunicorn's error and access logs in JSON)."""
     email = f"canario-{uuid.uuid4().hex[:6]}@empresa-canario.mx"
     rfc = factories.rfc("CAN")
     log = tmp_path / "gunicorn.log"
-    config = server_config(app)
+    json_logs = log_format == "json"
+    config = server_config(app, **({"LOG_FORMAT": "json"} if json_logs else {}))
     caplog.set_level(logging.DEBUG)
 
     def mail():
@@ -64,8 +69,9 @@ def test_canary_secrets_appear_nowhere_but_where_they_belong(app, smtp, deliver,
         return messages
 
     delivered = []
-    with gunicorn(config, workers=2, log=log, app="tests.abuse_wsgi:app",
-                  args=["-c", str(ROOT / "deploy" / "gunicorn.conf.py")], env={"GUNICORN_ACCESS_LOG": "-"}) as base:
+    with gunicorn(config, workers=2, log=log, app="tests.abuse_json_wsgi:app" if json_logs else "tests.abuse_wsgi:app",
+                  args=["-c", str(ROOT / "deploy" / "gunicorn.conf.py")],
+                  env={"GUNICORN_ACCESS_LOG": "-", "LOG_FORMAT": log_format}) as base:
         portal = Deployment(base)
         # Crear cuenta with the canary password, and verify it from the e-mail.
         portal.go("POST", "/cuenta/crear", data=sign_up_data(email=email, rfc=rfc, password=PASSWORD,
@@ -132,11 +138,24 @@ def test_canary_secrets_appear_nowhere_but_where_they_belong(app, smtp, deliver,
     # tokens hidden, the app's DEBUG lines, SQL statements), and each secret that belongs in an
     # e-mail is there (so the search can find it).
     gunicorn_log = places[0][1]
-    assert '"POST /cuenta/restablecer/[oculto] HTTP/1.1" 303' in gunicorn_log
-    assert '"GET /claves-prepago?[…] HTTP/1.1" 200' in gunicorn_log and "sqlalchemy.engine" in gunicorn_log
+    if json_logs:
+        lines = [json.loads(line) for line in gunicorn_log.splitlines() if line.startswith("{")]
+        access = {(line["method"], line["path"], line["status"]) for line in lines if line["logger"] == "gunicorn.access"}
+        assert ("POST", "/cuenta/restablecer/[oculto]", 303) in access
+        assert ("GET", "/claves-prepago?[…]", 200) in access
+        assert any(line["logger"].startswith("sqlalchemy.engine") and line["request_id"] for line in lines)
+        assert all(line["request_id"] for line in lines if line["logger"] == "gunicorn.access")
+        assert not any(path == "/healthz" for _, path, _ in access)  # the probe gunicorn() waited on: not logged
+        assert email not in gunicorn_log and new_email not in gunicorn_log  # nor an address, at DEBUG
+    else:
+        assert '"POST /cuenta/restablecer/[oculto] HTTP/1.1" 303' in gunicorn_log
+        assert re.search(r'"POST /cuenta/restablecer/\[oculto\] HTTP/1.1" 303 .* [0-9a-f]{32}$', gunicorn_log, re.M)
+        assert "GET /healthz" not in gunicorn_log  # the probe gunicorn() waited on: not logged
+        assert email not in gunicorn_log and new_email not in gunicorn_log  # nor an address, at DEBUG
+        assert '"GET /claves-prepago?[…] HTTP/1.1" 200' in gunicorn_log and "sqlalchemy.engine" in gunicorn_log
     in_mail = "\n".join(m["raw"] for m in delivered)
     assert cda in in_mail and canaries["token de restablecimiento"] in in_mail and PASSWORD not in in_mail
-    record_figure("secretos: canarios (contraseñas, CDA, clave, enlaces, cookies) en registros, respuestas y filas",
+    record_figure(f"secretos: canarios (contraseñas, CDA, clave, enlaces, cookies) en registros ({log_format}), respuestas y filas",
                   f"{len(places)} lugares revisados, {len(hits)} apariciones fuera de su correo",
                   "0 apariciones")
     assert hits == []
@@ -207,13 +226,15 @@ def test_every_secret_segment_is_hidden_from_request_lines(app):
             assert line.startswith(f'"GET {prefix}/') and line.endswith('?[…] HTTP/1.1" 200 -'), line
 
 
-def test_gunicorn_error_lines_about_a_request_hide_its_url(app, capfd):
+def test_gunicorn_error_lines_about_a_request_hide_its_url(app, capfd, monkeypatch, tmp_path):
     """gunicorn logs "Error handling request <uri>" when a response fails mid-way: the same logger
     class production uses (deploy/gunicorn.conf.py) writes it redacted."""
     import runpy
 
     from gunicorn.config import Config
 
+    # The file sets the metrics folder in the environment for the app it preloads: not this process's.
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
     settings = runpy.run_path(str(ROOT / "deploy" / "gunicorn.conf.py"))
     config = Config()
     config.set("errorlog", "-")

@@ -102,10 +102,10 @@ def test_statuses_outside_the_life_cycle_are_refused_by_the_database(app):
     db.session.rollback()
 
 
-def test_healthz_reports_the_database(client):
-    response = client.get("/healthz")
+def test_readyz_reports_the_database_and_its_schema(client):
+    response = client.get("/readyz")
     assert response.status_code == 200
-    assert response.json == {"status": "ok", "database": "ok"}
+    assert response.json == {"status": "ok", "database": "ok", "migrations": "ok"}
 
 
 def test_demo_is_idempotent_and_prints_the_sign_ins(app):
@@ -160,7 +160,7 @@ def test_a_connection_the_database_dropped_while_it_rested_is_replaced(app, clie
         assert connection.scalar(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
     admin.dispose()
     time.sleep(0.3)
-    response = client.get("/healthz")
+    response = client.get("/readyz")
     assert response.status_code == 200 and response.get_json()["database"] == "ok"
     assert db.session.scalar(text("SELECT pg_backend_pid()")) != pid
 
@@ -173,7 +173,7 @@ def test_a_connection_handed_back_moments_ago_is_used_without_asking_the_server_
     real_ping = db.engine.dialect.do_ping
     monkeypatch.setattr(db.engine.dialect, "do_ping", lambda connection: pings.append(1) or real_ping(connection))
     for _ in range(5):
-        assert client.get("/healthz").status_code == 200
+        assert client.get("/readyz").status_code == 200
     assert pings == []
 
 

@@ -18,7 +18,8 @@ SNIPPET = ROOT / "deploy" / "nginx-portal.conf"
 PUBLIC = "https://intranet.example.mx"
 # What deploy/nginx-portal.conf sets, for a browser at 203.0.113.9 on the intranet's HTTPS port.
 AS_NGINX_SENDS = {"Host": "intranet.example.mx", "X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https",
-                  "X-Forwarded-Host": "intranet.example.mx", "X-Forwarded-Port": "443"}
+                  "X-Forwarded-Host": "intranet.example.mx", "X-Forwarded-Port": "443",
+                  "X-Request-ID": "4f1c0a9e8b7d6c5a4f1c0a9e8b7d6c5a"}  # nginx's $request_id: 32 hex digits
 
 
 @pytest.fixture
@@ -61,6 +62,7 @@ def test_gunicorn_serves_pages_assets_and_a_sign_in_under_the_prefix(app, gunico
     sign_in = get("/portal/cuenta/ingresar", **{"Accept-Encoding": "gzip"})
     assert sign_in.status_code == 200 and sign_in.headers["Content-Encoding"] == "gzip"
     assert sign_in.headers["Strict-Transport-Security"] == "max-age=31536000"  # HTTPS, as the proxy said
+    assert sign_in.headers["X-Request-ID"] == AS_NGINX_SENDS["X-Request-ID"]  # the proxy's ID, trusted
     html = sign_in.text
     elsewhere = {SETTINGS["STORE_URL"][0], SETTINGS["SUPPORT_URL"][0]}  # the store and the support site
     assert [misplaced(url, "/portal", PUBLIC, elsewhere) for _, _, url in urls_in(html)] == [None] * len(urls_in(html))

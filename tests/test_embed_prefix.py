@@ -107,7 +107,7 @@ def test_every_area_under_the_prefix(app, client, world, hx, mode):
     db.session.commit()
 
     # Anonymous: health, the way in, and the pages before signing in.
-    assert portal.get("/healthz").get_json()["database"] == "ok"
+    assert portal.get("/readyz").get_json()["database"] == "ok"
     assert location(portal.get("/", 302)) == PREFIX + "/cuenta/ingresar"
     sent_to = location(portal.get("/servicios/licenciamiento?q=SAE", 302))
     assert urlsplit(sent_to).path == PREFIX + "/cuenta/ingresar"

@@ -50,7 +50,9 @@ def test_make_run_serves_on_the_port_it_is_given(tmp_path):
                 assert process.poll() is None, f"make run terminó:\n{Path(log.name).read_text()}"
                 assert time.monotonic() < deadline, f"nada escucha en {port}:\n{Path(log.name).read_text()}"
                 time.sleep(0.5)
-        assert health.status_code == 200 and health.json()["database"] == "ok"
+        assert health.status_code == 200
+        ready = requests.get(f"http://127.0.0.1:{port}/readyz", timeout=5)  # migrated by make run
+        assert ready.status_code == 200 and ready.json()["database"] == ready.json()["migrations"] == "ok"
         page = requests.get(f"http://127.0.0.1:{port}/cuenta/ingresar", timeout=5)
         assert page.status_code == 200 and "Iniciar sesión" in page.text
         printed = Path(log.name).read_text()

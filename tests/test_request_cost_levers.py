@@ -57,7 +57,7 @@ def test_a_form_with_a_limit_still_refuses_with_429_and_pages_without_one_never_
     assert counted_limits.calls == 0
 
 
-def test_healthz_asks_a_live_database_outside_any_transaction(app, client, backend):
+def test_readyz_asks_a_live_database_outside_any_transaction(app, client, backend):
     seen = []
 
     def note(conn, _cursor, statement, *_rest):
@@ -65,11 +65,11 @@ def test_healthz_asks_a_live_database_outside_any_transaction(app, client, backe
 
     event.listen(db.engine, "before_cursor_execute", note)
     try:
-        response = client.get("/healthz")
+        response = client.get("/readyz")
     finally:
         event.remove(db.engine, "before_cursor_execute", note)
-    assert response.status_code == 200 and response.get_json() == {"status": "ok", "database": "ok"}
-    assert [statement for statement, _ in seen] == ["SELECT 1"]
+    assert response.status_code == 200 and response.get_json() == {"status": "ok", "database": "ok", "migrations": "ok"}
+    assert [statement for statement, _ in seen] == ["SELECT 1", "SELECT version_num FROM alembic_version"]
     if backend == "postgresql":
         # psycopg sends BEGIN itself unless the connection is in autocommit: none was sent.
         assert seen[0][1] is True
@@ -81,13 +81,13 @@ def _closed_port():
         return s.getsockname()[1]
 
 
-def test_healthz_reports_a_database_that_does_not_answer(backend, tmp_path, smtp_server):
+def test_readyz_reports_a_database_that_does_not_answer(backend, tmp_path, smtp_server):
     unreachable = (f"postgresql+psycopg://postgres@127.0.0.1:{_closed_port()}/test" if backend == "postgresql"
                    else f"sqlite:///{tmp_path}/no-existe/portal.db")  # a folder that is not there: cannot open
     application = create_app(base_config(unreachable, tmp_path, smtp_server.port))
-    response = application.test_client().get("/healthz")
+    response = application.test_client().get("/readyz")
     assert response.status_code == 503
-    assert response.get_json() == {"status": "error", "database": "unreachable"}
+    assert response.get_json() == {"status": "error", "failed": ["database"], "database": "error"}
     assert "Traceback" not in response.get_data(as_text=True)
 
 

@@ -11,7 +11,7 @@ import logging
 from flask import current_app, redirect, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
-from portal import audit, clock
+from portal import audit, clock, metrics
 from portal.auth import pending, sessions, two_factor
 from portal.auth.signin import find_user_by_email
 from portal.auth.sso import claim_unverified
@@ -94,4 +94,5 @@ def sign_in_from_proxy():
     session["sso"] = {"proxy": True, "second_factor": False}
     audit.record("sign_in_proxy", user=user, ip=request.remote_addr)
     db.session.commit()
+    metrics.count_sign_in("trusted_proxy", "success")
     return None

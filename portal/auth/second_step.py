@@ -2,7 +2,7 @@
 recovery code). Only a browser that just gave the right password reaches it (portal/auth/pending.py)."""
 from flask import flash, redirect, request, url_for
 
-from portal import audit
+from portal import audit, metrics
 from portal.auth import bp, pending, throttle, two_factor
 from portal.auth.forms import CodeForm
 from portal.auth.views import finish_sign_in
@@ -44,14 +44,17 @@ def second_step():
         throttle.code_attempt(user.id, ip)  # counted before the code is checked
         how = two_factor.verify(user, form.code.data)
     except RateLimited as refused:
+        metrics.count_sign_in("second_step", "limited")
         return rate_limited(refused, render(PAGE, block="second_step_form", form=form, error=str(refused)))
     except two_factor.WrongCode as wrong:
+        metrics.count_sign_in("second_step", "failure")
         db.session.rollback()
         audit.record("two_factor_failed", user=user, ip=ip)
         db.session.commit()
         form.code.errors = [str(wrong)]
         return render(PAGE, block="second_step_form", form=form), 422
     throttle.code_was_right(user.id, ip)
+    metrics.count_sign_in("second_step", "success")
     if how == "recovery":
         left = two_factor.remaining_recovery_codes(user)
         audit.record("recovery_code_used", user=user, ip=ip, remaining=left)

@@ -9,7 +9,7 @@ import logging
 
 from flask import current_app, make_response, redirect, request, session, url_for
 
-from portal import clock
+from portal import clock, metrics
 from portal.auth import bp, oidc, pending, sso, two_factor
 from portal.auth.views import finish_sign_in
 from portal.extensions import db
@@ -32,6 +32,7 @@ EXPIRED = ("Este regreso del proveedor de identidad no corresponde a un inicio d
 def _failure(message, status, *, reason):
     """The Spanish page of a sign-in that did not happen (nothing changed), logged without any token."""
     db.session.rollback()
+    metrics.count_sign_in("identity_provider", "failure" if status < 500 else "provider_unavailable")
     log.warning("Inicio de sesión con la cuenta de la empresa no completado: %s", reason)
     return render("auth/sso.html", kind="error", message=message), status
 
@@ -149,6 +150,8 @@ def complete(user, identity, flow):
     marker = {"issuer": identity.issuer, "desk": flow.get("desk"), "second_factor": identity.second_factor}
     if two_factor.is_enabled(user) and not identity.second_factor:
         db.session.commit()  # the link is kept; the session starts after the code
+        metrics.count_sign_in("identity_provider", "second_step_required")
         pending.begin(user, False, flow.get("next"), sso=marker)
         return redirect(url_for("auth.second_step"), code=303)
+    metrics.count_sign_in("identity_provider", "success")
     return finish_sign_in(user, False, flow.get("next"), sso=marker)

@@ -3,7 +3,7 @@ from flask import current_app, flash, make_response, redirect, request, session,
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy.exc import IntegrityError
 
-from portal import audit
+from portal import audit, metrics
 from portal.auth import bp, mails, pending, registration, sessions, throttle, tokens, two_factor
 from portal.auth.forms import ConfirmForm, ForgotForm, RegisterForm, ResetForm, SignInForm
 from portal.auth.recovery import reset_password
@@ -68,8 +68,10 @@ def sign_in():
             throttle.sign_in_attempt(_ip(), email, known_address=lambda: signed_in_from(email, _ip()))
             user = authenticate(email, form.password.data)
         except RateLimited as refused:
+            metrics.count_sign_in("password", "limited")
             return _throttled(refused, "auth/sign_in.html", "sign_in_form", form=form, **context)
         except BadCredentials as bad:
+            metrics.count_sign_in("password", "failure")
             # Kept under the account the e-mail names, so its owner sees it in Actividad.
             audit.record("sign_in_failed", user=bad.user, ip=_ip(), actor=email[:120])
             db.session.commit()
@@ -77,10 +79,12 @@ def sign_in():
         else:
             throttle.sign_in_succeeded(_ip(), email)
             if two_factor.is_enabled(user):
+                metrics.count_sign_in("password", "second_step_required")
                 # Not signed in yet: the second step (portal/auth/second_step.py) asks for the code.
                 db.session.commit()  # a rehashed password is kept
                 pending.begin(user, form.remember.data, form.next.data)
                 return hx_redirect(url_for("auth.second_step"))
+            metrics.count_sign_in("password", "success")
             return finish_sign_in(user, form.remember.data, form.next.data)
     elif request.method == "POST":
         status = 422

@@ -4,6 +4,7 @@ from flask_login import current_user
 from jinja2_fragments.flask import render_block
 from markupsafe import Markup
 
+from portal import metrics
 from portal.cda import bp
 from portal.cda.forms import ResendForm
 from portal.cda.resend import (EmailNotVerified, NoCdaOnFile, PhysicalCopy, ResendRefused, TooManyResends,
@@ -36,7 +37,9 @@ def resend(serial):
     try:
         message = resend_cda(service, current_user._get_current_object(), desk, request.remote_addr)
     except ResendRefused as refusal:
+        metrics.CDA_RESENDS.labels(outcome=metrics.outcome_of(refusal)).inc()
         return _refused(refusal, service, desk, back)
+    metrics.CDA_RESENDS.labels(outcome="sent").inc()
     db.session.flush()  # the message gets its defaults (status "pendiente")
     # Read before the commit expires it: reloading the message would fetch its body (the CDA).
     notice = dict(outcome="sent", service=service, recipient=message.recipient, status=message.status)

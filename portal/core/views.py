@@ -1,14 +1,12 @@
-"""Home, the desk selector, /healthz, the privacy notice and the favicon."""
+"""Home, the desk selector, the privacy notice and the favicon (the probes: portal/core/health.py)."""
 from pathlib import Path
 
-from flask import abort, current_app, jsonify, redirect, render_template, request, send_from_directory, session, url_for
+from flask import abort, current_app, redirect, render_template, request, send_from_directory, session, url_for
 from flask_login import current_user, login_required
-from sqlalchemy.exc import SQLAlchemyError
 
 from portal.core import bp
 from portal.core.privacy import sections
 from portal.desks import desk_of
-from portal.extensions import db
 from portal.urls import safe_next
 
 
@@ -52,25 +50,3 @@ def privacy():
 def favicon():
     """The icon browsers ask for at the portal's root (its prefix included), served from static/."""
     return send_from_directory(current_app.static_folder, "favicon.ico", max_age=7 * 24 * 3600)
-
-
-@bp.get("/healthz")
-def healthz():
-    """Liveness and a database round trip, as JSON: 503 when the database does not answer."""
-    if database_answers():
-        return jsonify(status="ok", database="ok")
-    return jsonify(status="error", database="unreachable"), 503
-
-
-def database_answers():
-    """One SELECT 1 on a pooled connection, outside any transaction and the ORM session.
-
-    A load balancer asks every few seconds: the probe is the statement alone, without the BEGIN
-    and ROLLBACK a session's transaction would send around it.
-    """
-    try:
-        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            connection.exec_driver_sql("SELECT 1")
-    except SQLAlchemyError:
-        return False
-    return True

@@ -19,7 +19,7 @@ from sqlalchemy import delete, insert, select, update
 
 from portal.extensions import db
 from portal.models import OutboxMessage
-from portal import clock
+from portal import clock, metrics
 from portal.units import Work, unit_of_work
 
 log = logging.getLogger("portal.outbox")
@@ -116,9 +116,11 @@ def deliver_pending(limit=50):
             _send(message)
         except Exception as error:  # noqa: BLE001 - any failure is an attempt; the rest of the batch still goes
             failed += 1
+            metrics.OUTBOX_FAILURES.inc()
             _schedule_retry(message, error)
         else:
             sent += 1
+            metrics.OUTBOX_DELIVERIES.inc()
             message.status = "enviado"
             message.sent_at = clock.now()
             message.attempts += 1
@@ -247,22 +249,27 @@ def run_worker(interval=2.0, stop=None, every=None):
     the task also runs at start and then once that many seconds have passed (the alerts)."""
     import time
 
+    from portal import request_ids
+
     last_task = None
     while not (stop and stop()):
         if every and every[0] > 0 and (last_task is None or time.monotonic() - last_task >= every[0]):
             last_task = time.monotonic()
+            # Each run and each round logs under an ID of its own ("outbox-…"), as a request does.
+            with request_ids.bound("outbox-" + request_ids.new_id()):
+                try:
+                    every[1]()
+                except Exception:  # noqa: BLE001 - the mail keeps flowing; the task tries again next time
+                    log.exception("Fallo en la tarea periódica del repartidor")
+                    db.session.rollback()
+        with request_ids.bound("outbox-" + request_ids.new_id()):
             try:
-                every[1]()
-            except Exception:  # noqa: BLE001 - the mail keeps flowing; the task tries again next time
-                log.exception("Fallo en la tarea periódica del repartidor")
+                with unit_of_work(db.session, Work.WRITES):  # claims rows: SQLite's write lock at BEGIN
+                    sent, failed = deliver_pending()
+            except Exception:  # noqa: BLE001 - a worker survives a database hiccup and tries again
+                log.exception("Fallo al repartir el buzón de salida")
                 db.session.rollback()
-        try:
-            with unit_of_work(db.session, Work.WRITES):  # claims rows: SQLite's write lock at BEGIN
-                sent, failed = deliver_pending()
-        except Exception:  # noqa: BLE001 - a worker survives a database hiccup and tries again
-            log.exception("Fallo al repartir el buzón de salida")
-            db.session.rollback()
-            sent = failed = 0
+                sent = failed = 0
         if not sent and not failed:
             time.sleep(interval)
 

@@ -23,3 +23,5 @@ class AuditEvent(db.Model):
     ip: Mapped[str | None] = mapped_column(String(45))
     actor: Mapped[str | None] = mapped_column(String(120))  # an API token's name, or an e-mail tried
     detail: Mapped[dict] = mapped_column(JSON, default=dict)
+    # The request's ID (portal/request_ids.py): the folio its error page showed, its log lines' ID.
+    request_id: Mapped[str | None] = mapped_column(String(64))

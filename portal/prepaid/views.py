@@ -15,7 +15,7 @@ from flask import abort, current_app, flash, redirect, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
-from portal import audit, clock, key_codes, limits
+from portal import audit, clock, key_codes, limits, metrics
 from portal.desks import current_desk, desk_required
 from portal.errors import rate_limited
 from portal.extensions import db
@@ -104,6 +104,7 @@ def validate():
         return _refused_capture(form, 422)
     limited = _validation_limit()
     if limited:
+        metrics.KEY_VALIDATIONS.labels(outcome="limited").inc()
         audit.record("prepaid_key_validation_limited", user=current_user, desk=desk, ip=request.remote_addr)
         db.session.commit()
         return _refused_capture(form, 429, error=str(limited), limited=limited)
@@ -111,20 +112,24 @@ def validate():
     lines, cut_short = [], False
     for raw in typed:
         if limited:
+            metrics.KEY_VALIDATIONS.labels(outcome="limited").inc()
             lines.append(Line(_shown(raw), str(limited), "error"))
             cut_short = True
             continue
         try:
             key = validate_key(desk, raw, today=clock.today(current_app.config["TIMEZONE"]))
         except KeyAlreadyInThisDesk as refusal:
+            metrics.KEY_VALIDATIONS.labels(outcome="already_here").inc()
             lines.append(Line(key_codes.grouped(refusal.key.code), refusal.message, "info", refusal.key,
                               key_codes.reading_note(raw)))
         except RedemptionError as refusal:
+            metrics.KEY_VALIDATIONS.labels(outcome="refused").inc()
             # Not a code at all: what its letters were read as says nothing useful.
             read_as = "" if isinstance(refusal, MalformedKey) else key_codes.reading_note(raw)
             lines.append(Line(_shown(raw), refusal.message, "error", read_as=read_as))
             limited = _count_failed_validation(desk, raw, refusal)
         else:
+            metrics.KEY_VALIDATIONS.labels(outcome="valid").inc()
             lines.append(_valid_line(key, key_codes.reading_note(raw)))
             # Mi perfil > Actividad lists it: the masked code only, as for a refused one.
             audit.record("prepaid_key_validated", user=current_user, desk=desk, ip=request.remote_addr,
@@ -297,12 +302,16 @@ def _confirm_one(desk, user, code, form):
     try:
         key = confirm_key(desk, user, code, form.destination.data, form.accept_license.data,
                           today=clock.today(current_app.config["TIMEZONE"]), ip=request.remote_addr)
-    except tuple(REQUEST_ERRORS):
+    except tuple(REQUEST_ERRORS) as refusal:
+        metrics.KEY_CONFIRMATIONS.labels(outcome=metrics.outcome_of(refusal)).inc()
         raise
     except KeyAlreadyInThisDesk as refusal:
+        metrics.KEY_CONFIRMATIONS.labels(outcome="already_here").inc()
         return Line(shown, refusal.message, "info", refusal.key)
     except RedemptionError as refusal:
+        metrics.KEY_CONFIRMATIONS.labels(outcome="refused").inc()
         return Line(shown, refusal.message, "error")
+    metrics.KEY_CONFIRMATIONS.labels(outcome="confirmed").inc()
     return Line(shown, f"activada (incluye {amount(key)})", "ok", key)
 
 

@@ -126,5 +126,7 @@ ACTIVITY = Grid(
                     filter=Choice("tipo", options=list(LABELS.items()))),
         DetailColumn("detalle", "Detalle", AuditEvent.detail, sortable=False),
         Column("ip", "Dirección IP", AuditEvent.ip, nullable=True),
+        # The request's ID: the folio an error page showed, to quote to support (shown from "Columnas").
+        Column("folio", "Folio", AuditEvent.request_id, nullable=True, visible=False, sortable=False),
     ],
 )
