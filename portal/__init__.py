@@ -47,7 +47,7 @@ def create_app(config=None):
     from portal.alerts import layout as alerts_layout
     alerts_layout.init_app(app)
 
-    from portal.auth import proxy
+    from portal import proxy_sign_in as proxy
     proxy.init_app(app)  # last: its gate is the outermost middleware, reading the TCP peer
 
     from portal import cli

@@ -15,6 +15,7 @@ from portal import audit, clock, metrics
 from portal.auth import pending, sessions, two_factor
 from portal.auth.signin import find_user_by_email
 from portal.auth.sso import claim_unverified
+from portal.desks import first_desk_of
 from portal.extensions import db
 from portal.urls import here
 
@@ -86,8 +87,6 @@ def sign_in_from_proxy():
                           sso={"proxy": True, "second_factor": False})
         db.session.commit()
         return redirect(url_for("auth.second_step"), code=303)
-    from portal.desks import first_desk_of
-
     session.clear()
     login_user(sessions.start(user, idle_limit=current_app.config["REMEMBER_COOKIE_DURATION"],
                               desk=first_desk_of(user.id)))
