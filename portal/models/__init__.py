@@ -1,5 +1,5 @@
 """The data model (PRODUCT.md §1 and §5): one module per aggregate."""
-from portal.models.accounts import Desk, GridPreference, Membership, User, UserSession
+from portal.models.accounts import Desk, DeskInvitation, GridPreference, Membership, User, UserSession
 from portal.models.alerts import Alert, AlertPreference
 from portal.models.api_tokens import ApiToken
 from portal.models.audit import AuditEvent
@@ -9,7 +9,7 @@ from portal.models.services import Product, Service, StampMovement
 from portal.models.two_factor import RecoveryCode, TwoFactorCredential
 
 __all__ = [
-    "Alert", "AlertPreference", "ApiToken", "AuditEvent", "Client", "Desk", "GridPreference", "Membership",
+    "Alert", "AlertPreference", "ApiToken", "AuditEvent", "Client", "Desk", "DeskInvitation", "GridPreference", "Membership",
     "OutboxMessage", "PrepaidKey", "Product", "RecoveryCode", "Service", "StampMovement", "TwoFactorCredential",
     "User", "UserSession",
 ]
