@@ -15,10 +15,6 @@ class InviteForm(TextForm):
     role = StringField("Rol", default=roles.MEMBER)  # one of roles.ROLES: the rules refuse any other
 
 
-class RoleForm(TextForm):
-    role = StringField("Rol")
-
-
 class NewAccountForm(TextForm):
     """An invited address without an account: the same rules as Crear cuenta."""
     name = StringField("Nombre", validators=[Cleaned(clean_name, 120, "El nombre")])

@@ -230,10 +230,10 @@ def accept_as_new(invitation, account, *, ip=None):
 def change_role(desk_id, owner, user_id, role, *, ip=None):
     """An owner gives a member another role; the last owner keeps theirs."""
     require(desk_id, owner.id, roles.MANAGE)
-    role = _role(role)
     _lock(desk_id)
     require(desk_id, owner.id, roles.MANAGE)  # again, after the lock: another owner may have changed it
     membership = _member(desk_id, user_id)
+    role = _role(role)
     if membership.role == role:
         return membership
     if membership.role == roles.OWNER and _owner_count(desk_id) <= 1:
