@@ -38,7 +38,7 @@ def test_an_owner_invites_and_an_existing_account_joins_with_the_role(app):
     assert rules.role_of(s.desk.id, guest.id) == "viewer"
     assert db.session.get(DeskInvitation, invitation.id) is None  # single use
     assert "desk_invitation_accepted" in _events(guest)
-    assert "desk_member_joined" in _events(s.owner)  # the owners are told
+    assert "desk_invitation_accepted" in _events(s.owner)  # the owners are told
     assert any(guest.name in m.subject for m in _mails_to(s.owner.email))
 
 
@@ -115,6 +115,8 @@ def test_role_change_and_the_last_owner(app):
     db.session.commit()
     assert rules.role_of(s.desk.id, s.viewer.id) == "member"
     assert "desk_member_role_changed" in _events(s.viewer) and _mails_to(s.viewer.email)
+    assert "desk_member_role_changed" in _events(s.owner)  # and the owners'
+    assert "desk_member_role_changed" not in _events(s.member)  # not a Usuario's business
     with pytest.raises(rules.LastOwner):
         rules.change_role(s.desk.id, s.owner, s.owner.id, "viewer")
     db.session.rollback()

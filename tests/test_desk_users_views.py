@@ -99,7 +99,7 @@ def test_invitation_by_mail_for_a_new_account_with_its_own_password_rules(app, c
     again = app.test_client().get(path)
     assert again.status_code == 400 and "ya se usó" in again.get_data(as_text=True)
     activity = client.get("/perfil/actividad").get_data(as_text=True)
-    assert "Nuevo usuario en un escritorio" in activity and "Invitación a un escritorio enviada" in activity
+    assert "Invitación a un escritorio aceptada" in activity and "Invitación a un escritorio enviada" in activity
 
 
 def test_an_existing_account_confirms_signed_in_as_the_invited_address(app, client, login):

@@ -81,6 +81,19 @@ def pending_invitations(desk_id):
                               .order_by(DeskInvitation.created_at.desc(), DeskInvitation.id.desc())).all()
 
 
+def _record(event, desk_id, concerned, *, actor=None, ip=None, **detail):
+    """The event in the Actividad of the person concerned (a user, or None for an address without an
+    account) and of each owner of the desk: `member` names the person, `by` who did it."""
+    email = concerned.email if isinstance(concerned, User) else concerned
+    if actor is not None:
+        detail["by"] = actor.email
+    told = set()
+    for user in ([concerned] if isinstance(concerned, User) else []) + owners_of(desk_id):
+        if user.id not in told:
+            told.add(user.id)
+            audit.record(event, user=user, desk=desk_id, ip=ip, member=email, **detail)
+
+
 def _lock(desk_id):
     """Serialise the changes of this desk's memberships (see the module's docstring)."""
     db.session.execute(select(Desk.id).where(Desk.id == desk_id).with_for_update())
@@ -131,10 +144,7 @@ def invite(desk, inviter, email, role, *, now, ip=None):
     db.session.add(invitation)
     db.session.flush()
     invitee = _user_by_email(email)
-    audit.record("desk_invitation_sent", user=inviter, desk=desk.id, ip=ip, to=email, role=roles.label(role))
-    if invitee is not None:
-        audit.record("desk_invitation_received", user=invitee, desk=desk.id, ip=ip, by=inviter.email,
-                     role=roles.label(role))
+    _record("desk_invitation_sent", desk.id, invitee or email, actor=inviter, ip=ip, role=roles.label(role))
     mails.invitation(invitation, _desk(desk.id), inviter)
     return invitation
 
@@ -155,7 +165,7 @@ def resend(desk_id, owner, invitation_id, *, now, ip=None):
     limits.hit("invitation_owner", owner.id)
     invitation.nonce = new_session_token()
     invitation.sent_at, invitation.expires_at = now, now + timedelta(days=INVITATION_DAYS)
-    audit.record("desk_invitation_resent", user=owner, desk=desk_id, ip=ip, to=invitation.email)
+    _record("desk_invitation_resent", desk_id, _user_by_email(invitation.email) or invitation.email, actor=owner, ip=ip)
     mails.invitation(invitation, _desk(desk_id), owner)
     return invitation
 
@@ -166,10 +176,7 @@ def withdraw(desk_id, owner, invitation_id, *, ip=None):
     invitation = _invitation(desk_id, invitation_id)
     email = invitation.email
     db.session.delete(invitation)
-    audit.record("desk_invitation_withdrawn", user=owner, desk=desk_id, ip=ip, to=email)
-    invitee = _user_by_email(email)
-    if invitee is not None:
-        audit.record("desk_invitation_withdrawn", user=invitee, desk=desk_id, ip=ip, by=owner.email)
+    _record("desk_invitation_withdrawn", desk_id, _user_by_email(email) or email, actor=owner, ip=ip)
     return email
 
 
@@ -197,11 +204,10 @@ def accept(invitation, user, *, ip=None):
     if role_of(desk_id, user.id) is None:
         db.session.add(Membership(user_id=user.id, desk_id=desk_id, role=role))
     db.session.flush()
-    audit.record("desk_invitation_accepted", user=user, desk=desk_id, ip=ip, role=roles.label(role))
+    _record("desk_invitation_accepted", desk_id, user, ip=ip, role=roles.label(role))
     desk = _desk(desk_id)
     for owner in owners_of(desk_id):
         if owner.id != user.id:
-            audit.record("desk_member_joined", user=owner, desk=desk_id, ip=ip, to=user.email, role=roles.label(role))
             mails.joined(owner, desk, user, role)
     return desk
 
@@ -239,8 +245,8 @@ def change_role(desk_id, owner, user_id, role, *, ip=None):
     if membership.role == roles.OWNER and _owner_count(desk_id) <= 1:
         raise LastOwner()
     before, membership.role = membership.role, role
-    audit.record("desk_member_role_changed", user=membership.user_id, desk=desk_id, ip=ip, by=owner.email,
-                 **{"from": roles.label(before), "to": roles.label(role)})
+    _record("desk_member_role_changed", desk_id, membership.user, actor=owner, ip=ip,
+            **{"from": roles.label(before), "to": roles.label(role)})
     mails.role_changed(membership.user, _desk(desk_id), owner, role)
     return membership
 
@@ -257,8 +263,7 @@ def remove(desk_id, owner, user_id, *, ip=None):
         raise LastOwner()
     removed = membership.user
     db.session.delete(membership)
-    audit.record("desk_member_removed", user=removed, desk=desk_id, ip=ip, by=owner.email)
-    audit.record("desk_member_removed", user=owner, desk=desk_id, ip=ip, to=removed.email)
+    _record("desk_member_removed", desk_id, removed, actor=owner, ip=ip)
     mails.removed(removed, _desk(desk_id), owner)
     return removed
 
@@ -270,12 +275,12 @@ def leave(desk_id, user, *, ip=None):
     if membership.role == roles.OWNER and _owner_count(desk_id) <= 1:
         raise LastOwner()
     db.session.delete(membership)
-    audit.record("desk_member_left", user=user.id, desk=desk_id, ip=ip)
+    leaver = db.session.get(User, user.id)
+    _record("desk_member_left", desk_id, leaver, ip=ip)
     desk = _desk(desk_id)
     for owner in owners_of(desk_id):
         if owner.id != user.id:
-            audit.record("desk_member_left", user=owner, desk=desk_id, ip=ip, to=user.email)
-            mails.left(owner, desk, user)
+            mails.left(owner, desk, leaver)
     return user
 
 
@@ -288,8 +293,7 @@ def ask_handover(desk_id, owner, user_id, *, ip=None):
     if membership.role == roles.OWNER:
         raise Refused(f"{membership.user.email} ya es Propietario de este escritorio.")
     limits.hit("invitation_owner", owner.id)
-    audit.record("desk_handover_requested", user=owner, desk=desk_id, ip=ip, to=membership.user.email)
-    audit.record("desk_handover_requested", user=membership.user_id, desk=desk_id, ip=ip, by=owner.email)
+    _record("desk_handover_requested", desk_id, membership.user, actor=owner, ip=ip)
     mails.handover(membership.user, _desk(desk_id), owner)
     return membership.user
 
@@ -307,8 +311,8 @@ def handover(desk_id, from_id, to_user, *, ip=None):
         raise InvitationUnusable("Ya no perteneces a este escritorio.")
     taker.role, giver.role = roles.OWNER, roles.MEMBER
     desk = _desk(desk_id)
-    audit.record("desk_handover_confirmed", user=to_user, desk=desk_id, ip=ip, by=giver.user.email)
-    audit.record("desk_handover_confirmed", user=giver.user, desk=desk_id, ip=ip, to=to_user.email)
+    db.session.flush()
+    _record("desk_handover_confirmed", desk_id, to_user, actor=giver.user, ip=ip)
     mails.handed_over(giver.user, desk, to_user)
     return desk
 

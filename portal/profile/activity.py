@@ -45,11 +45,9 @@ LABELS = {
     "alert_preferences_changed": "Avisos por correo cambiados",
     "alerts_unsubscribed": "Baja de avisos desde el correo",
     "desk_invitation_sent": "Invitación a un escritorio enviada",
-    "desk_invitation_received": "Invitación a un escritorio recibida",
     "desk_invitation_resent": "Invitación a un escritorio reenviada",
     "desk_invitation_withdrawn": "Invitación a un escritorio retirada",
     "desk_invitation_accepted": "Invitación a un escritorio aceptada",
-    "desk_member_joined": "Nuevo usuario en un escritorio",
     "desk_member_role_changed": "Rol en un escritorio cambiado",
     "desk_member_removed": "Usuario quitado de un escritorio",
     "desk_member_left": "Usuario dejó un escritorio",
@@ -72,6 +70,8 @@ def _detail(detail):
         parts.append(f"Clave {detail['key']}")  # masked when recorded: only the last 4 show
     if detail.get("destination") in DESTINATIONS:
         parts.append(f"Destino: {DESTINATIONS[detail['destination']]}")
+    if detail.get("member"):
+        parts.append(detail["member"])
     if detail.get("by"):
         parts.append(f"por {detail['by']}")
     if detail.get("role"):
