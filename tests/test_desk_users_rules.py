@@ -100,6 +100,7 @@ def test_a_withdrawn_invitation_opens_nothing(app):
     with pytest.raises(rules.InvitationUnusable):
         rules.open_invitation(*links.read_invitation(token), now=clock.now())
     assert "desk_invitation_withdrawn" in _events(s.owner)
+    assert any("retiró" in m.body_text for m in _mails_to("retirada@empresa.mx"))
 
 
 def test_an_invitation_is_for_its_address_only(app):

@@ -145,3 +145,15 @@ def test_the_api_and_the_import_take_viewer_and_show_pending_invitations(app, cl
     assert api.put(f"/desks/{s.desk.rfc}", json=body).status_code == 200
     assert db.session.scalar(select(Membership.role).join(Membership.user).where(
         Membership.desk_id == s.desk.id, Membership.user.has(email="solo.mira@empresa.mx"))) == "viewer"
+
+
+def test_invitations_are_limited_per_owner_with_the_one_429(app, client, login):
+    s = staff()
+    login(s.owner)
+    for n in range(10):
+        assert client.post("/escritorio/usuarios/invitar", data={"email": f"p{n}@empresa.mx", "role": "member"}).status_code == 303
+    over = client.post("/escritorio/usuarios/invitar", data={"email": "p10@empresa.mx", "role": "member"},
+                       headers={"HX-Request": "true"})
+    assert over.status_code == 429 and int(over.headers["Retry-After"]) > 0
+    assert "Enviaste demasiadas invitaciones" in over.get_data(as_text=True)
+    assert db.session.scalar(select(DeskInvitation.id).where(DeskInvitation.email == "p10@empresa.mx")) is None

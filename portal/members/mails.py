@@ -13,6 +13,11 @@ def invitation(invitation, desk, inviter):
                    expires=invitation.expires_at)
 
 
+def withdrawn(email, desk, owner):
+    return enqueue(email, f"Se retiró tu invitación a {desk.razon_social}", "desk_invitation_withdrawn", desk=desk,
+                   desk_name=desk.razon_social, owner=owner.name)
+
+
 def joined(owner, desk, user, role):
     return enqueue(owner.email, f"{user.name} se unió a {desk.razon_social}", "desk_member_joined", user=owner,
                    desk=desk, name=owner.name, desk_name=desk.razon_social, member=user.name,

@@ -177,6 +177,7 @@ def withdraw(desk_id, owner, invitation_id, *, ip=None):
     email = invitation.email
     db.session.delete(invitation)
     _record("desk_invitation_withdrawn", desk_id, _user_by_email(email) or email, actor=owner, ip=ip)
+    mails.withdrawn(email, _desk(desk_id), owner)
     return email
 
 
