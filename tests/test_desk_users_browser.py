@@ -30,6 +30,7 @@ def test_an_owner_invites_and_the_invitee_joins_from_the_mail(live_server, brows
     expect(page.locator("main")).to_contain_text("Enviamos la invitación a colega.nueva@empresa.mx como Consulta")
     if js:
         assert page.evaluate("window.notReloaded === true")  # swapped in place, not a new page
+    assert page.evaluate("document.documentElement.scrollWidth") <= 320 + 1  # its list scrolls in its own box
 
     [mail] = [m for m in deliver() if m["to"] == ["colega.nueva@empresa.mx"]]
     link = re.search(r"https?://\S+/escritorio/invitacion/\S+", body_of(mail["message"])).group(0)
