@@ -157,3 +157,15 @@ def test_invitations_are_limited_per_owner_with_the_one_429(app, client, login):
     assert over.status_code == 429 and int(over.headers["Retry-After"]) > 0
     assert "Enviaste demasiadas invitaciones" in over.get_data(as_text=True)
     assert db.session.scalar(select(DeskInvitation.id).where(DeskInvitation.email == "p10@empresa.mx")) is None
+
+
+def test_the_csv_import_takes_viewer(app, tmp_path):
+    path = tmp_path / "desks.csv"
+    path.write_text("rfc,razon_social,kind,user_email,user_name,user_phone,user_role\n"
+                    "CBA950612K21,Comercializadora del Bajío S.A. de C.V.,cliente,laura@bajio.com.mx,Laura Méndez,,owner\n"
+                    "CBA950612K21,Comercializadora del Bajío S.A. de C.V.,cliente,ana@bajio.com.mx,Ana Cuentas,,viewer\n",
+                    encoding="utf-8")
+    result = app.test_cli_runner().invoke(args=["portal", "import", str(path)])
+    assert result.exit_code == 0, result.output
+    assert db.session.scalar(select(Membership.role).join(Membership.user).where(
+        Membership.user.has(email="ana@bajio.com.mx"))) == "viewer"

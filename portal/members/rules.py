@@ -143,9 +143,9 @@ def invite(desk, inviter, email, role, *, now, ip=None):
                                 created_at=now, sent_at=now, expires_at=now + timedelta(days=INVITATION_DAYS))
     db.session.add(invitation)
     db.session.flush()
-    invitee = _user_by_email(email)
+    invitee = user_by_email(email)
     _record("desk_invitation_sent", desk.id, invitee or email, actor=inviter, ip=ip, role=roles.label(role))
-    mails.invitation(invitation, _desk(desk.id), inviter)
+    mails.invitation(invitation, desk_by_id(desk.id), inviter)
     return invitation
 
 
@@ -165,8 +165,8 @@ def resend(desk_id, owner, invitation_id, *, now, ip=None):
     limits.hit("invitation_owner", owner.id)
     invitation.nonce = new_session_token()
     invitation.sent_at, invitation.expires_at = now, now + timedelta(days=INVITATION_DAYS)
-    _record("desk_invitation_resent", desk_id, _user_by_email(invitation.email) or invitation.email, actor=owner, ip=ip)
-    mails.invitation(invitation, _desk(desk_id), owner)
+    _record("desk_invitation_resent", desk_id, user_by_email(invitation.email) or invitation.email, actor=owner, ip=ip)
+    mails.invitation(invitation, desk_by_id(desk_id), owner)
     return invitation
 
 
@@ -176,8 +176,8 @@ def withdraw(desk_id, owner, invitation_id, *, ip=None):
     invitation = _invitation(desk_id, invitation_id)
     email = invitation.email
     db.session.delete(invitation)
-    _record("desk_invitation_withdrawn", desk_id, _user_by_email(email) or email, actor=owner, ip=ip)
-    mails.withdrawn(email, _desk(desk_id), owner)
+    _record("desk_invitation_withdrawn", desk_id, user_by_email(email) or email, actor=owner, ip=ip)
+    mails.withdrawn(email, desk_by_id(desk_id), owner)
     return email
 
 
@@ -206,7 +206,7 @@ def accept(invitation, user, *, ip=None):
         db.session.add(Membership(user_id=user.id, desk_id=desk_id, role=role))
     db.session.flush()
     _record("desk_invitation_accepted", desk_id, user, ip=ip, role=roles.label(role))
-    desk = _desk(desk_id)
+    desk = desk_by_id(desk_id)
     for owner in owners_of(desk_id):
         if owner.id != user.id:
             mails.joined(owner, desk, user, role)
@@ -219,13 +219,13 @@ class NewAccount:
     password: str
 
 
-def accept_as_new(invitation, account, *, ip=None):
+def accept_as_new(invitation, account, *, now, ip=None):
     """A new account for the invited address (the link proved it), which joins the desk."""
-    if _user_by_email(invitation.email) is not None:
+    if user_by_email(invitation.email) is not None:
         raise WrongAccount("Ya existe una cuenta con esta dirección: ingresa con ella para aceptar la invitación.")
     check_new_password(account.password, invitation.email)
     user = User(email=invitation.email, name=account.name, phone="", password_hash=hash_password(account.password),
-                email_verified_at=invitation.sent_at)
+                email_verified_at=now)  # the e-mailed link proved the address
     db.session.add(user)
     db.session.flush()
     audit.record("account_created", user=user, desk=invitation.desk_id, ip=ip)
@@ -248,7 +248,7 @@ def change_role(desk_id, owner, user_id, role, *, ip=None):
     before, membership.role = membership.role, role
     _record("desk_member_role_changed", desk_id, membership.user, actor=owner, ip=ip,
             **{"from": roles.label(before), "to": roles.label(role)})
-    mails.role_changed(membership.user, _desk(desk_id), owner, role)
+    mails.role_changed(membership.user, desk_by_id(desk_id), owner, role)
     return membership
 
 
@@ -265,7 +265,7 @@ def remove(desk_id, owner, user_id, *, ip=None):
     removed = membership.user
     db.session.delete(membership)
     _record("desk_member_removed", desk_id, removed, actor=owner, ip=ip)
-    mails.removed(removed, _desk(desk_id), owner)
+    mails.removed(removed, desk_by_id(desk_id), owner)
     return removed
 
 
@@ -278,7 +278,7 @@ def leave(desk_id, user, *, ip=None):
     db.session.delete(membership)
     leaver = db.session.get(User, user.id)
     _record("desk_member_left", desk_id, leaver, ip=ip)
-    desk = _desk(desk_id)
+    desk = desk_by_id(desk_id)
     for owner in owners_of(desk_id):
         if owner.id != user.id:
             mails.left(owner, desk, leaver)
@@ -295,7 +295,7 @@ def ask_handover(desk_id, owner, user_id, *, ip=None):
         raise Refused(f"{membership.user.email} ya es Propietario de este escritorio.")
     limits.hit("invitation_owner", owner.id)
     _record("desk_handover_requested", desk_id, membership.user, actor=owner, ip=ip)
-    mails.handover(membership.user, _desk(desk_id), owner)
+    mails.handover(membership.user, desk_by_id(desk_id), owner)
     return membership.user
 
 
@@ -311,7 +311,7 @@ def handover(desk_id, from_id, to_user, *, ip=None):
     if taker is None:
         raise InvitationUnusable("Ya no perteneces a este escritorio.")
     taker.role, giver.role = roles.OWNER, roles.MEMBER
-    desk = _desk(desk_id)
+    desk = desk_by_id(desk_id)
     db.session.flush()
     _record("desk_handover_confirmed", desk_id, to_user, actor=giver.user, ip=ip)
     mails.handed_over(giver.user, desk, to_user)
@@ -320,10 +320,10 @@ def handover(desk_id, from_id, to_user, *, ip=None):
 
 # --- helpers ---------------------------------------------------------------------------------
 
-def _user_by_email(email):
+def user_by_email(email):
     return db.session.scalar(select(User).where(func.lower(User.email) == email.lower()))
 
 
-def _desk(desk_id):
+def desk_by_id(desk_id):
     return db.session.get(Desk, desk_id)
 

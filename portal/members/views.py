@@ -7,11 +7,11 @@ status: 403 for a role that may not (portal/roles.py), 404 for what is not this 
 last owner, 422 for a bad address, 429 for the limits.
 """
 from flask import abort, flash, redirect, render_template, request, session, url_for
-from flask_login import current_user, login_required, login_user
+from flask_login import current_user, login_required
 from werkzeug.datastructures import MultiDict
 
 from portal import clock, roles
-from portal.auth import sessions
+from portal.auth.views import finish_sign_in
 from portal.desks import current_desk, desk_required, role_required
 from portal.errors import rate_limited
 from portal.extensions import db
@@ -174,7 +174,7 @@ def invitation(token):
         return _link_error(str(error))
     desk = invitation.desk
     context = {"invitation": invitation, "invited_desk": desk, "role": roles.label(invitation.role), "token": token}
-    existing = rules._user_by_email(invitation.email)
+    existing = rules.user_by_email(invitation.email)
     if current_user.is_authenticated:
         if current_user.email.lower() != invitation.email:
             return render_template("members/link.html", wrong_account=True, **context), 403
@@ -196,15 +196,14 @@ def invitation(token):
     if request.method == "POST" and form.validate_on_submit():
         try:
             user, _desk = rules.accept_as_new(invitation, rules.NewAccount(form.name.data, form.password.data),
-                                              ip=request.remote_addr)
+                                              now=clock.now(), ip=request.remote_addr)
         except rules.MemberError as error:
             return _link_error(str(error), error.status)
-        signed_in = sessions.start(user)
-        db.session.commit()
-        login_user(signed_in)
+        # Signed in as after Iniciar sesión (a fresh session, its audit event), in the desk just joined.
+        response = finish_sign_in(user, False, url_for("members.users"))
         session["desk_id"] = desk.id
         flash(f"Tu cuenta quedó creada y ya eres usuario de {desk.razon_social} como {context['role']}.", "success")
-        return redirect(url_for("members.users"), code=303)
+        return response
     status = 422 if request.method == "POST" else 200
     return render_template("members/link.html", new_account_form=form, **context), status
 
@@ -219,7 +218,7 @@ def handover(token):
         return _link_error(str(error))
     if to_id != current_user.id:
         return _link_error("Este enlace es para otra cuenta: ingresa con la cuenta a la que se envió.", 403)
-    desk = rules._desk(desk_id)
+    desk = rules.desk_by_id(desk_id)
     if request.method == "POST":
         if not ConfirmForm().validate_on_submit():
             abort(400)
