@@ -56,9 +56,11 @@ def test_a_role_change_and_a_removal_apply_on_the_members_next_request(app, clie
     assert client.post(f"/escritorio/usuarios/{s.member.id}/quitar").status_code == 303
     gone = member.get("/servicios/suscripciones")
     assert gone.status_code == 403 and "no pertenece a ningún escritorio" in gone.get_data(as_text=True)
-    # The last owner is kept, with the reason.
-    last = client.post(f"/escritorio/usuarios/{s.owner.id}/rol", data={"role": "member"})
-    assert last.status_code == 409 and "al menos un Propietario" in last.get_data(as_text=True)
+    # The last owner is kept, with the reason; with htmx the panel is swapped in place, with the list.
+    last = client.post(f"/escritorio/usuarios/{s.owner.id}/rol", data={"role": "member"}, headers={"HX-Request": "true"})
+    body = last.get_data(as_text=True)
+    assert last.status_code == 409 and "al menos un Propietario" in body
+    assert body.lstrip().startswith('<div id="users-panel">') and s.viewer.email in body and "<html" not in body
 
 
 def test_a_removed_member_of_two_desks_falls_back_to_the_other(app, client, login):
