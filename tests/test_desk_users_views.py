@@ -36,6 +36,9 @@ def test_a_viewer_sees_the_lists_without_their_buttons_and_a_change_is_refused_s
     login(s.viewer)
     listing = client.get("/servicios/suscripciones").get_data(as_text=True)
     assert "Reenviar CDA" not in listing and "Envíos" in listing
+    swapped = client.get("/servicios/suscripciones?q=SAE", headers=hx)
+    assert swapped.status_code == 200 and "Envíos" in swapped.get_data(as_text=True)
+    assert "Reenviar CDA" not in swapped.get_data(as_text=True)
     assert "Activar claves" not in client.get("/claves-prepago").get_data(as_text=True)
     users = client.get("/escritorio/usuarios").get_data(as_text=True)
     assert "Invitar a una persona" not in users and "Cambiar rol" not in users and s.owner.email in users
