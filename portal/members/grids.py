@@ -49,7 +49,7 @@ USERS = Grid(
         Column("correo", "Correo electrónico", User.email),
         Column("rol", "Rol", Membership.role, labels=roles.LABELS, groupable=True,
                html=lambda value: badge(value, roles.label(value)), filter=Choice("rol")),
-        Column("dos_pasos", "Verificación en dos pasos", TWO_STEP_ON, labels=TWO_STEP),
+        Column("dos_pasos", "Dos pasos", TWO_STEP_ON, labels=TWO_STEP),
         MomentColumn("ultimo_ingreso", "Último ingreso", LAST_SIGN_IN, nullable=True, empty="Nunca"),
     ],
 )
