@@ -1,12 +1,13 @@
 """The invitation in lynx (no JavaScript): the owner invites from Usuarios, the invitee opens the
-link of the real e-mail and creates the account, and is in the desk."""
+link of the real e-mail and creates the account, and is in the desk; the page as w3m shows it."""
 import re
 
 import pytest
 
 from tests.conftest import body_of
-from tests.desk_users_helpers import staff
+from tests.desk_users_helpers import invite, staff
 from tests.embed_helpers import sqlite_only
+from tests.test_embed_text_browser import sign_in, w3m  # noqa: F401 (fixture)
 from tests.text_browsers import Lynx, require
 
 pytestmark = [pytest.mark.text_browser, sqlite_only]  # what lynx reads is the same HTML whatever the database
@@ -51,3 +52,12 @@ def test_lynx_invites_and_joins(live_server, lynx, deliver):
     invitee.toggle("Acepto los")
     invitee.press("Crear mi cuenta y unirme")
     invitee.wait_for("Tu cuenta quedó creada", "Usuarios del escritorio", "Lina Lynx")
+
+
+def test_w3m_reads_the_users_page_with_its_actions(live_server, w3m):  # noqa: F811
+    s = staff()
+    invite(s, "por.aceptar@empresa.mx", "viewer")
+    text = w3m("/escritorio/usuarios", cookie=sign_in(live_server, s.owner))
+    for words in ("Usuarios del escritorio", "Invitar a una persona", "por.aceptar@empresa.mx", "Reenviar", "Retirar",
+                  s.member.email, "Cambiar rol", "Ceder propiedad", "Dejar este escritorio"):
+        assert words in text, text
