@@ -1,9 +1,11 @@
 """Mi escritorio > Usuarios through the test client: the page, roles in the pages, changes that take
 effect on the member's next request, the e-mailed links, the API and the CSV import."""
 import re
+from datetime import timedelta
 
 from sqlalchemy import select
 
+from portal import clock
 from portal.extensions import db
 from portal.members import links
 from portal.models import DeskInvitation, Membership
@@ -28,6 +30,9 @@ def test_the_page_lists_members_and_pending_invitations_like_the_other_grids(app
     assert s.member.email not in found.get_data(as_text=True) and "<html" not in found.get_data(as_text=True)
     csv = client.get("/escritorio/usuarios?formato=csv&sort=-correo")
     assert csv.mimetype == "text/csv" and s.owner.email in csv.get_data(as_text=True)
+    clock.travel(timedelta(days=8))
+    login(s.owner)  # a week later: a new session
+    assert "Vencida" in client.get("/escritorio/usuarios").get_data(as_text=True)  # still there, to resend
 
 
 def test_a_viewer_sees_the_lists_without_their_buttons_and_a_change_is_refused_saying_who_can(app, client, login, hx):
