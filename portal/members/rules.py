@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from portal import audit, limits, roles
 from portal.auth.passwords import check_new_password, hash_password
@@ -142,7 +143,10 @@ def invite(desk, inviter, email, role, *, now, ip=None):
     invitation = DeskInvitation(desk_id=desk.id, email=email, role=role, invited_by_id=inviter.id,
                                 created_at=now, sent_at=now, expires_at=now + timedelta(days=INVITATION_DAYS))
     db.session.add(invitation)
-    db.session.flush()
+    try:
+        db.session.flush()
+    except IntegrityError:  # the same address invited from another tab at the same moment
+        raise Refused(f"Ya hay una invitación pendiente para {email}: puedes reenviarla o retirarla.") from None
     invitee = user_by_email(email)
     _record("desk_invitation_sent", desk.id, invitee or email, actor=inviter, ip=ip, role=roles.label(role))
     mails.invitation(invitation, desk_by_id(desk.id), inviter)
