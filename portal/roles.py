@@ -1,10 +1,14 @@
-"""What each role of a desk may do: Flask-free, so views, the API and tests ask the same rules.
+"""What each role of a desk may do: Flask-free, so views, the rules and tests ask the same thing.
 
 Roles (memberships.role): `owner` (Propietario), `member` (Usuario), `viewer` (Consulta).
 - Consulta sees every list of the desk and changes nothing in it.
 - Usuario also acts on the desk's services and keys (Reenviar CDA, activar claves).
 - Propietario also manages the desk: its users, the two-step requirement, its identity provider.
 """
+from sqlalchemy import select
+
+from portal.extensions import db
+from portal.models import Membership
 
 OWNER, MEMBER, VIEWER = "owner", "member", "viewer"
 ROLES = (OWNER, MEMBER, VIEWER)
@@ -45,11 +49,6 @@ def require(role, action):
 
 def role_in(desk_id, user_id):
     """The user's role in the desk as stored now, or None when not a member."""
-    from sqlalchemy import select
-
-    from portal.extensions import db
-    from portal.models import Membership
-
     return db.session.scalar(select(Membership.role).where(Membership.desk_id == desk_id,
                                                            Membership.user_id == user_id))
 

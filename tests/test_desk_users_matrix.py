@@ -116,7 +116,8 @@ def test_every_route_answers_each_role_as_the_matrix_says(app, login):
             "members.change_role": {"role": "member"}, "core.switch_desk": {"desk_id": s.desk.id},
             "prepaid.validate": {"keys": ""}, "services.category": {"cols": "sistema"},
             "prepaid.keys": {"cols": "fecha"}, "members.users": {"cols": "nombre"}}
-    wrong = []
+    wrong, leaks = [], []
+    secrets_of_a = [s.owner.email, s.member.email, s.viewer.email, s.extra.email, invitation.email, s.desk.rfc]
     for endpoint, method in _routes(app):
         expected = MATRIX[(endpoint, method)]
         if isinstance(expected, str):
@@ -129,9 +130,12 @@ def test_every_route_answers_each_role_as_the_matrix_says(app, login):
             url = url_for(endpoint, **values)
         for role in ROLES:
             response = clients[role].open(url, method=method, data=data.get(endpoint, {}))
+            if role == "outsider":
+                leaks += [(endpoint, method, text) for text in secrets_of_a if text in response.get_data(as_text=True)]
             if response.status_code not in expected[role]:
                 wrong.append((endpoint, method, role, response.status_code, sorted(expected[role])))
             if response.status_code == 403 and role == "viewer" and endpoint not in tokens:
                 body = response.get_data(as_text=True)
                 assert "Tu rol en este escritorio es Consulta" in body, (endpoint, body[:300])
     assert wrong == [], "\n".join(map(str, wrong))
+    assert leaks == []  # the other desk's owner never reads this desk's people
