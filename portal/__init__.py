@@ -98,9 +98,10 @@ def _register_blueprints(app):
     from portal.auth import bp as auth_bp
     from portal.cda import bp as cda_bp
     from portal.core import bp as core_bp
+    from portal.members import bp as members_bp
     from portal.prepaid import bp as prepaid_bp
     from portal.profile import bp as profile_bp
     from portal.services import bp as services_bp
 
-    for bp in (core_bp, auth_bp, services_bp, cda_bp, prepaid_bp, profile_bp, api_bp):
+    for bp in (core_bp, auth_bp, services_bp, cda_bp, prepaid_bp, profile_bp, members_bp, api_bp):
         app.register_blueprint(bp)

@@ -189,10 +189,26 @@ def _public_address(config, production):
     config["PORTAL_URL"] = url
 
 
+def parse_desk_groups(text):
+    """OIDC_DESK_GROUPS "grupo=RFC:rol, ..." as [(group, rfc, role)]; ValueError naming the bad entry."""
+    from portal.models.accounts import MEMBER_ROLES
+
+    entries = []
+    for item in (text or "").split(","):
+        item = item.strip()
+        if not item:
+            continue
+        group, _, rest = item.partition("=")
+        rfc, _, role = rest.partition(":")
+        group, rfc, role = group.strip(), rfc.strip().upper(), role.strip().lower()
+        if not group or not rfc or role not in MEMBER_ROLES:
+            raise ValueError(f"{item!r} no tiene la forma grupo=RFC:rol (rol: {', '.join(MEMBER_ROLES)})")
+        entries.append((group, rfc, role))
+    return entries
+
+
 def _single_sign_on(config):
     """OIDC_* and AUTH_PROXY_*: complete and well formed, or the portal does not start."""
-    from portal.auth.oidc import parse_desk_groups
-
     if config.get("OIDC_ISSUER"):
         issuer = urlsplit(config["OIDC_ISSUER"])
         if issuer.scheme not in ("http", "https") or not issuer.netloc or issuer.query or issuer.fragment:

@@ -8,6 +8,7 @@ from flask_login import current_user, login_required
 from flask_login.utils import decode_cookie
 from sqlalchemy import select
 
+from portal import roles
 from portal.auth import sessions, sso, two_factor
 from portal.extensions import db
 from portal.column_choices import column_choices_of, parse_column_choices
@@ -23,13 +24,14 @@ class ActiveDesk(NamedTuple):
     rfc: str
     kind: str
     require_two_factor: bool
+    role: str  # the user's role in it (portal/roles.py), read with the user on every request
 
     @property
     def is_distributor(self):
         return self.kind == "distribuidor"
 
 
-DESK_COLUMNS = tuple(getattr(Desk, name) for name in ActiveDesk._fields)
+DESK_COLUMNS = (*(getattr(Desk, name) for name in ActiveDesk._fields[:-1]), Membership.role)
 
 # Built once (composing it costs more than running it): the user, the session, every grid's saved
 # columns and the chosen desk, in one statement.
@@ -112,3 +114,23 @@ def desk_required(view):
         return view(*args, **kwargs)
 
     return wrapper
+
+
+def role_required(action):
+    """desk_required, and a role in the active desk that may do `action` (portal/roles.py): a 403
+    page, htmx fragment or JSON otherwise, saying who can. Read on every request with the user,
+    so a role changed by an owner applies to the member's very next request."""
+
+    def decorator(view):
+        @wraps(view)
+        @desk_required
+        def wrapper(*args, **kwargs):
+            try:
+                roles.require(current_desk().role, action)
+            except roles.RoleRefused as refused:
+                abort(403, str(refused))
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorator

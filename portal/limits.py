@@ -62,6 +62,9 @@ LIMITS = {
     "prepaid_validation": Limit(  # failed key validations, per user and per address
         "10/15 minutes", "Demasiados intentos fallidos de validar claves. Espera {wait} e inténtalo de nuevo.",
         "No es posible validar claves en este momento. Inténtalo de nuevo en unos minutos."),
+    # Invitations and hand-over offers sent, per desk and per owner: nobody mails strangers through a desk.
+    "invitation_desk": Limit("30/day", "Este escritorio envió demasiadas invitaciones hoy; podrás enviar más en {wait}."),
+    "invitation_owner": Limit("10/hour", "Enviaste demasiadas invitaciones; podrás enviar más en {wait}."),
     "api_token": Limit("API_RATE_LIMIT", "Demasiadas solicitudes con este token; espera {wait}.", config=True),
 }
 

@@ -5,6 +5,7 @@ from zoneinfo import ZoneInfo
 from flask import current_app, has_request_context
 from flask_login import current_user
 
+from portal import roles
 from portal.mail.addresses import mask_email
 from portal.models.services import CATEGORIES
 from portal.urls import here
@@ -62,7 +63,10 @@ def init_app(app):
         }
         # E-mails are also rendered by the CLI and the outbox worker, where there is no request.
         if has_request_context() and current_user.is_authenticated:
-            context["desk"] = current_desk()
+            context["desk"] = desk = current_desk()
+            # may("change"), may("manage"): what the user's role in the active desk allows (portal/roles.py),
+            # so pages hide what the routes would refuse.
+            context["may"] = lambda action: desk is not None and roles.allows(desk.role, action)
             # Called by the layout only, so a fragment costs no query for it.
             context["user_desks"] = lambda: desks_of(current_user)
         return context

@@ -12,7 +12,9 @@ from urllib.parse import unquote_plus
 
 import pytest
 
+from portal import clock
 from portal.alerts import unsubscribe
+from portal.members import links as member_links, rules
 from portal.auth import tokens
 from portal.extensions import db
 from portal.models import PrepaidKey
@@ -39,9 +41,11 @@ class DeskA:
         self.key = factories.prepaid_key(self.desk)  # Disponible in A (a distributor desk)
         self.client = factories.client(self.desk, razon_social="Cliente Secreto de A")
         self.used_key = factories.prepaid_key(self.desk, status="utilizada", client=self.client)
+        self.invitation = rules.invite(self.desk, self.user, "invitada-de-a@empresa-a.mx", "member", now=clock.now())
+        db.session.commit()
         self.strings = [self.desk.razon_social, self.desk.rfc, self.user.email, self.system.serial, self.system.cda,
                         self.key.code, self.used_key.code, self.client.razon_social, self.client.rfc,
-                        "-".join(self.key.code[i:i + 4] for i in range(0, 16, 4))]
+                        "-".join(self.key.code[i:i + 4] for i in range(0, 16, 4)), self.invitation.email]
 
     def leaks(self, body, sent=""):
         """A's strings in `body`, but those B typed itself (`sent`: an echoed URL tells B nothing new)."""
@@ -66,11 +70,19 @@ def _values(a, b_user):
         "rfc": a.desk.rfc,
         "category": "suscripciones",  # not an id: B's own list, which must not show A's rows
         "desk_id": str(a.desk.id),
+        "invitation_id": str(a.invitation.id),
+        "user_id": str(a.user.id),
     }
 
 
 TOKEN_PURPOSE = {"auth.reset": tokens.RESET_PASSWORD, "auth.verify_email": tokens.VERIFY_EMAIL,
                  "profile.confirm_email": tokens.CHANGE_EMAIL, "auth.set_password": tokens.SET_PASSWORD}
+
+
+def _forged_link(genuine, payload):
+    """A genuine link of B's with its payload swapped for one naming A's data (the signature no longer fits)."""
+    encoded = base64.urlsafe_b64encode(json.dumps(payload, separators=(",", ":")).encode()).rstrip(b"=").decode()
+    return encoded + "." + genuine.split(".", 1)[1]
 
 
 def _plain(rule):
@@ -94,6 +106,7 @@ def test_every_rule_with_an_id_refuses_another_desk_and_leaks_nothing(app, clien
     document = client.get("/api/v1/openapi.json").get_json()
     scoped = {scope: api_token(f"solo-{scope.replace(':', '-')}", [scope]) for scope in API_SCOPES}
     covered, leaks, requests_made = [], [], 0
+    own_invitation = None
 
     def check(rule, method, url, response, allowed):
         nonlocal requests_made
@@ -120,6 +133,20 @@ def test_every_rule_with_an_id_refuses_another_desk_and_leaks_nothing(app, clien
                 # A's genuine link, opened in B's session: refused, not applied to either account.
                 genuine = _plain(rule.rule).replace("<token>", tokens.issue(purpose, a.user, email="robado@empresa.mx"))
                 check(rule, method, genuine, client.open(genuine, method=method), {403})
+        elif rule.endpoint in ("members.invitation", "members.handover"):
+            # B's own genuine links (an invitation of B's desk, a hand-over in it) repointed at A's.
+            if rule.endpoint == "members.invitation":
+                own = own_invitation or rules.invite(world.b.desk, world.b.user, "invitada-de-b@empresa-b.mx", "member",
+                                                     now=clock.now())
+                own_invitation = own
+                db.session.commit()
+                token = _forged_link(member_links.invitation_token(own), [a.invitation.id, a.invitation.nonce])
+            else:
+                genuine = member_links.handover_token(world.b.desk.id, world.b.user.id, world.b.user.id)
+                token = _forged_link(genuine, [a.desk.id, a.user.id, world.b.user.id])
+            url = _plain(rule.rule).replace("<token>", token)
+            for headers in ({}, HX):
+                check(rule, method, url, client.open(url, method=method, headers=headers), {400})
         elif rule.endpoint == "profile.unsubscribe":
             # B's own unsubscribe token with A's user and desk in it: the signature no longer fits.
             signature = unsubscribe.issue(world.b.user.id, world.b.desk.id, "payments").partition(".")[2]

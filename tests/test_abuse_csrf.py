@@ -52,7 +52,8 @@ def _expired_token(app, browser):
 
 def _url(rule, serial, user):
     values = {"serial": serial, "token": tokens.issue(tokens.RESET_PASSWORD, user),
-              "desk_id": str(user.memberships[0].desk_id), "category": "suscripciones"}
+              "desk_id": str(user.memberships[0].desk_id), "category": "suscripciones",
+              "invitation_id": "1", "user_id": str(user.id)}
     if rule.endpoint == "profile.confirm_email":
         values["token"] = tokens.issue(tokens.CHANGE_EMAIL, user, email="nuevo@empresa.mx")
     elif rule.endpoint == "auth.set_password":

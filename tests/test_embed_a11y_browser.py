@@ -10,7 +10,9 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
+from portal import clock
 from portal.extensions import db
+from portal.members import rules as members
 from portal.models import Membership, PrepaidKey
 from portal import key_codes
 from tests import factories
@@ -70,6 +72,9 @@ def test_every_page_menu_and_modal_passes_axe_and_fits_320_px(app, live_server, 
         factories.service(desk, category)
     factories.prepaid_key(desk, status="utilizada", client=factories.client(desk, "Cliente Uno"))
     key = factories.prepaid_key()
+    factories.user(desk, role="viewer", name="Vera Consulta")  # Usuarios shows a member's actions
+    members.invite(desk, user, "invitada@empresa-con-nombre-largo.com.mx", "viewer", now=clock.now())
+    db.session.commit()
     page = browser_page(js=True, viewport=WIDE)
     check = Checker(page)
 
@@ -123,16 +128,17 @@ def test_every_page_menu_and_modal_passes_axe_and_fits_320_px(app, live_server, 
     check("licencia")
 
     for path, name in (("/perfil", "perfil"), ("/perfil/notificaciones", "notificaciones"),
-                       ("/perfil/actividad", "actividad"), ("/no-existe", "error-404")):
+                       ("/perfil/actividad", "actividad"), ("/escritorio/usuarios", "usuarios"),
+                       ("/no-existe", "error-404")):
         page.goto(live_server.url(path))
-        check(name, narrow_too=name == "actividad")
+        check(name, narrow_too=name in ("actividad", "usuarios"))
     page.goto(live_server.url("/perfil/dos-pasos"))
     check("dos-pasos")
     page.get_by_role("button", name="Activar verificación en dos pasos").click()
     page.get_by_role("img", name="Código QR para tu aplicación de autenticación").wait_for()
     check("dos-pasos-alta")
 
-    assert len(check.checked) == 31
+    assert len(check.checked) == 32
     assert check.findings == []
     db.session.rollback()
     assert db.session.get(PrepaidKey, key.id).desk_id == desk.id  # the walk really confirmed the key

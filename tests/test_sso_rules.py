@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from portal import clock, create_app
 from portal.auth import oidc, sso
-from portal.config import ConfigError
+from portal.config import ConfigError, parse_desk_groups
 from portal.extensions import db
 from portal.models import Membership, SsoIdentity, User
 from tests import factories
@@ -189,7 +189,7 @@ def test_an_account_linked_to_another_identity_of_the_issuer_is_refused(app):
 
 def test_auto_create_puts_the_account_in_desks_by_its_groups_at_every_sign_in(app):
     ventas, compras = factories.desk(), factories.desk()
-    groups = oidc.parse_desk_groups(f"ventas={ventas.rfc}:owner, todos={ventas.rfc}:member, compras={compras.rfc}:member")
+    groups = parse_desk_groups(f"ventas={ventas.rfc}:owner, todos={ventas.rfc}:member, compras={compras.rfc}:member")
     user, link = sign_in(identity(email="nuevo@empresa.example", groups=["todos", "compras"]),
                          auto_create=True, desk_groups=groups)
     db.session.commit()
@@ -205,11 +205,11 @@ def test_auto_create_puts_the_account_in_desks_by_its_groups_at_every_sign_in(ap
 
 
 def test_desk_groups_setting_is_checked():
-    assert oidc.parse_desk_groups(" a=XAXX010101AB1:owner ,b=xaxx010101ab1:Member") == [
+    assert parse_desk_groups(" a=XAXX010101AB1:owner ,b=xaxx010101ab1:Member") == [
         ("a", "XAXX010101AB1", "owner"), ("b", "XAXX010101AB1", "member")]
     for bad in ("a=RFC", "a=RFC:jefe", "=RFC:owner", "a"):
         with pytest.raises(ValueError):
-            oidc.parse_desk_groups(bad)
+            parse_desk_groups(bad)
 
 
 @pytest.mark.parametrize("settings, message", [

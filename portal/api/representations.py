@@ -3,18 +3,24 @@ from sqlalchemy import select
 
 from portal.api.http import day, iso
 from portal.extensions import db
-from portal.models import Desk, Membership, Service, User
+from portal.models import Desk, DeskInvitation, Membership, Service, User
 
 
-def desk_json(desk, members=None):
-    """A desk with its users; `members` (user, role) pairs when the caller loaded them already."""
+def desk_json(desk, members=None, invitations=None):
+    """A desk with its users and pending invitations; `members` (user, role) pairs and
+    `invitations` when the caller loaded them already."""
     if members is None:
         members = members_of([desk.id]).get(desk.id, [])
+    if invitations is None:
+        invitations = invitations_of([desk.id]).get(desk.id, [])
     return {
         "rfc": desk.rfc, "razon_social": desk.razon_social, "kind": desk.kind,
         "require_two_factor": bool(desk.require_two_factor),
         "users": [{"email": user.email, "name": user.name, "phone": user.phone or "", "role": role}
                   for user, role in members],
+        "pending_invitations": [{"email": invitation.email, "role": invitation.role, "invited_by": inviter,
+                                 "sent_at": iso(invitation.sent_at), "expires_at": iso(invitation.expires_at)}
+                                for invitation, inviter in invitations],
         "created_at": iso(desk.created_at), "updated_at": iso(desk.updated_at),
     }
 
@@ -38,9 +44,23 @@ def members_of(desk_ids):
     return members
 
 
+def invitations_of(desk_ids):
+    """desk id -> [(invitation, inviter's e-mail)] for several desks in one query."""
+    rows = db.session.execute(
+        select(DeskInvitation, User.email).outerjoin(User, User.id == DeskInvitation.invited_by_id)
+        .where(DeskInvitation.desk_id.in_(desk_ids)).order_by(DeskInvitation.desk_id, DeskInvitation.email)
+    ).all()
+    invitations = {}
+    for invitation, inviter in rows:
+        invitations.setdefault(invitation.desk_id, []).append((invitation, inviter))
+    return invitations
+
+
 def desks_json(desks):
-    members = members_of([desk.id for desk in desks]) if desks else {}
-    return [desk_json(desk, members.get(desk.id, [])) for desk in desks]
+    ids = [desk.id for desk in desks]
+    members = members_of(ids) if desks else {}
+    invitations = invitations_of(ids) if desks else {}
+    return [desk_json(desk, members.get(desk.id, []), invitations.get(desk.id, [])) for desk in desks]
 
 
 def services_json(services):

@@ -34,7 +34,6 @@ CLOCK_SKEW = 60
 CACHE_SECONDS = 3600
 # `amr` values that name a second factor (RFC 8176).
 SECOND_FACTORS = frozenset({"mfa", "otp", "hwk", "swk"})
-ROLES = ("owner", "member", "viewer")
 
 
 class ProviderUnavailable(Exception):
@@ -72,22 +71,6 @@ class Identity(NamedTuple):
     def second_factor(self):
         """The provider checked a second factor (its `amr` names one)."""
         return bool(SECOND_FACTORS.intersection(self.amr))
-
-
-def parse_desk_groups(text):
-    """OIDC_DESK_GROUPS "grupo=RFC:rol, ..." as [(group, rfc, role)]; ValueError naming the bad entry."""
-    entries = []
-    for item in (text or "").split(","):
-        item = item.strip()
-        if not item:
-            continue
-        group, _, rest = item.partition("=")
-        rfc, _, role = rest.partition(":")
-        group, rfc, role = group.strip(), rfc.strip().upper(), role.strip().lower()
-        if not group or not rfc or role not in ROLES:
-            raise ValueError(f"{item!r} no tiene la forma grupo=RFC:rol (rol: {', '.join(ROLES)})")
-        entries.append((group, rfc, role))
-    return entries
 
 
 # --- HTTP, with a timeout -------------------------------------------------------------------------

@@ -13,10 +13,11 @@ import hashlib
 from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import delete, select
 
-from portal.auth.oidc import ROLES, Provider, ProviderUnavailable, discover
+from portal.auth.oidc import Provider, ProviderUnavailable, discover
 from portal.auth.oidc import end_session_url as end_session_url_of
 from portal.auth.sessions import end_all
 from portal.auth.signin import find_user_by_email
+from portal import roles
 from portal.extensions import db
 from portal.models import Desk, DeskIdentityProvider, Membership, SsoIdentity, User
 from portal.models.accounts import new_session_token
@@ -107,7 +108,7 @@ def follow_groups(user, groups, desk_groups):
     wanted = {}
     for group, rfc, role in desk_groups:
         wanted.setdefault(rfc, None)
-        if group in groups and (wanted[rfc] is None or ROLES.index(role) < ROLES.index(wanted[rfc])):
+        if group in groups and (wanted[rfc] is None or roles.ROLES.index(role) < roles.ROLES.index(wanted[rfc])):
             wanted[rfc] = role
     desks = {desk.rfc: desk for desk in db.session.scalars(select(Desk).where(Desk.rfc.in_(list(wanted))))}
     for rfc, role in wanted.items():

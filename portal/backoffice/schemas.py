@@ -207,10 +207,19 @@ OUTPUTS = {
         "email": {"type": "string"}, "name": {"type": "string"}, "phone": {"type": "string"},
         "role": one_of(MEMBER_ROLES),
     }),
+    "DeskInvitation": answer({
+        "email": {"type": "string"}, "role": one_of(MEMBER_ROLES),
+        "invited_by": {"type": ["string", "null"], "description": "The inviting owner's e-mail."},
+        "sent_at": TIMESTAMP, "expires_at": TIMESTAMP,
+    }),
     "Desk": answer({
         "rfc": {"type": "string"}, "razon_social": {"type": "string"}, "kind": one_of(DESK_KINDS),
         "require_two_factor": {"type": "boolean"},
         "users": {"type": "array", "items": {"$ref": "#/components/schemas/DeskUser"}},
+        "pending_invitations": {
+            "type": "array", "items": {"$ref": "#/components/schemas/DeskInvitation"},
+            "description": "Invitations its owners sent that are not accepted or withdrawn yet (expired ones "
+                           "too: an owner can resend them)."},
         "created_at": TIMESTAMP, "updated_at": TIMESTAMP,
     }),
     "DeskPage": answer({

@@ -6,7 +6,7 @@ Plain functions on model objects and plain values; the views turn the exceptions
 from sqlalchemy import select
 from sqlalchemy.orm import load_only
 
-from portal import audit, limits
+from portal import audit, limits, roles
 from portal.extensions import db
 from portal.mail.outbox import enqueue
 from portal.models import OutboxMessage, Service
@@ -50,7 +50,9 @@ def find_system(desk, serial):
 
 
 def resend_cda(service, user, desk, ip):
-    """Queue the e-mail with the CDA to the user's address and audit it; the caller commits."""
+    """Queue the e-mail with the CDA to the user's address and audit it; the caller commits.
+    RoleRefused (portal.roles) unless the user's role in the desk may act on it."""
+    roles.require_in(desk.id, user.id, roles.CHANGE)
     if service.acquisition == "fisica":
         raise PhysicalCopy()
     if not service.cda:

@@ -9,7 +9,8 @@ from portal.cda import bp
 from portal.cda.forms import ResendForm
 from portal.cda.resend import (EmailNotVerified, NoCdaOnFile, PhysicalCopy, ResendRefused, TooManyResends,
                                find_system, latest_send, recent_sends, resend_cda)
-from portal.desks import current_desk, desk_required
+from portal import roles
+from portal.desks import current_desk, desk_required, role_required
 from portal.errors import rate_limited
 from portal.extensions import db
 from portal.htmx import is_htmx, redirect, render
@@ -27,7 +28,7 @@ REFUSALS = {
 
 
 @bp.post("/<serial>/reenviar-cda")
-@desk_required
+@role_required(roles.CHANGE)
 def resend(serial):
     """Queue the system's CDA to the account's e-mail and answer with the "Aspel notifica" notice."""
     desk = current_desk()

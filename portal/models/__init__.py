@@ -1,5 +1,5 @@
 """The data model (PRODUCT.md §1 and §5): one module per aggregate."""
-from portal.models.accounts import Desk, GridPreference, Membership, User, UserSession
+from portal.models.accounts import Desk, DeskInvitation, GridPreference, Membership, User, UserSession
 from portal.models.alerts import Alert, AlertPreference
 from portal.models.api_tokens import ApiToken
 from portal.models.audit import AuditEvent
@@ -10,7 +10,8 @@ from portal.models.sso import DeskIdentityProvider, SsoIdentity
 from portal.models.two_factor import RecoveryCode, TwoFactorCredential
 
 __all__ = [
-    "Alert", "AlertPreference", "ApiToken", "AuditEvent", "Client", "Desk", "DeskIdentityProvider", "GridPreference", "Membership",
-    "OutboxMessage", "PrepaidKey", "Product", "RecoveryCode", "Service", "SsoIdentity", "StampMovement", "TwoFactorCredential",
+    "Alert", "AlertPreference", "ApiToken", "AuditEvent", "Client", "Desk", "DeskIdentityProvider", "DeskInvitation",
+    "GridPreference", "Membership", "OutboxMessage", "PrepaidKey", "Product", "RecoveryCode", "Service", "SsoIdentity",
+    "StampMovement", "TwoFactorCredential",
     "User", "UserSession",
 ]

@@ -11,7 +11,8 @@ from portal import clock
 from portal.models._types import check_in
 
 DESK_KINDS = ("cliente", "distribuidor")
-MEMBER_ROLES = ("owner", "member")
+# Propietario, Usuario, Consulta (portal/roles.py says what each may do).
+MEMBER_ROLES = ("owner", "member", "viewer")
 
 
 def new_session_token():
@@ -105,3 +106,32 @@ class GridPreference(db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     grid: Mapped[str] = mapped_column(String(40))
     columns: Mapped[str] = mapped_column(String(500))
+
+
+class DeskInvitation(db.Model):
+    """An owner's invitation to join a desk with a role, pending until accepted or withdrawn (then
+    deleted: the audit events keep its story). The e-mailed link names it with `nonce`, which a
+    resend replaces, so only the last link sent opens it."""
+
+    __tablename__ = "desk_invitations"
+    __table_args__ = (
+        UniqueConstraint("desk_id", "email", name="uq_desk_invitations_desk_email"),
+        CheckConstraint(check_in("role", MEMBER_ROLES), name="role"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    desk_id: Mapped[int] = mapped_column(ForeignKey("desks.id", ondelete="CASCADE"))
+    email: Mapped[str] = mapped_column(String(254))
+    role: Mapped[str] = mapped_column(String(10), default="member")
+    invited_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    nonce: Mapped[str] = mapped_column(String(32), default=new_session_token)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=clock.now)
+    sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=clock.now)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    desk: Mapped[Desk] = relationship()
+    invited_by: Mapped[User | None] = relationship()
+
+    @validates("email")
+    def _normalise_email(self, key, value):
+        return value.strip().lower()

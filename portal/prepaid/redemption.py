@@ -31,7 +31,7 @@ from datetime import date
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from portal import audit, key_codes
+from portal import audit, key_codes, roles
 from portal.extensions import db
 from portal.mail.outbox import enqueue
 from portal.models import Client, Desk, PrepaidKey
@@ -193,7 +193,9 @@ def validate_key(desk, raw, *, today):
 
 
 def confirm_key(desk, user, code, destination, accepted_license, *, today, ip=None):
-    """Claim the key for `desk` atomically, then credit, e-mail and audit it (see the module doc)."""
+    """Claim the key for `desk` atomically, then credit, e-mail and audit it (see the module doc).
+    RoleRefused (portal.roles) unless the user's role in the desk may act on it."""
+    roles.require_in(desk.id, user.id, roles.CHANGE)
     if not user.email_verified:
         raise EmailNotVerified()
     if destination not in DESTINATIONS:

@@ -15,8 +15,8 @@ from flask import abort, current_app, flash, redirect, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
-from portal import audit, clock, key_codes, limits, metrics
-from portal.desks import current_desk, desk_required
+from portal import audit, clock, key_codes, limits, metrics, roles
+from portal.desks import current_desk, desk_required, role_required
 from portal.errors import rate_limited
 from portal.extensions import db
 from portal.grid import GridTemplate, grid_response
@@ -75,7 +75,7 @@ def _see_step(endpoint):
 # --- step 1: capture and validate --------------------------------------------------------------
 
 @bp.get("/activar")
-@desk_required
+@role_required(roles.CHANGE)
 def activate():
     """"Activar claves de producto prepago": capture one key, or several one per line; without JS
     also where a refused Validar leads, showing its result once."""
@@ -91,7 +91,7 @@ def activate():
 
 
 @bp.post("/activar")
-@desk_required
+@role_required(roles.CHANGE)
 def validate():
     """Validate each typed key; the valid ones go on to "Solicitar Clave de Confirmación"."""
     desk = current_desk()
@@ -206,7 +206,7 @@ def _count_failed_validation(desk, raw, refusal):
 # --- step 2: "Solicitar Clave de Confirmación" --------------------------------------------------
 
 @bp.get("/activar/confirmar")
-@desk_required
+@role_required(roles.CHANGE)
 def confirmation():
     """Step 2's page (Validar leads here without JS): the keys this browser validated in this desk,
     as often as it is shown; without them, back to step 1 saying why."""
@@ -252,7 +252,7 @@ def _license_paragraphs():
 # --- step 3: Confirmar, then the "Aviso" -------------------------------------------------------
 
 @bp.post("/activar/confirmar")
-@desk_required
+@role_required(roles.CHANGE)
 def confirm():
     """Claim each key of the step token for this desk, exactly once, and show the "Aviso"."""
     desk = current_desk()
@@ -326,7 +326,7 @@ def _validated_lines(step_codes):
 
 
 @bp.get("/activar/aviso")
-@desk_required
+@role_required(roles.CHANGE)
 def notice():
     """The "Aviso" after Confirmar without JS (303 target): this desk's keys just confirmed."""
     ids = _parse_ids(request.args.get("claves", ""))

@@ -46,6 +46,15 @@ LABELS = {
     "prepaid_key_confirmed": "Clave de prepago confirmada",
     "alert_preferences_changed": "Avisos por correo cambiados",
     "alerts_unsubscribed": "Baja de avisos desde el correo",
+    "desk_invitation_sent": "Invitación a un escritorio enviada",
+    "desk_invitation_resent": "Invitación a un escritorio reenviada",
+    "desk_invitation_withdrawn": "Invitación a un escritorio retirada",
+    "desk_invitation_accepted": "Invitación a un escritorio aceptada",
+    "desk_member_role_changed": "Rol en un escritorio cambiado",
+    "desk_member_removed": "Usuario quitado de un escritorio",
+    "desk_member_left": "Usuario dejó un escritorio",
+    "desk_handover_requested": "Propiedad de un escritorio ofrecida",
+    "desk_handover_confirmed": "Propiedad de un escritorio cedida",
 }
 OTHER = "Otro movimiento"
 DESTINATIONS = {"mi_negocio": "Mi Negocio", "distribuidor": "Distribuidor"}
@@ -63,6 +72,12 @@ def _detail(detail):
         parts.append(f"Clave {detail['key']}")  # masked when recorded: only the last 4 show
     if detail.get("destination") in DESTINATIONS:
         parts.append(f"Destino: {DESTINATIONS[detail['destination']]}")
+    if detail.get("member"):
+        parts.append(detail["member"])
+    if detail.get("by"):
+        parts.append(f"por {detail['by']}")
+    if detail.get("role"):
+        parts.append(f"Rol: {detail['role']}")
     if detail.get("from") and detail.get("to"):
         parts.append(f"De {detail['from']} a {detail['to']}")
     elif detail.get("to"):

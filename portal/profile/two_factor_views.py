@@ -4,7 +4,8 @@ from flask import abort, current_app, flash, redirect, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from portal import audit
+from portal import audit, roles
+from portal.desks import desk_of
 from portal.auth import mails, throttle, totp, two_factor
 from portal.auth.forms import ConfirmForm
 from portal.errors import rate_limited
@@ -156,9 +157,13 @@ def disable_two_factor():
 @login_required
 def desk_two_factor(desk_id):
     """A desk's owner requires (or stops requiring) two-factor sign-in of all its users."""
-    desk = next((d for d in _owned_desks(current_user) if d.id == desk_id), None)
+    desk = desk_of(current_user, desk_id)
     if desk is None:
-        abort(404, "Ese escritorio no existe o no eres su propietario.")
+        abort(404, "Ese escritorio no existe o no perteneces a él.")
+    try:
+        roles.require_in(desk.id, current_user.id, roles.MANAGE)
+    except roles.RoleRefused as refused:
+        abort(403, str(refused))
     form = DeskRequirementForm(prefix=f"desk{desk.id}")
     if not form.validate_on_submit():
         return _page(422, error="La solicitud no es válida. Recarga la página e inténtalo de nuevo.")
