@@ -21,6 +21,7 @@ from portal.errors import rate_limited
 from portal.extensions import db
 from portal.grid import grid_response
 from portal.htmx import is_htmx, render
+from portal.numbers import whole_number
 from portal.models import PrepaidKey
 from portal.postgres import reads_only
 from portal.prepaid import bp, steps
@@ -344,9 +345,8 @@ def _parse_ids(raw, limit=MAX_KEYS_PER_REQUEST):
     """Key ids from "12,13" (at most `limit`); anything else is no id at all."""
     parts = [part for part in raw.split(",") if part][:limit]
     # ASCII digits only ("²" is a digit to str.isdigit, not to int), and no larger than an id can be.
-    if not all(part.isascii() and part.isdigit() and int(part) <= MAX_ID for part in parts):
-        return []
-    return [int(part) for part in parts]
+    ids = [whole_number(part, MAX_ID) for part in parts]
+    return [] if None in ids else ids
 
 
 # --- "Claves prepago" ----------------------------------------------------------------------------
