@@ -4,8 +4,11 @@ Every test fails on the build the assessment ran against; the figures table gain
 """
 import base64
 import json
+import re._parser as sre_parse
 
+from portal.backoffice.schemas import STAMP_USE_PREFIX
 from portal.extensions import db
+from portal.models import Client, Desk, Membership, PrepaidKey, Product, Service, StampMovement, User
 from tests import factories
 from tests.abuse_helpers import record_figure
 from tests.api_support import ApiClient, token
@@ -55,4 +58,81 @@ def test_a_cursor_past_integer_is_a_422_json_on_each_database(app, client):
         assert answer.status_code == 422
         assert "cursor" in answer.json["error"]["fields"]
     assert api.get(f"/desks?cursor={_cursor(2**31 - 1)}").status_code == 200
+    db.session.rollback()
+
+
+# --- 7: every string of the API's schemas fits its column ---------------------------------------
+
+# Where each string the back office sends is stored: (column, what the portal adds before it).
+STORED_IN = {
+    ("DeskUserInput", "email"): (User.email, ""), ("DeskUserInput", "name"): (User.name, ""),
+    ("DeskUserInput", "phone"): (User.phone, ""), ("DeskUserInput", "role"): (Membership.role, ""),
+    ("DeskInput", "razon_social"): (Desk.razon_social, ""), ("DeskInput", "kind"): (Desk.kind, ""),
+    ("ServiceInput", "desk_rfc"): (Desk.rfc, ""), ("ServiceInput", "category"): (Service.category, ""),
+    ("ServiceInput", "product"): (Product.code, ""), ("ServiceInput", "name"): (Service.name, ""),
+    ("ServiceInput", "version"): (Service.version, ""), ("ServiceInput", "cda"): (Service.cda, ""),
+    ("ServiceInput", "acquisition"): (Service.acquisition, ""), ("ServiceInput", "plan"): (Service.plan, ""),
+    ("ServiceInput", "capacity"): (Service.capacity, ""), ("ServiceInput", "status"): (Service.status, ""),
+    ("KeyBatchInput", "unit"): (PrepaidKey.unit, ""), ("KeyBatchInput", "product"): (Product.code, ""),
+    ("KeyBatchInput", "reference"): (PrepaidKey.batch, ""),
+    ("AssignmentInput", "rfc"): (Client.rfc, ""), ("AssignmentInput", "razon_social"): (Client.razon_social, ""),
+    ("StampUseInput", "external_id"): (StampMovement.external_id, STAMP_USE_PREFIX),
+    ("StampUseInput", "note"): (StampMovement.note, ""),
+}
+# Path parameters, stored as they are (a key's code without its dashes).
+PATH_STORED_IN = {"rfc": (Desk.rfc, 0), "serial": (Service.serial, 0), "code": (PrepaidKey.code, 3)}
+
+
+def _longest(schema):
+    """The most characters a string schema admits: maxLength, the longest enum value or pattern match."""
+    if "enum" in schema:
+        return max(len(value) for value in schema["enum"] if isinstance(value, str))
+    if "maxLength" in schema:
+        return schema["maxLength"]
+    low, high = sre_parse.parse(schema["pattern"]).getwidth()
+    return high
+
+
+def _admits_text(schema):
+    if schema.get("format") == "date":
+        return False  # stored in a DATE column
+    types = schema.get("type", [])
+    return "string" in (types if isinstance(types, list) else [types]) or any(
+        isinstance(value, str) for value in schema.get("enum", []))
+
+
+def test_every_string_of_the_openapi_document_fits_its_column_exactly(client):
+    document = client.get("/api/v1/openapi.json").get_json()
+    schemas = document["components"]["schemas"]
+    compared, wrong = [], []
+    for name, schema in schemas.items():
+        if not name.endswith("Input"):
+            continue
+        for field, property_ in schema["properties"].items():
+            if not _admits_text(property_):
+                continue
+            assert (name, field) in STORED_IN, f"{name}.{field}: ¿en qué columna se guarda?"
+            column, prefix = STORED_IN[name, field]
+            length = column.type.length
+            longest = _longest(property_) + len(prefix)
+            compared.append(f"{name}.{field}")
+            if length is not None and ("enum" not in property_ and longest != length or longest > length):
+                wrong.append(f"{name}.{field}: {longest} en el esquema, {length} en la columna")
+    parameters = {p["name"]: p for item in document["paths"].values() for p in item.get("parameters", [])}
+    for name, (column, dashes) in PATH_STORED_IN.items():
+        longest = _longest(parameters[name]["schema"]) - dashes
+        compared.append(name)
+        if longest != column.type.length:
+            wrong.append(f"{name}: {longest} en la ruta, {column.type.length} en la columna")
+    record_figure(f"confianza 3: {len(compared)} textos del documento OpenAPI contra sus columnas",
+                  f"{len(wrong)} distintos", "0")
+    assert wrong == []
+
+
+def test_an_external_id_of_77_to_80_characters_is_a_422_not_a_500(app, client, world):
+    api = ApiClient(client, token())
+    rfc = world.a.desk.rfc
+    answers = [api.post(f"/desks/{rfc}/stamp-use", json={"external_id": "x" * n, "quantity": 1}) for n in (76, 77, 80)]
+    assert [a.status_code for a in answers] == [201, 422, 422]
+    assert answers[1].json["error"]["fields"] == {"external_id": "Debe tener como máximo 76 caracteres."}
     db.session.rollback()

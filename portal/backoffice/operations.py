@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from portal.auth.validation import clean_email
 from portal.backoffice import welcome
 from portal.rfc import normalise_rfc
-from portal.backoffice.schemas import InvalidInput, validate
+from portal.backoffice.schemas import STAMP_USE_PREFIX, InvalidInput, validate
 from portal.extensions import db
 from portal.models import Desk, Membership, PrepaidKey, Product, Service, StampMovement, User
 from portal import clock
@@ -27,8 +27,6 @@ from portal.services.stamps import record_stamp_use, stamp_balance
 # The catalogue of PRODUCT.md §1: a code the back office names is created on first use.
 CATALOGUE = {"SAE": "Aspel SAE", "COI": "Aspel COI", "NOI": "Aspel NOI", "CAJA": "Aspel CAJA",
              "FACTURE": "Aspel FACTURE", "BANCO": "Aspel BANCO", "PROD": "Aspel PROD", "ADM": "Aspel ADM"}
-# Stamp use reported by the stamping service is kept apart from credits ("key:<id>", "demo:…").
-STAMP_USE_PREFIX = "uso:"
 SERVICE_FIELDS = ("category", "name", "version", "users", "acquisition", "activated_on", "next_payment_on",
                   "plan", "capacity", "valid_from", "valid_until", "status")
 ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")

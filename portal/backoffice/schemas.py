@@ -13,7 +13,7 @@ from referencing.jsonschema import DRAFT202012
 
 from portal.auth.validation import clean_email
 from portal.models.accounts import DESK_KINDS, MEMBER_ROLES
-from portal.models.services import ACQUISITIONS, CATEGORIES, SERVICE_STATUSES
+from portal.models.services import ACQUISITIONS, CATEGORIES, SERVICE_STATUSES, StampMovement
 
 # No control characters and no lone surrogates: PostgreSQL refuses NUL, and neither encodes as UTF-8.
 PRINTABLE = "^[^\\u0000-\\u001f\\u007f\\ud800-\\udfff]*$"
@@ -27,6 +27,10 @@ PRODUCT_CODE = "^[A-Za-z0-9]{1,20}$"
 KEY_CODE = "^[0-9A-Za-z]{4}-?[0-9A-Za-z]{4}-?[0-9A-Za-z]{4}-?[0-9A-Za-z]{4}$"
 BATCH_REFERENCE = "^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$"
 MAX_BATCH = 1000
+# Stamp use reported by the stamping service is kept apart from credits ("key:<id>", "demo:…") as
+# "uso:<external_id>", so the id is shorter than its column by the prefix.
+STAMP_USE_PREFIX = "uso:"
+MAX_EXTERNAL_ID = StampMovement.__table__.c.external_id.type.length - len(STAMP_USE_PREFIX)
 # The document's examples (Schemathesis sends them first; the tests seed a desk and a key to match).
 EXAMPLE_RFC = "CBA950612K21"
 EXAMPLE_SERIAL = "SAE000123"
@@ -149,7 +153,7 @@ INPUTS = {
         description="A Disponible key becomes Utilizada by this client. The same client again changes "
                     "nothing (200); another client is a conflict (409)."),
     "StampUseInput": obj({
-        "external_id": text(80, 1, description="The stamping service's id of this report: a retry "
+        "external_id": text(MAX_EXTERNAL_ID, 1, description="The stamping service's id of this report: a retry "
                             "with the same id changes nothing."),
         "quantity": integer(1, 10000000),
         "note": text(500),
