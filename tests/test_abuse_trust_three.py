@@ -4,14 +4,19 @@ Every test fails on the build the assessment ran against; the figures table gain
 """
 import base64
 import json
+import re
 import re._parser as sre_parse
 
+import requests
+
+from portal import clock
 from portal.backoffice.schemas import STAMP_USE_PREFIX
 from portal.extensions import db
 from portal.models import Client, Desk, Membership, PrepaidKey, Product, Service, StampMovement, User
 from tests import factories
 from tests.abuse_helpers import record_figure
 from tests.api_support import ApiClient, token
+from tests.clock_helpers import TIMEZONE
 
 HUGE = "9" * 4301  # one digit past what int() reads at all
 
@@ -136,3 +141,22 @@ def test_an_external_id_of_77_to_80_characters_is_a_422_not_a_500(app, client, w
     assert [a.status_code for a in answers] == [201, 422, 422]
     assert answers[1].json["error"]["fields"] == {"external_id": "Debe tener como máximo 76 caracteres."}
     db.session.rollback()
+
+
+# --- 8: Actividad's CSV streamed inside the app context ------------------------------------------
+
+def test_the_whole_actividad_csv_is_sent_after_its_header(live_server, world):
+    browser = requests.Session()
+    form = browser.get(live_server.url("/cuenta/ingresar"), timeout=30).text
+    csrf = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', form).group(1)
+    signed_in = browser.post(live_server.url("/cuenta/ingresar"), timeout=30, allow_redirects=False, data={
+        "csrf_token": csrf, "email": world.a.user.email, "password": factories.PASSWORD})
+    assert signed_in.status_code == 303
+    # Over HTTP: the server sends the body after the view has returned.
+    response = browser.get(live_server.url("/perfil/actividad?formato=csv"), timeout=30)
+    body = response.content.decode("utf-8-sig")
+    lines = body.splitlines()
+    record_figure("confianza 3: CSV de Actividad leído entero por HTTP", f"{len(lines)} líneas", "encabezado y filas")
+    assert response.status_code == 200
+    assert len(lines) >= 2 and "Inicio de sesión" in body
+    assert clock.today(TIMEZONE).strftime("%d/%m/%Y") in lines[1]

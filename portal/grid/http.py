@@ -1,7 +1,7 @@
 """The grid's HTTP face: the page, its htmx fragment, the print view or the CSV; and "Columnas"
 remembered per user and grid. The only module of the grid that imports Flask.
 """
-from flask import Response, current_app, make_response, redirect, request, url_for
+from flask import Response, current_app, make_response, redirect, request, stream_with_context, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
@@ -44,8 +44,9 @@ def grid_response(grid: Grid, template, block, scope, *, args=None, cells=None, 
             return redirect(list_url(_action(), state), code=303)
     if state.export:
         filename = f"{grid.name}-{clock.today(current_app.config['TIMEZONE']).isoformat()}.csv"
-        # The body is sent after this request's context is gone: the export holds its own connection.
-        return Response(grid.export(state, engine=db.engine, **scope), mimetype="text/csv",
+        # The body is sent after the view returns: the export holds its own connection, and runs
+        # inside this request's contexts (columns read the app's settings, e.g. its time zone).
+        return Response(stream_with_context(grid.export(state, engine=db.engine, **scope)), mimetype="text/csv",
                         headers={"Content-Disposition": f'attachment; filename="{filename}"',
                                  "Cache-Control": "no-store, no-cache"})  # as pages (portal.security)
     page = grid.fetch(state, cells=cells, **scope)
