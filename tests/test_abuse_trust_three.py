@@ -160,3 +160,16 @@ def test_the_whole_actividad_csv_is_sent_after_its_header(live_server, world):
     assert response.status_code == 200
     assert len(lines) >= 2 and "Inicio de sesión" in body
     assert clock.today(TIMEZONE).strftime("%d/%m/%Y") in lines[1]
+
+
+# --- 12: the services list against its own schema ------------------------------------------------
+
+def test_a_service_without_a_serial_is_listed_as_its_schema_says(app, client, world):
+    factories.service(world.a.desk, category="sellado-cfdi", product_code="SAE", serial=None, cda=None,
+                      acquisition=None, name="Sellado CFDI 4.0")
+    api = ApiClient(client, token())
+    listed = api.get("/services")  # checked against the document by ApiClient
+    record_figure("confianza 3: GET /api/v1/services con un servicio sin serie", listed.status_code,
+                  "200 conforme a su esquema")
+    assert [item["serial"] for item in listed.json["items"]] == [None]
+    db.session.rollback()

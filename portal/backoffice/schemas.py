@@ -201,7 +201,10 @@ OUTPUTS = {
         "next_cursor": {"type": ["string", "null"], "description": "Pass as `cursor` for the next page."},
     }),
     "Service": answer({
-        "serial": {"type": "string"}, "desk_rfc": {"type": "string"}, "category": one_of(CATEGORIES),
+        "serial": {"type": ["string", "null"], "description": (
+            "null for a service recorded without one (a Sellado CFDI plan, backup space, a course): it is "
+            "listed, but has no /services/{serial}.")},
+        "desk_rfc": {"type": "string"}, "category": one_of(CATEGORIES),
         "product": NULLABLE_TEXT, "name": {"type": "string"}, "version": NULLABLE_TEXT,
         "users": {"type": ["integer", "null"]}, "has_cda": {"type": "boolean"},
         "acquisition": one_of(ACQUISITIONS, nullable=True),
