@@ -4,15 +4,19 @@ Every test fails on the build the assessment ran against; the figures table gain
 """
 import base64
 import json
+import sys
+from concurrent.futures import ThreadPoolExecutor
 import re
 import re._parser as sre_parse
 
 import requests
+from sqlalchemy import func, select
 
-from portal import clock
+from portal import clock, key_codes
 from portal.backoffice.schemas import STAMP_USE_PREFIX
 from portal.extensions import db
-from portal.models import Client, Desk, Membership, PrepaidKey, Product, Service, StampMovement, User
+from portal.limits import LIMITS
+from portal.models import AuditEvent, Client, Desk, Membership, PrepaidKey, Product, Service, StampMovement, User
 from tests import factories
 from tests.abuse_helpers import record_figure
 from tests.api_support import ApiClient, token
@@ -145,13 +149,21 @@ def test_an_external_id_of_77_to_80_characters_is_a_422_not_a_500(app, client, w
 
 # --- 8: Actividad's CSV streamed inside the app context ------------------------------------------
 
-def test_the_whole_actividad_csv_is_sent_after_its_header(live_server, world):
+def _signed_in_over_http(server, user):
+    """A requests session signed in to `server` (CSRF on, as in production) and its CSRF token."""
     browser = requests.Session()
-    form = browser.get(live_server.url("/cuenta/ingresar"), timeout=30).text
+    form = browser.get(server.url("/cuenta/ingresar"), timeout=30).text
     csrf = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', form).group(1)
-    signed_in = browser.post(live_server.url("/cuenta/ingresar"), timeout=30, allow_redirects=False, data={
-        "csrf_token": csrf, "email": world.a.user.email, "password": factories.PASSWORD})
+    signed_in = browser.post(server.url("/cuenta/ingresar"), timeout=30, allow_redirects=False, data={
+        "csrf_token": csrf, "email": user.email, "password": factories.PASSWORD})
     assert signed_in.status_code == 303
+    # Signing in starts a new session, with its own token.
+    page = browser.get(server.url("/perfil"), timeout=30).text
+    return browser, re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+
+
+def test_the_whole_actividad_csv_is_sent_after_its_header(live_server, world):
+    browser, _csrf = _signed_in_over_http(live_server, world.a.user)
     # Over HTTP: the server sends the body after the view has returned.
     response = browser.get(live_server.url("/perfil/actividad?formato=csv"), timeout=30)
     body = response.content.decode("utf-8-sig")
@@ -173,3 +185,28 @@ def test_a_service_without_a_serial_is_listed_as_its_schema_says(app, client, wo
                   "200 conforme a su esquema")
     assert [item["serial"] for item in listed.json["items"]] == [None]
     db.session.rollback()
+
+
+def test_racing_validations_look_up_no_more_wrong_keys_than_the_limit(live_server, world):
+    allowed = int(LIMITS["prepaid_validation"].rate.split("/")[0])
+    browser, csrf = _signed_in_over_http(live_server, world.a.user)
+
+    def validate(_n):
+        return browser.post(live_server.url("/claves-prepago/activar"), timeout=60, headers={"HX-Request": "true"},
+                            data={"csrf_token": csrf, "keys": key_codes.generate()}).status_code
+
+    first = [validate(n) for n in range(allowed - 1)]  # one failure left
+    switching = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads interleave as often as they can: the server's too
+    try:
+        with ThreadPoolExecutor(16) as pool:
+            statuses = list(pool.map(validate, range(16)))
+    finally:
+        sys.setswitchinterval(switching)
+    db.session.rollback()
+    looked_up = db.session.scalar(select(func.count()).select_from(AuditEvent)
+                                  .where(AuditEvent.event == "prepaid_key_validation_failed"))
+    record_figure(f"confianza 3: {allowed - 1} validaciones fallidas, luego 16 a la vez",
+                  f"{looked_up} claves buscadas y fallidas; {sorted(set(statuses))}", f"como máximo {allowed}")
+    assert looked_up == allowed
+    assert first == [422] * (allowed - 1) and sorted(statuses) == [422] + [429] * 15

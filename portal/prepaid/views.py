@@ -116,16 +116,25 @@ def validate():
             cut_short = True
             continue
         try:
+            _take_attempt()
+        except limits.RateLimited as refusal:
+            limited = refusal
+            lines.append(Line(_shown(raw), str(limited), "error"))
+            cut_short = True
+            continue
+        try:
             key = validate_key(desk, raw, today=clock.today(current_app.config["TIMEZONE"]))
         except KeyAlreadyInThisDesk as refusal:
+            _give_back_attempt()
             lines.append(Line(key_codes.grouped(refusal.key.code), refusal.message, "info", refusal.key,
                               key_codes.reading_note(raw)))
         except RedemptionError as refusal:
             # Not a code at all: what its letters were read as says nothing useful.
             read_as = "" if isinstance(refusal, MalformedKey) else key_codes.reading_note(raw)
             lines.append(Line(_shown(raw), refusal.message, "error", read_as=read_as))
-            limited = _count_failed_validation(desk, raw, refusal)
+            _record_failed_validation(desk, raw, refusal)
         else:
+            _give_back_attempt()
             lines.append(_valid_line(key, key_codes.reading_note(raw)))
             # Mi perfil > Actividad lists it: the masked code only, as for a refused one.
             audit.record("prepaid_key_validated", user=current_user, desk=desk, ip=request.remote_addr,
@@ -183,20 +192,37 @@ def _validation_limit():
     return None
 
 
-def _count_failed_validation(desk, raw, refusal):
-    """Audit and count a failed validation; returns the Verdict if no attempts remain."""
+def _take_attempt():
+    """Count one validation before its lookup; RateLimited (counting nothing) when none remain.
+
+    Counted first (hit-then-check), so requests racing on one user or address cannot all pass a
+    test made before any of them counted: no more lookups fail than the limit allows.
+    """
+    taken = []
+    try:
+        for key in _limit_keys():
+            limits.hit("prepaid_validation", *key)
+            taken.append(key)
+    except limits.RateLimited:
+        for key in taken:
+            limits.refund("prepaid_validation", *key)
+        raise
+
+
+def _give_back_attempt():
+    """A lookup that found a usable key does not count against the failures allowed."""
+    for key in _limit_keys():
+        limits.refund("prepaid_validation", *key)
+
+
+def _record_failed_validation(desk, raw, refusal):
+    """Audit a failed validation (already counted by _take_attempt)."""
     try:
         masked = key_codes.masked(canonical(raw))
     except RedemptionError:
         masked = None  # not a code: nothing worth keeping, and never the raw text
     audit.record("prepaid_key_validation_failed", user=current_user, desk=desk, ip=request.remote_addr,
                  reason=refusal.code, key=masked)
-    for key in _limit_keys():
-        try:
-            limits.hit("prepaid_validation", *key)
-        except limits.RateLimited:
-            pass  # this failure was the last one allowed; the check below says so for the rest
-    return _validation_limit()
 
 
 # --- step 2: "Solicitar Clave de Confirmación" --------------------------------------------------
