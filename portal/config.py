@@ -55,7 +55,8 @@ SETTINGS = {
     # (run it from cron instead). Runs on several hosts at once still mail each alert once.
     "ALERTS_INTERVAL": (3600, int),
     "PROXY_COUNT": (0, int),
-    "SESSION_COOKIE_SECURE": (False, _bool),
+    # Unset: Secure exactly when PORTAL_URL is https (see _secure_cookies).
+    "SESSION_COOKIE_SECURE": (None, _bool),
     "SESSION_COOKIE_SAMESITE": ("Lax", str),
     # Under a prefix on a shared intranet host: the prefix, so the cookie is not sent to the host's other apps.
     "SESSION_COOKIE_PATH": (None, str),
@@ -118,6 +119,7 @@ def load_config(app, overrides=None):
     app.config["SQLALCHEMY_DATABASE_URI"] = _normalise_db_url(url)
     if not app.config.get("MAIL_DIR"):
         app.config["MAIL_DIR"] = str(instance / "mail")
+    app.config["SESSION_COOKIE_SECURE"] = _secure_cookies(app.config, production)
     app.config["SESSION_COOKIE_HTTPONLY"] = True
     app.config["SESSION_COOKIE_SAMESITE"] = _same_site(app.config["SESSION_COOKIE_SAMESITE"],
                                                        app.config["SESSION_COOKIE_SECURE"])
@@ -152,6 +154,19 @@ def _public_address(config, production):
     if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
         raise ConfigError(f"PORTAL_URL={url!r} no es válida: usa una dirección como https://intranet.example.mx/portal.")
     config["PORTAL_URL"] = url
+
+
+def _secure_cookies(config, production):
+    """Whether every cookie carries Secure: SESSION_COOKIE_SECURE, or when unset whether PORTAL_URL
+    is https. Production refuses an https portal whose cookies would also travel over plain http."""
+    secure, https = config.get("SESSION_COOKIE_SECURE"), config["PORTAL_URL"].startswith("https://")
+    if secure is None:
+        return https
+    if production and https and not secure:
+        raise ConfigError(
+            "SESSION_COOKIE_SECURE=0 con PORTAL_URL en https: las cookies de sesión viajarían también sin "
+            "cifrar. En producción quita SESSION_COOKIE_SECURE (o ponla en 1).")
+    return bool(secure)
 
 
 def _readable_notice(path):

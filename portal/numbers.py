@@ -1,7 +1,7 @@
 """Whole numbers typed by people or sent in links, read with a bound before int().
 
-int() refuses a text of more than 4,300 digits with a ValueError of its own (and spends time on
-long ones), so every number from a request is measured by its length first.
+int() refuses a text past its digit limit with a ValueError of its own (and a long text is work
+of its own), so every number from a request has its length bounded first.
 """
 
 MAX_INTEGER = 2**31 - 1  # the largest value an INTEGER column holds (ids, counts)

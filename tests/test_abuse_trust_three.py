@@ -9,10 +9,11 @@ from concurrent.futures import ThreadPoolExecutor
 import re
 import re._parser as sre_parse
 
+import pytest
 import requests
 from sqlalchemy import func, select
 
-from portal import clock, key_codes
+from portal import ConfigError, clock, create_app, key_codes
 from portal.backoffice.schemas import STAMP_USE_PREFIX
 from portal.extensions import db
 from portal.limits import LIMITS
@@ -210,3 +211,31 @@ def test_racing_validations_look_up_no_more_wrong_keys_than_the_limit(live_serve
                   f"{looked_up} claves buscadas y fallidas; {sorted(set(statuses))}", f"como máximo {allowed}")
     assert looked_up == allowed
     assert first == [422] * (allowed - 1) and sorted(statuses) == [422] + [429] * 15
+
+
+# --- 10: Secure on every cookie when PORTAL_URL is https -----------------------------------------
+
+HTTPS_PRODUCTION = {"PORTAL_ENV": "production", "SECRET_KEY": "x" * 40, "PORTAL_URL": "https://intranet.example.mx/portal",
+                    "TRUSTED_HOSTS": ["intranet.example.mx", "localhost"]}
+
+
+def test_every_cookie_is_secure_in_production_over_https(app, world, monkeypatch):
+    monkeypatch.delenv("SESSION_COOKIE_SECURE", raising=False)
+    production = create_app({**{k: v for k, v in app.config.items() if k.isupper() and k not in {
+        "SESSION_COOKIE_SECURE", "REMEMBER_COOKIE_SECURE", "PORTAL_ENV", "PRODUCTION", "SQLALCHEMY_ENGINE_OPTIONS"}},
+        **HTTPS_PRODUCTION})
+    client = production.test_client()
+    response = client.post("/cuenta/ingresar", base_url="https://localhost", data={
+        "email": world.a.user.email, "password": factories.PASSWORD, "remember": "y"})
+    cookies = response.headers.getlist("Set-Cookie")
+    names = sorted(cookie.split("=", 1)[0] for cookie in cookies)
+    record_figure("confianza 3: cookies en producción con PORTAL_URL https", names, "todas con Secure")
+    assert response.status_code == 303 and {"session", "remember_token"} <= set(names)
+    assert all("; Secure" in cookie for cookie in cookies)
+
+
+def test_production_refuses_an_https_portal_with_cookies_not_secure(tmp_path):
+    with pytest.raises(ConfigError, match="SESSION_COOKIE_SECURE=0 con PORTAL_URL en https"):
+        create_app({**HTTPS_PRODUCTION, "INSTANCE_PATH": str(tmp_path), "SESSION_COOKIE_SECURE": False})
+    assert create_app({**HTTPS_PRODUCTION, "INSTANCE_PATH": str(tmp_path), "PORTAL_URL": "http://intranet.example.mx",
+                       "SESSION_COOKIE_SECURE": False}).config["SESSION_COOKIE_SECURE"] is False
