@@ -22,6 +22,7 @@ from tests import factories
 from tests.abuse_helpers import record_figure
 from tests.api_support import ApiClient, token
 from tests.clock_helpers import TIMEZONE
+from tests.two_factor_helpers import enrol, next_code
 
 HUGE = "9" * 4301  # one digit past what int() reads at all
 
@@ -239,3 +240,36 @@ def test_production_refuses_an_https_portal_with_cookies_not_secure(tmp_path):
         create_app({**HTTPS_PRODUCTION, "INSTANCE_PATH": str(tmp_path), "SESSION_COOKIE_SECURE": False})
     assert create_app({**HTTPS_PRODUCTION, "INSTANCE_PATH": str(tmp_path), "PORTAL_URL": "http://intranet.example.mx",
                        "SESSION_COOKIE_SECURE": False}).config["SESSION_COOKIE_SECURE"] is False
+
+
+# --- 3: a desk's requirement changed only with the password and a code ---------------------------
+
+def test_a_desks_requirement_changes_only_with_the_password_and_a_code(client, world, login):
+    login(world.a.user)
+    secret, codes = enrol(client)
+    desk, prefix = world.a.desk, f"desk{world.a.desk.id}"
+    url = f"/perfil/dos-pasos/escritorio/{desk.id}"
+    on = client.post(url, data={f"{prefix}-require": "y", f"{prefix}-current_password": factories.PASSWORD,
+                                f"{prefix}-code": next_code(secret)})
+    assert on.status_code == 303
+    attempts = {
+        "solo el token": client.post(url, data={}),
+        "contraseña sin código": client.post(url, data={f"{prefix}-current_password": factories.PASSWORD}),
+        "contraseña errónea": client.post(url, data={f"{prefix}-current_password": "otra-cosa-123",
+                                                     f"{prefix}-code": codes[0]}),
+        "código erróneo": client.post(url, data={f"{prefix}-current_password": factories.PASSWORD,
+                                                 f"{prefix}-code": "000000"}),
+    }
+    statuses = {name: answer.status_code for name, answer in attempts.items()}
+    db.session.expire_all()
+    still = db.session.get(Desk, desk.id).require_two_factor
+    record_figure("confianza 3: quitar la exigencia de dos pasos de un escritorio sin prueba", statuses,
+                  "422 en español; la exigencia sigue")
+    assert statuses == dict.fromkeys(attempts, 422) and still is True
+    texts = {name: answer.get_data(as_text=True) for name, answer in attempts.items()}
+    assert "Captura el código de 6 dígitos de tu aplicación." in texts["contraseña sin código"]
+    assert "El código de verificación no es correcto o ya se usó." in texts["código erróneo"]
+    assert "La contraseña actual no es correcta." in texts["contraseña errónea"]
+    off = client.post(url, data={f"{prefix}-current_password": factories.PASSWORD, f"{prefix}-code": codes[1]})
+    db.session.expire_all()
+    assert off.status_code == 303 and db.session.get(Desk, desk.id).require_two_factor is False

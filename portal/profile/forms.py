@@ -74,5 +74,7 @@ class PasswordAndCodeForm(TextForm):
     ], render_kw={"autocomplete": "one-time-code", "spellcheck": "false"})
 
 
-class DeskRequirementForm(TextForm):
+class DeskRequirementForm(PasswordAndCodeForm):
+    """A desk's requirement, changed only with the owner's password and code: a stolen session alone
+    cannot switch off the desk's second step."""
     require = BooleanField("Exigir la verificación en dos pasos a todos los usuarios de este escritorio")
