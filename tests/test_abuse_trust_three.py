@@ -11,13 +11,13 @@ import re._parser as sre_parse
 
 import pytest
 import requests
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from portal import ConfigError, clock, create_app, key_codes
 from portal.backoffice.schemas import STAMP_USE_PREFIX
 from portal.extensions import db
 from portal.limits import LIMITS
-from portal.models import AuditEvent, Client, Desk, Membership, PrepaidKey, Product, Service, StampMovement, User
+from portal.models import AuditEvent, Client, OutboxMessage, Desk, Membership, PrepaidKey, Product, Service, StampMovement, User
 from tests import factories
 from tests.abuse_helpers import record_figure
 from tests.api_support import ApiClient, token
@@ -273,3 +273,95 @@ def test_a_desks_requirement_changes_only_with_the_password_and_a_code(client, w
     off = client.post(url, data={f"{prefix}-current_password": factories.PASSWORD, f"{prefix}-code": codes[1]})
     db.session.expire_all()
     assert off.status_code == 303 and db.session.get(Desk, desk.id).require_two_factor is False
+
+
+# --- 2 and 4: failure limits that never lock the owner out from a new address --------------------
+
+def _sign_in_from(client, email, password, ip):
+    return client.post("/cuenta/ingresar", data={"email": email, "password": password},
+                       environ_base={"REMOTE_ADDR": ip}).status_code
+
+
+def test_past_the_accounts_ceiling_a_new_address_is_slowed_not_locked_out(client, world):
+    email = world.a.user.email
+    # Ten wrong passwords from ten addresses spend the account's ceiling.
+    spent = [_sign_in_from(client, email, f"adivinanza-{n}", f"203.0.113.{n}") for n in range(10)]
+    # Every other address is slowed to one guess per window…
+    slowed = [_sign_in_from(client, email, "adivinanza", "203.0.113.77") for _ in range(3)]
+    # …and the owner, from an address they never used, with the right password, gets in.
+    owner = _sign_in_from(client, email, factories.PASSWORD, "198.51.100.23")
+    record_figure("confianza 3: la dueña desde una dirección nueva tras 10 contraseñas erróneas de otras",
+                  f"{owner}; otra dirección: {slowed}", "303; una conjetura por dirección (422, 429, 429)")
+    assert spent == [422] * 10 and slowed == [422, 429, 429] and owner == 303
+
+
+def _password_and_code(client, user, code, ip):
+    client.post("/cuenta/ingresar", data={"email": user.email, "password": factories.PASSWORD},
+                environ_base={"REMOTE_ADDR": ip})
+    return client.post("/cuenta/verificacion", data={"code": code}, environ_base={"REMOTE_ADDR": ip}).status_code
+
+
+def test_five_wrong_codes_from_elsewhere_do_not_lock_the_right_code_out(client, world, login):
+    user = world.a.user
+    login(user)
+    secret, codes = enrol(client)
+    client.post("/cuenta/salir")
+    good = next_code(secret)
+    wrong = f"{(int(good) + 7) % 1000000:06d}"
+    elsewhere = [_password_and_code(client, user, wrong, f"203.0.113.{n}") for n in range(5)]
+    again = _password_and_code(client, user, wrong, "203.0.113.0")  # an address that already guessed
+    owner = _password_and_code(client, user, good, "198.51.100.31")
+    signed_in = client.get("/perfil").status_code
+    client.post("/cuenta/salir")
+    recovery = _password_and_code(client, user, codes[0], "198.51.100.32")
+    record_figure("confianza 3: el código correcto desde una sexta dirección tras 5 erróneos de otras",
+                  f"{owner} (recuperación: {recovery}); de nuevo desde una usada: {again}", "303; 429")
+    assert elsewhere == [422] * 5 and again == 429
+    assert owner == 303 and signed_in == 200 and recovery == 303
+
+
+def test_resets_past_the_recipients_ceiling_are_answered_alike_without_a_mail(client, world):
+    email = world.a.user.email
+
+    def reset(ip):
+        response = client.post("/cuenta/recuperar", data={"email": email}, environ_base={"REMOTE_ADDR": ip})
+        return response.status_code, response.headers.get("Location")
+
+    answers = [reset(f"203.0.113.{n}") for n in range(10)]
+    queued = db.session.scalar(select(func.count()).select_from(OutboxMessage))
+    beyond = [reset(f"203.0.113.{n}") for n in range(100, 103)]
+    owner_new = reset("198.51.100.44")
+    db.session.rollback()
+    after = db.session.scalar(select(func.count()).select_from(OutboxMessage))
+    record_figure("confianza 3: solicitudes de restablecer más allá del límite del destinatario",
+                  f"{len(set(answers + beyond + [owner_new]))} respuesta distinta; correos {queued} → {after}",
+                  "la misma respuesta (303), sin correo")
+    assert set(answers + beyond + [owner_new]) == {(303, "/cuenta/recuperar/enviado")}
+    assert queued == 10 and after == 10
+
+
+# --- 9: a reset answered in constant work ------------------------------------------------------
+
+def test_a_reset_does_the_same_database_work_for_an_existing_and_an_unknown_address(app, client, world):
+    def statements_of(email):
+        seen = []
+
+        def keep(_conn, _cursor, statement, _parameters, _context, _many):
+            seen.append(" ".join(statement.split()))
+
+        with app.app_context():
+            engine = db.engine
+        event.listen(engine, "before_cursor_execute", keep)
+        try:
+            response = client.post("/cuenta/recuperar", data={"email": email},
+                                   environ_base={"REMOTE_ADDR": f"192.0.2.{len(email)}"})
+        finally:
+            event.remove(engine, "before_cursor_execute", keep)
+        assert response.status_code == 303
+        return seen
+
+    existing = statements_of(world.a.user.email)
+    unknown = statements_of("nadie-" + world.a.user.email)
+    record_figure("confianza 3: sentencias al pedir restablecer (correo existente y desconocido)",
+                  f"{len(existing)} y {len(unknown)}; iguales: {existing == unknown}", "las mismas")
+    assert existing == unknown
