@@ -85,6 +85,8 @@ SETTINGS = {
     "SCRIPT_NAME": ("", str),
     # PostgreSQL: a pooled connection that rested longer than this is pinged before use (portal/postgres.py).
     "DATABASE_PING_IDLE_SECONDS": (10.0, float),
+    # A statement of a page that reads is cancelled past it (portal/deadlines.py); 0: unbounded.
+    "STATEMENT_TIMEOUT_SECONDS": (5.0, float),
 }
 
 

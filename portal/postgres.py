@@ -103,6 +103,11 @@ def _autocommit(engine):
     return variant
 
 
+def reading_page():
+    """Whether this request is a page marked @reads_only (its reads are bounded: portal/deadlines.py)."""
+    return has_request_context() and bool(request.environ.get(_READS_ONLY))
+
+
 def reads_only(view):
     """A page that only reads (a list, a history): on PostgreSQL its statements run outside a
     transaction, so the request sends no BEGIN and no ROLLBACK — two of a grid fragment's four

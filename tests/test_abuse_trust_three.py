@@ -5,13 +5,14 @@ Every test fails on the build the assessment ran against; the figures table gain
 import base64
 import json
 import sys
+from datetime import timedelta
 from concurrent.futures import ThreadPoolExecutor
 import re
 import re._parser as sre_parse
 
 import pytest
 import requests
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, insert, select
 
 from portal import ConfigError, clock, create_app, key_codes
 from portal.backoffice.schemas import STAMP_USE_PREFIX
@@ -365,3 +366,44 @@ def test_a_reset_does_the_same_database_work_for_an_existing_and_an_unknown_addr
     record_figure("confianza 3: sentencias al pedir restablecer (correo existente y desconocido)",
                   f"{len(existing)} y {len(unknown)}; iguales: {existing == unknown}", "las mismas")
     assert existing == unknown
+
+
+# --- 1: every grid read bounded in time --------------------------------------------------------
+
+SLOW_SEARCH = "/claves-prepago?desde=2000-01-01&hasta=2099-12-31&group=cliente&q=zzzz"
+
+
+def _many_keys(desk, clients=300, keys=3000):
+    """A moderately sized distributor's desk: `keys` used keys spread over `clients` clients."""
+    today = factories.today()
+    db.session.execute(insert(Client), [
+        {"desk_id": desk.id, "rfc": f"CLI{n:06d}AB1", "razon_social": f"Cliente número {n}",
+         "search_text": f"cliente numero {n}"} for n in range(clients)])
+    ids = db.session.scalars(select(Client.id).where(Client.desk_id == desk.id)).all()
+    db.session.execute(insert(PrepaidKey), [
+        {"code": key_codes.generate(), "quantity": 50, "unit": "Timbres", "status": "utilizada",
+         "desk_id": desk.id, "destination": "distribuidor", "confirmed_on": today - timedelta(days=n % 300),
+         "activated_on": today - timedelta(days=n % 300), "client_id": ids[n % len(ids)]} for n in range(keys)])
+    db.session.commit()
+
+
+@pytest.mark.app_config(STATEMENT_TIMEOUT_SECONDS=0.001)
+def test_a_grid_read_past_its_time_answers_in_spanish_to_narrow_it(client, world, login, hx):
+    _many_keys(world.a.desk)
+    login(world.a.user)
+    page, fragment = client.get(SLOW_SEARCH), client.get(SLOW_SEARCH, headers=hx)
+    saved = client.post("/perfil/notificaciones", data={"payments": "y", "threshold": "10"})  # writes are not bounded
+    record_figure("confianza 3: búsqueda agrupada lenta con un límite de 1 ms por sentencia",
+                  f"página {page.status_code}, htmx {fragment.status_code}; escritura {saved.status_code}",
+                  "503 con mensaje en español, nunca el tiempo del worker")
+    for answer in (page, fragment):
+        assert answer.status_code == 503
+        assert "La consulta tardó demasiado y se detuvo. Acota la búsqueda" in answer.get_data(as_text=True)
+    assert fragment.headers["HX-Retarget"] == "#page-messages"
+    assert saved.status_code == 303
+
+
+def test_the_same_search_within_its_time_is_answered(client, world, login):
+    _many_keys(world.a.desk, clients=30, keys=300)
+    login(world.a.user)
+    assert client.get(SLOW_SEARCH).status_code == 200

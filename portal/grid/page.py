@@ -14,6 +14,7 @@ from urllib.parse import quote_plus
 from markupsafe import Markup
 from werkzeug.datastructures import iter_multi_items
 
+from portal.deadlines import UNBOUNDED
 from portal.extensions import db
 from portal.grid import query, reading, state as parsing
 from portal.grid.text import html_text, number
@@ -70,8 +71,8 @@ class Grid:
     def export(self, state, engine=None, **scope):
         """The CSV of the current search, filters, sort and visible columns, in chunks of text.
 
-        Reads through its own connection (`engine`, default the app's), streaming on PostgreSQL,
-        so it needs no application context while the response is being sent.
+        Reads through its own connection (`engine`, default the app's), streaming on PostgreSQL.
+        It runs as long as it has rows (UNBOUNDED: portal/deadlines.py).
         """
         shown = [self.by_key[k] for k in state.columns]
         statement = (query.filtered(self, state, scope, [c.expr for c in shown])
@@ -84,7 +85,7 @@ class Grid:
         formats = [c.csv for c in shown]
         with (engine or db.engine).connect() as connection:
             # A streamed read is a server-side cursor, which psycopg never prepares: no plan option.
-            streamed = connection.execution_options(stream_results=True, yield_per=CSV_CHUNK)
+            streamed = connection.execution_options(stream_results=True, yield_per=CSV_CHUNK, **{UNBOUNDED: True})
             for rows in streamed.execute(statement).partitions():
                 buffer.seek(0)
                 buffer.truncate()
