@@ -23,9 +23,10 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from datetime import date, datetime, time as time_of_day, timedelta, timezone
 
-from bench.common import DATA, PASSWORD, POOL_BATCH, USERS, backend_of, database_url, selected_backends
+from bench.common import DATA, DATA_KEY, PASSWORD, POOL_BATCH, USERS, backend_of, database_url, selected_backends
 from portal import clock, folding
 from portal.models.services import CATEGORIES, service_search_text
+from portal.sealed import seal
 from portal.key_codes import ALPHABET, check_character
 
 SEED = 2026
@@ -405,8 +406,9 @@ class Loaded:
     seconds: float
 
 
-def populate(url, sizes=None, password_hash=None, today=None, seed=SEED, quiet=False):
-    """Load the bench data into a migrated database of either backend; returns a Loaded."""
+def populate(url, sizes=None, password_hash=None, today=None, seed=SEED, quiet=False, data_key=DATA_KEY):
+    """Load the bench data into a migrated database of either backend; returns a Loaded.
+    `data_key`: the DATA_KEY the portal reading it has (portal/sealed.py)."""
     sizes = sizes or Sizes()
     # The day the served portal counts from: today in its TIMEZONE (portal/clock.py).
     today = today or clock.today(os.environ.get("TIMEZONE", "America/Mexico_City"))
@@ -438,7 +440,7 @@ def populate(url, sizes=None, password_hash=None, today=None, seed=SEED, quiet=F
                                           products, today, now), key_total)
     counts["prepaid_keys"] = key_total
     with writer.without_indexes("services"):
-        writer.load("services", _services(rng, sizes, ids["services"], desks, products, today, now), sizes.services)
+        writer.load("services", _services(rng, sizes, ids["services"], desks, products, today, now, data_key), sizes.services)
     counts["services"] = sizes.services
     stamps = [{"id": ids["stamp_movements"] + n, "desk_id": d["id"], "kind": "credito", "quantity": 1000,
                "external_id": f"bench:credito:{d['id']}", "note": "Timbres de bienvenida", "created_at": now}
@@ -563,7 +565,7 @@ def _keys(rng, sizes, first_id, big_desk, second_desk, users, clients, products,
         next_id += 1
 
 
-def _services(rng, sizes, first_id, desks, products, today, now):
+def _services(rng, sizes, first_id, desks, products, today, now, data_key):
     """Services in every category, the big desk's first, then the rest spread over the other desks."""
     categories = list(CATEGORY_WEIGHTS)
     weights = list(CATEGORY_WEIGHTS.values())
@@ -583,7 +585,7 @@ def _services(rng, sizes, first_id, desks, products, today, now):
         if category in ("suscripciones", "licenciamiento"):
             row.update(product_id=product_id, name=product_name, version=version, _product=code,
                        users=rng.choice((1, 1, 2, 3, 5, 10, 20)), serial=f"{code}{first_id + n:09d}",
-                       cda=f"{rng.getrandbits(80):020X}",
+                       cda=seal("cda", f"{rng.getrandbits(80):020X}", data_key),  # as the model stores it
                        acquisition="fisica" if rng.random() < 0.15 else "electronica")
             if category == "suscripciones":
                 row["next_payment_on"] = today + timedelta(days=rng.randrange(1, 31))
@@ -628,7 +630,7 @@ def migrate(url):
     from portal.auth.passwords import hash_password
     from portal.extensions import db
 
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench-generate"})
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench-generate", "DATA_KEY": DATA_KEY})
     with app.app_context():
         upgrade()
         db.engine.dispose()

@@ -13,7 +13,7 @@ import itertools
 import sys
 import time
 
-from bench.common import PASSWORD, RESULTS, USERS, database_url, selected_backends
+from bench.common import DATA_KEY, PASSWORD, RESULTS, USERS, database_url, selected_backends
 
 LIST = "/claves-prepago"
 PERIODS = {"periodo predeterminado": {}, "todo el rango": {"desde": "2000-01-01", "hasta": "2099-12-31"}}
@@ -57,7 +57,7 @@ def worst_backend(backend):
     from portal import create_app
     from portal.extensions import db
 
-    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url(backend), "SECRET_KEY": "bench-worst",
+    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url(backend), "SECRET_KEY": "bench-worst", "DATA_KEY": DATA_KEY,
                       "WTF_CSRF_ENABLED": False})
     found = measure(app)
     with app.app_context():

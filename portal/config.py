@@ -26,6 +26,8 @@ SETTINGS = {
     "PORTAL_ENV": ("development", str),
     "DATABASE_URL": (None, str),
     "SECRET_KEY": (None, str),
+    # Encrypts CDAs and unconfirmed key codes at rest (portal/sealed.py); unset: derived from SECRET_KEY.
+    "DATA_KEY": (None, str),
     "BRAND_NAME": ("Aspel", str),
     "TIMEZONE": ("America/Mexico_City", str),
     "STORE_URL": ("https://www.aspel.com.mx/tienda", str),

@@ -12,17 +12,19 @@ import re._parser as sre_parse
 
 import pytest
 import requests
-from sqlalchemy import event, func, insert, select
+from sqlalchemy import event, func, insert, select, text
 
 from portal import ConfigError, clock, create_app, key_codes
 from portal.backoffice.schemas import STAMP_USE_PREFIX
 from portal.extensions import db
+from portal.sealed import unseal
 from portal.limits import LIMITS
 from portal.models import AuditEvent, Client, OutboxMessage, Desk, Membership, PrepaidKey, Product, Service, StampMovement, User
 from tests import factories
 from tests.abuse_helpers import record_figure
 from tests.api_support import ApiClient, token
 from tests.clock_helpers import TIMEZONE
+from tests.conftest import body_of
 from tests.two_factor_helpers import enrol, next_code
 
 HUGE = "9" * 4301  # one digit past what int() reads at all
@@ -125,7 +127,8 @@ def test_every_string_of_the_openapi_document_fits_its_column_exactly(client):
                 continue
             assert (name, field) in STORED_IN, f"{name}.{field}: ¿en qué columna se guarda?"
             column, prefix = STORED_IN[name, field]
-            length = column.type.length
+            # A sealed column (portal/sealed.py) holds the clear text's length encrypted.
+            length = getattr(column.type, "plain_length", None) or column.type.length
             longest = _longest(property_) + len(prefix)
             compared.append(f"{name}.{field}")
             if length is not None and ("enum" not in property_ and longest != length or longest > length):
@@ -407,3 +410,42 @@ def test_the_same_search_within_its_time_is_answered(client, world, login):
     _many_keys(world.a.desk, clients=30, keys=300)
     login(world.a.user)
     assert client.get(SLOW_SEARCH).status_code == 200
+
+
+# --- 11: CDAs and unconfirmed key codes encrypted at rest ----------------------------------------
+
+def _raw(table, column, row_id):
+    return db.session.execute(text(f"SELECT {column} FROM {table} WHERE id = :id"), {"id": row_id}).scalar()
+
+
+def test_a_cda_is_stored_encrypted_and_still_mailed_in_clear(client, world, login, deliver):
+    service = factories.service(world.a.desk, cda="CDA-CLARO-0123456789")
+    stored = _raw("services", "cda", service.id)
+    login(world.a.user)
+    sent = client.post(f"/servicios/{service.serial}/reenviar-cda")
+    [mail] = [m for m in deliver() if m["to"] == [world.a.user.email]]
+    record_figure("confianza 3: CDA en la base de datos", f"en claro: {'CDA-CLARO' in stored}", "cifrado")
+    assert "CDA-CLARO" not in stored and unseal("cda", stored) == "CDA-CLARO-0123456789"
+    assert sent.status_code == 303 and "CDA-CLARO-0123456789" in body_of(mail["message"])
+
+
+def test_migration_0007_encrypts_the_cdas_already_stored(tmp_path):
+    from flask_migrate import upgrade
+
+    url = f"sqlite:///{tmp_path / 'antes.db'}"
+    old = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "migracion-0007", "INSTANCE_PATH": str(tmp_path)})
+    with old.app_context():
+        upgrade(revision="0003")
+        db.session.execute(text("INSERT INTO desks (id, razon_social, rfc, kind, require_two_factor, created_at, "
+                                "updated_at) VALUES (1, 'Uno', 'AAA010101AA1', 'cliente', false, CURRENT_TIMESTAMP, "
+                                "CURRENT_TIMESTAMP)"))
+        db.session.execute(text("INSERT INTO services (id, desk_id, category, name, serial, cda, status, search_text, "
+                                "created_at, updated_at) VALUES (1, 1, 'suscripciones', 'SAE', 'SAE1', 'CDA-VIEJO-1', "
+                                "'activo', '', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"))
+        db.session.commit()
+        upgrade()
+        stored = _raw("services", "cda", 1)
+        assert stored != "CDA-VIEJO-1" and unseal("cda", stored) == "CDA-VIEJO-1"
+        assert db.session.get(Service, 1).cda == "CDA-VIEJO-1"
+        db.session.remove()
+        db.engine.dispose()

@@ -7,6 +7,7 @@ from bench.generate import Sizes, populate
 from bench.worst import COMBINATIONS, measure, report
 from portal.auth.passwords import hash_password
 from portal.extensions import db
+from portal.sealed import data_key
 from tests.clock_helpers import TEST_TODAY
 
 TINY = Sizes(desks=4, keys=600, clients=20, pool=10, second_keys=10, services=60, big_services=20)
@@ -17,7 +18,7 @@ def loaded(app, database_url):
     with app.app_context():
         password_hash = hash_password(PASSWORD)
         db.session.remove()
-    populate(database_url, TINY, password_hash, today=TEST_TODAY, quiet=True)
+    populate(database_url, TINY, password_hash, today=TEST_TODAY, quiet=True, data_key=data_key(app.config))
 
 
 def test_every_combination_answers_and_the_slowest_is_reported(app, loaded):
