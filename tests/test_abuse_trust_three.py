@@ -4,6 +4,7 @@ Every test fails on the build the assessment ran against; the figures table gain
 """
 import base64
 import json
+from hashlib import sha256
 import sys
 from datetime import timedelta
 from concurrent.futures import ThreadPoolExecutor
@@ -19,12 +20,14 @@ from portal.backoffice.schemas import STAMP_USE_PREFIX
 from portal.extensions import db
 from portal.sealed import unseal
 from portal.limits import LIMITS
+from portal.models.prepaid import code_digest
 from portal.models import AuditEvent, Client, OutboxMessage, Desk, Membership, PrepaidKey, Product, Service, StampMovement, User
 from tests import factories
 from tests.abuse_helpers import record_figure
 from tests.api_support import ApiClient, token
 from tests.clock_helpers import TIMEZONE
 from tests.conftest import body_of
+from tests.prepaid_helpers import confirm, step_token, validate
 from tests.two_factor_helpers import enrol, next_code
 
 HUGE = "9" * 4301  # one digit past what int() reads at all
@@ -94,7 +97,7 @@ STORED_IN = {
     ("StampUseInput", "note"): (StampMovement.note, ""),
 }
 # Path parameters, stored as they are (a key's code without its dashes).
-PATH_STORED_IN = {"rfc": (Desk.rfc, 0), "serial": (Service.serial, 0), "code": (PrepaidKey.code, 3)}
+PATH_STORED_IN = {"rfc": (Desk.rfc, 0), "serial": (Service.serial, 0), "code": (PrepaidKey.shown_code, 3)}
 
 
 def _longest(schema):
@@ -383,8 +386,9 @@ def _many_keys(desk, clients=300, keys=3000):
         {"desk_id": desk.id, "rfc": f"CLI{n:06d}AB1", "razon_social": f"Cliente número {n}",
          "search_text": f"cliente numero {n}"} for n in range(clients)])
     ids = db.session.scalars(select(Client.id).where(Client.desk_id == desk.id)).all()
+    codes = [key_codes.generate() for _ in range(keys)]
     db.session.execute(insert(PrepaidKey), [
-        {"code": key_codes.generate(), "quantity": 50, "unit": "Timbres", "status": "utilizada",
+        {"shown_code": codes[n], "code_digest": code_digest(codes[n]), "quantity": 50, "unit": "Timbres", "status": "utilizada",
          "desk_id": desk.id, "destination": "distribuidor", "confirmed_on": today - timedelta(days=n % 300),
          "activated_on": today - timedelta(days=n % 300), "client_id": ids[n % len(ids)]} for n in range(keys)])
     db.session.commit()
@@ -429,7 +433,7 @@ def test_a_cda_is_stored_encrypted_and_still_mailed_in_clear(client, world, logi
     assert sent.status_code == 303 and "CDA-CLARO-0123456789" in body_of(mail["message"])
 
 
-def test_migration_0007_encrypts_the_cdas_already_stored(tmp_path):
+def test_migration_0007_encrypts_the_cdas_and_the_codes_of_keys_in_no_desk_already_stored(tmp_path):
     from flask_migrate import upgrade
 
     url = f"sqlite:///{tmp_path / 'antes.db'}"
@@ -442,10 +446,47 @@ def test_migration_0007_encrypts_the_cdas_already_stored(tmp_path):
         db.session.execute(text("INSERT INTO services (id, desk_id, category, name, serial, cda, status, search_text, "
                                 "created_at, updated_at) VALUES (1, 1, 'suscripciones', 'SAE', 'SAE1', 'CDA-VIEJO-1', "
                                 "'activo', '', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"))
+        for key_id, code, desk, status in ((1, "ABCDEFGHJKMNPQR0", "NULL", "nueva"),
+                                           (2, "ABCDEFGHJKMNPQR1", "1", "disponible")):
+            db.session.execute(text(
+                "INSERT INTO prepaid_keys (id, code, quantity, unit, status, desk_id, destination, confirmed_on, "
+                f"created_at, updated_at) VALUES ({key_id}, '{code}', 50, 'Timbres', '{status}', {desk}, "
+                f"{'NULL' if desk == 'NULL' else repr('distribuidor')}, "
+                f"{'NULL' if desk == 'NULL' else 'CURRENT_DATE'}, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"))
         db.session.commit()
         upgrade()
+        new, in_desk = _key_row(1), _key_row(2)
+        assert new.code is None and unseal("key_code", new.sealed_code) == "ABCDEFGHJKMNPQR0"
+        assert (in_desk.code, in_desk.sealed_code) == ("ABCDEFGHJKMNPQR1", None)
+        assert [new.code_digest, in_desk.code_digest] == [code_digest("ABCDEFGHJKMNPQR0"), code_digest("ABCDEFGHJKMNPQR1")]
+        assert db.session.get(PrepaidKey, 1).code == "ABCDEFGHJKMNPQR0"
         stored = _raw("services", "cda", 1)
         assert stored != "CDA-VIEJO-1" and unseal("cda", stored) == "CDA-VIEJO-1"
         assert db.session.get(Service, 1).cda == "CDA-VIEJO-1"
         db.session.remove()
         db.engine.dispose()
+
+
+def _key_row(key_id):
+    return db.session.execute(text("SELECT code, sealed_code, code_digest FROM prepaid_keys WHERE id = :id"),
+                              {"id": key_id}).one()
+
+
+def test_a_key_in_no_desk_keeps_its_code_only_encrypted_and_is_still_confirmed_by_it(client, world, login):
+    key = factories.prepaid_key()
+    code = key.code
+    before = _key_row(key.id)
+    login(world.a.user)
+    token = step_token(validate(client, code, follow=True).get_data(as_text=True))
+    confirmed = confirm(client, token, destination="distribuidor")
+    db.session.expire_all()
+    after = _key_row(key.id)
+    listed = client.get("/claves-prepago", query_string={"q": code[:6]}).get_data(as_text=True)
+    record_figure("confianza 3: código de una clave sin escritorio en la base de datos",
+                  f"en claro: {code in str(tuple(before))}; tras confirmarla, en su escritorio: {after.code == code}",
+                  "sólo cifrado y su resumen con clave; en claro una vez en un escritorio")
+    assert before.code is None and code not in before.sealed_code and unseal("key_code", before.sealed_code) == code
+    assert before.code_digest == code_digest(code) != sha256(code.encode()).hexdigest()
+    assert confirmed.status_code == 303
+    assert after.code == code and after.sealed_code is None
+    assert key_codes.grouped(code) in listed  # the desk's grid still finds it by part of its code

@@ -19,6 +19,7 @@ from portal.backoffice.schemas import STAMP_USE_PREFIX, InvalidInput, validate
 from portal.extensions import db
 from portal.models import Desk, Membership, PrepaidKey, Product, Service, StampMovement, User
 from portal import clock
+from portal.models.prepaid import code_digest
 from portal.models.services import SYSTEM_CATEGORIES
 from portal import key_codes
 from portal.prepaid import redemption
@@ -247,7 +248,9 @@ def _fresh_codes(count):
     fresh = set()
     while len(fresh) < count:
         candidates = {key_codes.generate() for _ in range(count - len(fresh))} - fresh
-        taken = set(db.session.scalars(select(PrepaidKey.code).where(PrepaidKey.code.in_(candidates))))
+        digests = {code_digest(code): code for code in candidates}
+        taken = {digests[d] for d in db.session.scalars(select(PrepaidKey.code_digest).where(
+            PrepaidKey.code_digest.in_(list(digests))))}
         fresh |= candidates - taken
     return sorted(fresh)
 
@@ -258,7 +261,7 @@ def key_by_code(raw):
         code = key_codes.normalise(raw)
     except ValueError:
         code = None
-    key = db.session.scalar(select(PrepaidKey).where(PrepaidKey.code == code)) if code else None
+    key = db.session.scalar(select(PrepaidKey).where(PrepaidKey.code_digest == code_digest(code))) if code else None
     if key is None:
         raise NotFound("No existe una clave de prepago con ese código.")
     return key

@@ -23,6 +23,7 @@ from portal.grid import grid_response
 from portal.htmx import is_htmx, render
 from portal.numbers import whole_number
 from portal.models import PrepaidKey
+from portal.models.prepaid import code_digest
 from portal.postgres import reads_only
 from portal.prepaid import bp, steps
 from portal.prepaid.grids import KEYS, with_default_period
@@ -334,12 +335,14 @@ def _confirm_one(desk, user, code, form):
 
 
 def _ids_of(step_codes):
-    return db.session.scalars(select(PrepaidKey.id).where(PrepaidKey.code.in_(step_codes))).all()
+    return db.session.scalars(select(PrepaidKey.id).where(
+        PrepaidKey.code_digest.in_([code_digest(code) for code in step_codes]))).all()
 
 
 def _validated_lines(step_codes):
     """Step 2's list again, for a refused Confirmar."""
-    keys = db.session.scalars(select(PrepaidKey).where(PrepaidKey.code.in_(step_codes)).order_by(PrepaidKey.id))
+    keys = db.session.scalars(select(PrepaidKey).where(
+        PrepaidKey.code_digest.in_([code_digest(code) for code in step_codes])).order_by(PrepaidKey.id))
     return [_valid_line(key) for key in keys]
 
 
@@ -397,4 +400,4 @@ def _codes_of(desk, ids):
     if not ids:
         return frozenset()
     return frozenset(db.session.scalars(
-        select(PrepaidKey.code).where(PrepaidKey.desk_id == desk.id, PrepaidKey.id.in_(ids))))
+        select(PrepaidKey.shown_code).where(PrepaidKey.desk_id == desk.id, PrepaidKey.id.in_(ids))))
