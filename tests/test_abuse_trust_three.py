@@ -6,6 +6,7 @@ import base64
 import json
 from hashlib import sha256
 import sys
+import time
 from datetime import timedelta
 from concurrent.futures import ThreadPoolExecutor
 import re
@@ -27,7 +28,7 @@ from tests.abuse_helpers import record_figure
 from tests.api_support import ApiClient, token
 from tests.clock_helpers import TIMEZONE
 from tests.conftest import body_of
-from tests.prepaid_helpers import confirm, step_token, validate
+from tests.prepaid_helpers import confirm, gunicorn, server_config, signed_in_cookies, step_token, validate
 from tests.two_factor_helpers import enrol, next_code
 
 HUGE = "9" * 4301  # one digit past what int() reads at all
@@ -490,3 +491,48 @@ def test_a_key_in_no_desk_keeps_its_code_only_encrypted_and_is_still_confirmed_b
     assert confirmed.status_code == 303
     assert after.code == code and after.sealed_code is None
     assert key_codes.grouped(code) in listed  # the desk's grid still finds it by part of its code
+
+
+# --- over HTTP against gunicorn: addresses through a trusted proxy, a statement past its time ------
+
+@pytest.mark.multiprocess
+def test_under_gunicorn_the_owner_gets_in_from_a_new_address_and_resets_are_answered_alike(app, world):
+    email = world.a.user.email
+    config = server_config(app, PROXY_COUNT=1)
+    with gunicorn(config, workers=1) as base:
+        def sign_in(password, ip):
+            return requests.post(base + "/cuenta/ingresar", data={"email": email, "password": password},
+                                 headers={"X-Forwarded-For": ip}, allow_redirects=False, timeout=30).status_code
+
+        def reset(ip):
+            answer = requests.post(base + "/cuenta/recuperar", data={"email": email}, headers={"X-Forwarded-For": ip},
+                                   allow_redirects=False, timeout=30)
+            return answer.status_code, answer.headers.get("Location")
+
+        wrong = [sign_in(f"adivinanza-{n}", f"203.0.113.{n // 5}") for n in range(20)]
+        owner = sign_in(factories.PASSWORD, "198.51.100.77")
+        resets = {reset(f"203.0.113.{100 + n}") for n in range(12)} | {reset("198.51.100.78")}
+    db.session.rollback()
+    mails = db.session.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.recipient == email))
+    record_figure("confianza 3: gunicorn, 20 contraseñas erróneas desde 4 direcciones y 13 solicitudes de restablecer",
+                  f"la dueña desde una dirección nueva: {owner}; respuestas a restablecer: {sorted(resets)}; "
+                  f"correos {mails}", "303; una sola respuesta (303); 10 correos")
+    assert wrong.count(422) == 10 + 2 and owner == 303
+    assert resets == {(303, "/cuenta/recuperar/enviado")} and mails == 10
+
+
+@pytest.mark.multiprocess
+def test_under_gunicorn_a_search_past_its_time_is_a_503_and_the_worker_lives_on(app, world):
+    _many_keys(world.a.desk)
+    config = server_config(app, STATEMENT_TIMEOUT_SECONDS=0.001)
+    with gunicorn(config, workers=1) as base:
+        browser = requests.Session()
+        browser.cookies.update(signed_in_cookies(app, world.a.user, world.a.desk))
+        started = time.monotonic()
+        slow = browser.get(base + SLOW_SEARCH, timeout=60)
+        took = time.monotonic() - started
+        alive = requests.get(base + "/healthz", timeout=30).status_code
+    record_figure("confianza 3: gunicorn, búsqueda agrupada con un límite de 1 ms por sentencia",
+                  f"{slow.status_code} en {took:.1f} s; el worker sigue: {alive}", "503 en español, sin WORKER TIMEOUT")
+    assert slow.status_code == 503 and "Acota la búsqueda" in slow.text
+    assert took < 10 and alive == 200
