@@ -113,7 +113,17 @@ def init_app(app):
         log.warning("Consulta cancelada por su límite de tiempo en %s %s", request.method,
                     request.url_rule.rule if request.url_rule else "(sin ruta)")
         db.session.rollback()
-        return error_response(503, TOO_SLOW)
+        try:
+            return error_response(503, TOO_SLOW)
+        except OperationalError as again:
+            if not cancelled(again):
+                raise
+            # The page's own reads (the signed-in user, the desk selector) ran out of time too.
+            db.session.rollback()
+            body, status, headers = bare_page(503, TOO_SLOW)
+            if is_htmx():
+                headers = {**headers, "HX-Retarget": "#page-messages", "HX-Reswap": "innerHTML"}
+            return body, status, headers
 
     @app.errorhandler(Exception)
     def _unexpected(error):
