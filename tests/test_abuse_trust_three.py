@@ -199,18 +199,20 @@ def test_a_service_without_a_serial_is_listed_as_its_schema_says(app, client, wo
 
 def test_racing_validations_look_up_no_more_wrong_keys_than_the_limit(live_server, world):
     allowed = int(LIMITS["prepaid_validation"].rate.split("/")[0])
+    own = [factories.prepaid_key(world.a.desk).code for _ in range(3)]  # found, so never counted
     browser, csrf = _signed_in_over_http(live_server, world.a.user)
 
-    def validate(_n):
+    def validate(typed):
         return browser.post(live_server.url("/claves-prepago/activar"), timeout=60, headers={"HX-Request": "true"},
-                            data={"csrf_token": csrf, "keys": key_codes.generate()}).status_code
+                            data={"csrf_token": csrf, "keys": "\n".join(typed)}).status_code
 
-    first = [validate(n) for n in range(allowed - 1)]  # one failure left
+    first = [validate([key_codes.generate()]) for _ in range(allowed - 1)]  # one failure left
     switching = sys.getswitchinterval()
     sys.setswitchinterval(1e-6)  # threads interleave as often as they can: the server's too
     try:
         with ThreadPoolExecutor(16) as pool:
-            statuses = list(pool.map(validate, range(16)))
+            # The desk's own keys first: each request is long between its start and its wrong key.
+            statuses = list(pool.map(validate, [own + [key_codes.generate()] for _ in range(16)]))
     finally:
         sys.setswitchinterval(switching)
     db.session.rollback()
@@ -218,8 +220,8 @@ def test_racing_validations_look_up_no_more_wrong_keys_than_the_limit(live_serve
                                   .where(AuditEvent.event == "prepaid_key_validation_failed"))
     record_figure(f"confianza 3: {allowed - 1} validaciones fallidas, luego 16 a la vez",
                   f"{looked_up} claves buscadas y fallidas; {sorted(set(statuses))}", f"como máximo {allowed}")
-    assert looked_up == allowed
-    assert first == [422] * (allowed - 1) and sorted(statuses) == [422] + [429] * 15
+    assert first == [422] * (allowed - 1) and looked_up <= allowed
+    assert set(statuses) <= {422, 429} and 429 in statuses
 
 
 # --- 10: Secure on every cookie when PORTAL_URL is https -----------------------------------------
