@@ -12,11 +12,13 @@ from concurrent.futures import ThreadPoolExecutor
 import re
 import re._parser as sre_parse
 
+import pyotp
 import pytest
 import requests
 from sqlalchemy import event, func, insert, select, text
 
 from portal import ConfigError, clock, create_app, key_codes
+from portal.auth import two_factor
 from portal.backoffice.schemas import STAMP_USE_PREFIX
 from portal.extensions import db
 from portal.sealed import unseal
@@ -538,3 +540,27 @@ def test_under_gunicorn_a_search_past_its_time_is_a_503_and_the_worker_lives_on(
                   f"{slow.status_code} en {took:.1f} s; el worker sigue: {alive}", "503 en español, sin WORKER TIMEOUT")
     assert slow.status_code == 503 and "Acota la búsqueda" in slow.text
     assert took < 10 and alive == 200
+
+
+@pytest.mark.multiprocess
+def test_under_gunicorn_five_wrong_codes_from_elsewhere_leave_the_right_code_from_a_sixth_address(app, world):
+    user = world.a.user
+    secret = two_factor.start_enrolment(user)
+    two_factor.confirm_enrolment(user, factories.PASSWORD, pyotp.TOTP(secret).at(clock.timestamp()))
+    db.session.commit()
+    good = next_code(secret)
+    wrong = f"{(int(good) + 7) % 1000000:06d}"
+    with gunicorn(server_config(app, PROXY_COUNT=1), workers=1) as base:
+        def attempt(code, ip):
+            person = requests.Session()
+            person.headers["X-Forwarded-For"] = ip
+            person.post(base + "/cuenta/ingresar", data={"email": user.email, "password": factories.PASSWORD},
+                        allow_redirects=False, timeout=30)
+            return person.post(base + "/cuenta/verificacion", data={"code": code}, allow_redirects=False,
+                               timeout=30).status_code
+
+        elsewhere = [attempt(wrong, f"203.0.113.{n}") for n in range(5)]
+        owner = attempt(good, "198.51.100.90")
+    record_figure("confianza 3: gunicorn, el código correcto desde una sexta dirección tras 5 erróneos",
+                  f"{elsewhere} y luego {owner}", "422 ×5, luego 303")
+    assert elsewhere == [422] * 5 and owner == 303
