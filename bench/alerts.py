@@ -15,7 +15,7 @@ import time
 
 from sqlalchemy import create_engine, text
 
-from bench.common import ROOT, USERS
+from bench.common import DATA_KEY, ROOT, USERS
 
 BUDGETS = [("first run, every due alert queued", "first_s", 30.0), ("run with nothing due", "repeat_s", 10.0)]
 
@@ -47,7 +47,7 @@ def bench_alerts(url, meta, backend):
 
 
 def _timed_run(url, today):
-    env = dict(os.environ, PORTAL_ENV="production", SECRET_KEY=secrets.token_urlsafe(32), DATABASE_URL=url,
+    env = dict(os.environ, PORTAL_ENV="production", SECRET_KEY=secrets.token_urlsafe(32), DATA_KEY=DATA_KEY, DATABASE_URL=url,
                FLASK_APP="app", PORTAL_URL="http://127.0.0.1:5000", TRUSTED_HOSTS="127.0.0.1", ALERTS_INTERVAL="0")
     started = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "flask", "portal", "alerts", "--today", today], cwd=ROOT, env=env,

@@ -13,6 +13,9 @@ USERS = {
     "big": "bench@escritorio-bench.mx",      # owns the distributor desk with 1,000,000 keys
     "second": "bench2@escritorio-bench.mx",  # owns another distributor desk (the second account)
 }
+# The bench's DATA_KEY (portal/sealed.py): the generator seals the CDAs with it, and every app the
+# bench starts reads them with it, whatever SECRET_KEY each run picks.
+DATA_KEY = "bench-data-key-escritorio-2026"
 POOL_BATCH = "bench-pool"  # `nueva` keys kept for the confirmation benchmark
 BACKENDS = ("sqlite", "postgresql")
 

@@ -16,7 +16,7 @@ import time
 
 from sqlalchemy import event
 
-from bench.common import DATA, PASSWORD, RESULTS, USERS, backend_of, database_url, selected_backends
+from bench.common import DATA, DATA_KEY, PASSWORD, RESULTS, USERS, backend_of, database_url, selected_backends
 from bench.routes import ROUTES, placeholders, target
 from portal.grid.reading import forget_counts
 from portal.postgres import PLAN_PER_EXECUTION
@@ -102,7 +102,7 @@ def explain_backend(backend):
 
     url = database_url(backend)
     meta = json.loads((DATA / f"{backend}.json").read_text())
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench-explain", "WTF_CSRF_ENABLED": False})
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench-explain", "DATA_KEY": DATA_KEY, "WTF_CSRF_ENABLED": False})
     routes = [route for route in ROUTES if route.grid]
     captured = capture_queries(app, routes, placeholders(meta))
     kind = "EXPLAIN (ANALYZE, BUFFERS)" if backend_of(url) == "postgresql" else "EXPLAIN QUERY PLAN"

@@ -28,7 +28,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench.common import DATA, PASSWORD, ROOT, USERS, database_url
+from bench.common import DATA, DATA_KEY, PASSWORD, ROOT, USERS, database_url
 from bench.routes import FIXED_COST, FIXED_COST_BUDGET, REFERENCE, ROUTES, placeholders, target
 
 WARM_UP = 30
@@ -38,7 +38,7 @@ def fixed_cost(backend, requests, meta_path=None):
     """{route name: {total_us, view_us, fixed_us}}, medians over `requests` calls, plus the hello-world.
     `meta_path`: the data's description (bench/data/<backend>.json unless another load is measured)."""
     url = database_url(backend)
-    os.environ.update(PORTAL_ENV="production", SECRET_KEY=secrets.token_urlsafe(48), DATABASE_URL=url,
+    os.environ.update(PORTAL_ENV="production", SECRET_KEY=secrets.token_urlsafe(48), DATA_KEY=DATA_KEY, DATABASE_URL=url,
                       PORTAL_URL="http://127.0.0.1:8000", TRUSTED_HOSTS="127.0.0.1",
                       RATELIMIT_STORAGE_URI="memory://", MAIL_DIR=str(DATA / "mail"))
     from bench.hello import app as hello

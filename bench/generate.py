@@ -23,9 +23,10 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from datetime import date, datetime, time as time_of_day, timedelta, timezone
 
-from bench.common import DATA, PASSWORD, POOL_BATCH, USERS, backend_of, database_url, selected_backends
+from bench.common import DATA, DATA_KEY, PASSWORD, POOL_BATCH, USERS, backend_of, database_url, selected_backends
 from portal import clock, folding
 from portal.models.services import CATEGORIES, service_search_text
+from portal.sealed import digest, seal
 from portal.key_codes import ALPHABET, check_character
 
 SEED = 2026
@@ -405,8 +406,9 @@ class Loaded:
     seconds: float
 
 
-def populate(url, sizes=None, password_hash=None, today=None, seed=SEED, quiet=False):
-    """Load the bench data into a migrated database of either backend; returns a Loaded."""
+def populate(url, sizes=None, password_hash=None, today=None, seed=SEED, quiet=False, data_key=DATA_KEY):
+    """Load the bench data into a migrated database of either backend; returns a Loaded.
+    `data_key`: the DATA_KEY the portal reading it has (portal/sealed.py)."""
     sizes = sizes or Sizes()
     # The day the served portal counts from: today in its TIMEZONE (portal/clock.py).
     today = today or clock.today(os.environ.get("TIMEZONE", "America/Mexico_City"))
@@ -435,10 +437,10 @@ def populate(url, sizes=None, password_hash=None, today=None, seed=SEED, quiet=F
     key_total = sizes.keys + sizes.second_keys + sizes.pool
     with writer.without_indexes("prepaid_keys"):
         writer.load("prepaid_keys", _keys(rng, sizes, ids["prepaid_keys"], big_desk, second_desk, users, clients,
-                                          products, today, now), key_total)
+                                          products, today, now, data_key), key_total)
     counts["prepaid_keys"] = key_total
     with writer.without_indexes("services"):
-        writer.load("services", _services(rng, sizes, ids["services"], desks, products, today, now), sizes.services)
+        writer.load("services", _services(rng, sizes, ids["services"], desks, products, today, now, data_key), sizes.services)
     counts["services"] = sizes.services
     stamps = [{"id": ids["stamp_movements"] + n, "desk_id": d["id"], "kind": "credito", "quantity": 1000,
                "external_id": f"bench:credito:{d['id']}", "note": "Timbres de bienvenida", "created_at": now}
@@ -513,7 +515,7 @@ def _code(rng):
     return body + check_character(body)
 
 
-def _keys(rng, sizes, first_id, big_desk, second_desk, users, clients, products, today, now):
+def _keys(rng, sizes, first_id, big_desk, second_desk, users, clients, products, today, now, data_key):
     """The big desk's keys in confirmation order (more each year), the second desk's, then the pool."""
     span = 365 * sizes.years
     start = today - timedelta(days=span - 1)
@@ -533,7 +535,10 @@ def _keys(rng, sizes, first_id, big_desk, second_desk, users, clients, products,
                 confirmed, datetime.combine(confirmed, time_of_day(12), tzinfo=timezone.utc))
             age = (today - confirmed).days
             roll = rng.random()
-            row = {"id": next_id, "code": _code(rng), "quantity": rng.choice((50, 100, 200, 500, 1000)),
+            code = _code(rng)
+            # In a desk: the code in clear, found by its digest (portal/models/prepaid.py).
+            row = {"id": next_id, "code": code, "code_digest": digest("key_code", code, data_key), "sealed_code": None,
+                   "quantity": rng.choice((50, 100, 200, 500, 1000)),
                    "unit": "Timbres", "product_id": None, "status": "disponible", "batch": f"lote-{confirmed:%Y-%m}",
                    "expires_on": confirmed + timedelta(days=730), "desk_id": owner, "destination": "distribuidor",
                    "confirmed_on": confirmed, "confirmed_at": at, "confirmed_by_id": by_user,
@@ -556,14 +561,17 @@ def _keys(rng, sizes, first_id, big_desk, second_desk, users, clients, products,
             yield row
     expires = today + timedelta(days=365)
     for _ in range(sizes.pool):
-        yield {"id": next_id, "code": _code(rng), "quantity": 50, "unit": "Timbres", "product_id": None,
+        code = _code(rng)
+        # In no desk: the code only encrypted (the meta file keeps the pool's codes for the race).
+        yield {"id": next_id, "code": None, "code_digest": digest("key_code", code, data_key),
+               "sealed_code": seal("key_code", code, data_key), "quantity": 50, "unit": "Timbres", "product_id": None,
                "status": "nueva", "batch": POOL_BATCH, "expires_on": expires, "desk_id": None, "destination": None,
                "confirmed_on": None, "confirmed_at": None, "confirmed_by_id": None, "license_accepted_at": None,
                "activated_on": None, "client_id": None, "created_at": now, "updated_at": now, "_client": ""}
         next_id += 1
 
 
-def _services(rng, sizes, first_id, desks, products, today, now):
+def _services(rng, sizes, first_id, desks, products, today, now, data_key):
     """Services in every category, the big desk's first, then the rest spread over the other desks."""
     categories = list(CATEGORY_WEIGHTS)
     weights = list(CATEGORY_WEIGHTS.values())
@@ -583,7 +591,7 @@ def _services(rng, sizes, first_id, desks, products, today, now):
         if category in ("suscripciones", "licenciamiento"):
             row.update(product_id=product_id, name=product_name, version=version, _product=code,
                        users=rng.choice((1, 1, 2, 3, 5, 10, 20)), serial=f"{code}{first_id + n:09d}",
-                       cda=f"{rng.getrandbits(80):020X}",
+                       cda=seal("cda", f"{rng.getrandbits(80):020X}", data_key),  # as the model stores it
                        acquisition="fisica" if rng.random() < 0.15 else "electronica")
             if category == "suscripciones":
                 row["next_payment_on"] = today + timedelta(days=rng.randrange(1, 31))
@@ -628,7 +636,7 @@ def migrate(url):
     from portal.auth.passwords import hash_password
     from portal.extensions import db
 
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench-generate"})
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench-generate", "DATA_KEY": DATA_KEY})
     with app.app_context():
         upgrade()
         db.engine.dispose()

@@ -1,5 +1,6 @@
 """Per-request values read from the bench database: the big desk's serials, fresh keys to validate and to race."""
-from bench.common import POOL_BATCH, USERS
+from bench.common import DATA_KEY, POOL_BATCH, USERS
+from portal.sealed import unseal
 
 RACE_KEYS = 4000      # offered to both users in the confirmation race (used up: make bench-data renews them)
 PROBE_KEYS = 10       # confirmed by the race's probe through the real step 1 (never raced)
@@ -18,9 +19,10 @@ class Pools:
                 "SELECT serial FROM services WHERE desk_id = :desk AND category = 'suscripciones' "
                 "AND acquisition = 'electronica' AND serial IS NOT NULL ORDER BY id"), {"desk": meta["big_desk_id"]}
             ).scalars())
-            keys = list(conn.execute(text(
-                "SELECT code FROM prepaid_keys WHERE status = 'nueva' AND batch = :batch ORDER BY id"),
-                {"batch": POOL_BATCH}).scalars())
+            # A key in no desk keeps its code encrypted (portal/sealed.py): the bench holds DATA_KEY.
+            keys = [unseal("key_code", sealed, DATA_KEY) for sealed in conn.execute(text(
+                "SELECT sealed_code FROM prepaid_keys WHERE status = 'nueva' AND batch = :batch ORDER BY id"),
+                {"batch": POOL_BATCH}).scalars()]
             self.user_ids = {who: conn.execute(text("SELECT id FROM users WHERE email = :email"),
                                                {"email": email}).scalar_one() for who, email in USERS.items()}
         engine.dispose()

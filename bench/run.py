@@ -34,6 +34,7 @@ from bench.client import Browser
 from bench.common import BACKENDS, DATA, PASSWORD, RESULTS, USERS, backend_of, database_url, selected_backends
 from bench.context import Context, request_items, resolve_headers, session_for, write_script
 from bench.explain import explain_backend
+from bench.worst import worst_backend
 from bench.fixed_cost import bench_fixed_cost
 from bench.generate import Sizes
 from bench.pools import Pools
@@ -299,6 +300,7 @@ def main():
             print((RESULTS / f"partial-{backend}.md").read_text())
             continue
         explain_backend(backend)
+        worst_backend(backend)
     if PARTIAL:
         return
     # Every database's latest results, also those not run this time.

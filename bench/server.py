@@ -14,7 +14,7 @@ import sys
 import time
 
 from bench.client import Browser
-from bench.common import DATA, ROOT
+from bench.common import DATA, DATA_KEY, ROOT
 
 
 class Server:
@@ -35,7 +35,7 @@ class Server:
         self.secret_key = secrets.token_urlsafe(48)  # the bench signs step tokens with it (see step_tokens)
 
     def __enter__(self):
-        env = dict(os.environ, PORTAL_ENV="production", SECRET_KEY=self.secret_key, DATABASE_URL=self.url,
+        env = dict(os.environ, PORTAL_ENV="production", SECRET_KEY=self.secret_key, DATA_KEY=DATA_KEY, DATABASE_URL=self.url,
                    GUNICORN_BIND=f"127.0.0.1:{self.port}", MAIL_DIR=str(DATA / "mail"),
                    RATELIMIT_STORAGE_URI="memory://",
                    # Production refuses to start without its public address and host names.

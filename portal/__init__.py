@@ -91,6 +91,9 @@ def _init_extensions(app):
         from portal.postgres import tune_postgresql
         with app.app_context():
             tune_postgresql(db.engine, app.config["DATABASE_PING_IDLE_SECONDS"])
+    from portal.deadlines import bound
+    with app.app_context():
+        bound(db.engine, app.config["STATEMENT_TIMEOUT_SECONDS"])
 
 
 def _register_blueprints(app):

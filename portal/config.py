@@ -26,6 +26,8 @@ SETTINGS = {
     "PORTAL_ENV": ("development", str),
     "DATABASE_URL": (None, str),
     "SECRET_KEY": (None, str),
+    # Encrypts CDAs and unconfirmed key codes at rest (portal/sealed.py); unset: derived from SECRET_KEY.
+    "DATA_KEY": (None, str),
     "BRAND_NAME": ("Aspel", str),
     "TIMEZONE": ("America/Mexico_City", str),
     "STORE_URL": ("https://www.aspel.com.mx/tienda", str),
@@ -55,7 +57,8 @@ SETTINGS = {
     # (run it from cron instead). Runs on several hosts at once still mail each alert once.
     "ALERTS_INTERVAL": (3600, int),
     "PROXY_COUNT": (0, int),
-    "SESSION_COOKIE_SECURE": (False, _bool),
+    # Unset: Secure exactly when PORTAL_URL is https (see _secure_cookies).
+    "SESSION_COOKIE_SECURE": (None, _bool),
     "SESSION_COOKIE_SAMESITE": ("Lax", str),
     # Under a prefix on a shared intranet host: the prefix, so the cookie is not sent to the host's other apps.
     "SESSION_COOKIE_PATH": (None, str),
@@ -112,6 +115,8 @@ SETTINGS = {
     # (comma list of addresses or networks, e.g. 10.0.5.7,127.0.0.1); anyone else gets a 404.
     "METRICS_TOKEN": (None, str),
     "METRICS_ADDRESSES": (None, _list),
+    # A statement of a page that reads is cancelled past it (portal/deadlines.py); 0: unbounded.
+    "STATEMENT_TIMEOUT_SECONDS": (5.0, float),
 }
 
 
@@ -153,6 +158,7 @@ def load_config(app, overrides=None):
     app.config["SQLALCHEMY_DATABASE_URI"] = _normalise_db_url(url)
     if not app.config.get("MAIL_DIR"):
         app.config["MAIL_DIR"] = str(instance / "mail")
+    app.config["SESSION_COOKIE_SECURE"] = _secure_cookies(app.config, production)
     app.config["SESSION_COOKIE_HTTPONLY"] = True
     app.config["SESSION_COOKIE_SAMESITE"] = _same_site(app.config["SESSION_COOKIE_SAMESITE"],
                                                        app.config["SESSION_COOKIE_SECURE"])
@@ -258,6 +264,19 @@ def _proxy_networks(header, addresses):
             raise ConfigError(f"AUTH_PROXY_ADDRESSES: {address!r} abarca cualquier dirección; nombra solo las del proxy.")
         networks.append(network)
     return tuple(networks)
+
+
+def _secure_cookies(config, production):
+    """Whether every cookie carries Secure: SESSION_COOKIE_SECURE, or when unset whether PORTAL_URL
+    is https. Production refuses an https portal whose cookies would also travel over plain http."""
+    secure, https = config.get("SESSION_COOKIE_SECURE"), config["PORTAL_URL"].startswith("https://")
+    if secure is None:
+        return https
+    if production and https and not secure:
+        raise ConfigError(
+            "SESSION_COOKIE_SECURE=0 con PORTAL_URL en https: las cookies de sesión viajarían también sin "
+            "cifrar. En producción quita SESSION_COOKIE_SECURE (o ponla en 1).")
+    return bool(secure)
 
 
 def _readable_notice(path):

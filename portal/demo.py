@@ -10,6 +10,7 @@ from sqlalchemy import insert, select
 from portal.auth.passwords import hash_password
 from portal.extensions import db
 from portal.models import Client, Desk, Membership, PrepaidKey, Product, Service, StampMovement, User
+from portal.models.prepaid import code_digest
 from portal.models.services import dated_status
 from portal import clock, key_codes
 
@@ -175,7 +176,9 @@ def _keys(rng, distributor, customer, today):
         for _ in range(count):
             confirmed = today - timedelta(days=rng.randrange(0, 730))
             quantity = rng.choice([50, 100, 200, 500])
-            row = dict(code=code(), quantity=quantity, unit="Timbres", status="disponible",
+            clear = code()
+            # In a desk: the code in clear (portal/models/prepaid.py), found by its digest.
+            row = dict(shown_code=clear, code_digest=code_digest(clear), quantity=quantity, unit="Timbres", status="disponible",
                        desk_id=desk.id, destination="distribuidor" if desk is distributor else "mi_negocio",
                        confirmed_on=confirmed,
                        confirmed_at=datetime.combine(confirmed, time(12), tzinfo=timezone.utc),
@@ -190,7 +193,7 @@ def _keys(rng, distributor, customer, today):
             rows.append(row)
     db.session.execute(insert(PrepaidKey), rows)
     own_keys = db.session.execute(
-        select(PrepaidKey.id, PrepaidKey.code, PrepaidKey.quantity).where(PrepaidKey.desk_id == customer.id)
+        select(PrepaidKey.id, PrepaidKey.shown_code, PrepaidKey.quantity).where(PrepaidKey.desk_id == customer.id)
     ).all()
     db.session.execute(insert(StampMovement), [
         dict(desk_id=customer.id, kind="credito", quantity=quantity, external_id=f"key:{key_id}",
@@ -213,10 +216,9 @@ def _bring_up_to(today):
 
 def _fresh_keys(count, today):
     """`count` demo keys still `nueva`, issued now if fewer remain."""
-    existing = db.session.scalars(
-        select(PrepaidKey.code).where(PrepaidKey.batch == "demo", PrepaidKey.status == "nueva")
-        .order_by(PrepaidKey.id).limit(count)
-    ).all()
+    existing = [key.code for key in db.session.scalars(
+        select(PrepaidKey).where(PrepaidKey.batch == "demo", PrepaidKey.status == "nueva")
+        .order_by(PrepaidKey.id).limit(count))]
     missing = count - len(existing)
     new = []
     for _ in range(missing):

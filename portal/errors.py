@@ -4,9 +4,11 @@ import logging
 from flask import jsonify, request
 from markupsafe import escape
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import BadHost, HTTPException, InternalServerError, SecurityError
 
 from portal import request_ids
+from portal.deadlines import cancelled
 from portal.extensions import db
 from portal.htmx import is_htmx, render
 from portal.limits import RateLimited
@@ -24,15 +26,19 @@ MESSAGES = {
     422: ("Datos no válidos", "Revisa los datos capturados."),
     429: ("Demasiados intentos", "Has realizado demasiados intentos. Espera unos minutos e inténtalo de nuevo."),
     500: ("Error del servidor", "Ocurrió un error inesperado. Inténtalo de nuevo más tarde."),
+    503: ("Consulta demasiado larga", "La consulta tardó demasiado. Acótala e inténtalo de nuevo."),
 }
 UNTRUSTED_HOST = "La dirección con la que llegaste no corresponde a este portal."
+# A read cancelled past STATEMENT_TIMEOUT_SECONDS (portal/deadlines.py).
+TOO_SLOW = ("La consulta tardó demasiado y se detuvo. Acota la búsqueda: un periodo más corto, palabras más "
+            "precisas o sin agrupar, e inténtalo de nuevo.")
 CSRF_MESSAGE = "La sesión del formulario expiró o no es válida. Recarga la página e inténtalo de nuevo."
 
 
 # The API's error codes: stable, for programs (the message is for people).
 API_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
              409: "conflict", 413: "payload_too_large", 422: "validation_failed",
-             429: "rate_limited", 500: "internal_error"}
+             429: "rate_limited", 500: "internal_error", 503: "query_too_slow"}
 
 
 def is_api_request():
@@ -115,6 +121,25 @@ def init_app(app):
         if allow:  # a 405 says which methods the address takes
             headers = {**headers, "Allow": allow}
         return body, status, headers
+
+    @app.errorhandler(OperationalError)
+    def _database(error):
+        if not cancelled(error):
+            return _unexpected(error)
+        log.warning("Consulta cancelada por su límite de tiempo en %s %s", request.method,
+                    request.url_rule.rule if request.url_rule else "(sin ruta)")
+        db.session.rollback()
+        try:
+            return error_response(503, TOO_SLOW)
+        except OperationalError as again:
+            if not cancelled(again):
+                raise
+            # The page's own reads (the signed-in user, the desk selector) ran out of time too.
+            db.session.rollback()
+            body, status, headers = bare_page(503, TOO_SLOW)
+            if is_htmx():
+                headers = {**headers, "HX-Retarget": "#page-messages", "HX-Reswap": "innerHTML"}
+            return body, status, headers
 
     @app.errorhandler(Exception)
     def _unexpected(error):

@@ -43,7 +43,8 @@ class Limit:
 
 LIMITS = {
     # Sign-in failures (portal/auth/throttle.py). Per address and account, so nobody else's typing
-    # locks an owner out; the account's ceiling only stops addresses it never signed in from.
+    # locks an owner out; past the account's ceiling an address it never signed in from is slowed
+    # to its first attempt of the window, never locked out.
     "signin_address": Limit("20/15 minutes"),
     "signin_account_address": Limit("5/15 minutes"),
     "signin_account": Limit("10/15 minutes"),
@@ -54,8 +55,10 @@ LIMITS = {
     "mail_user": Limit("3/hour"),
     "password_check": Limit("5/15 minutes"),  # wrong current password in Mi perfil, per user
     # Two-factor codes (sign-in's second step and Mi perfil), per address and per account: a code
-    # of a million values, 5 tries per 15 minutes, cannot be guessed.
+    # of a million values, 5 tries per 15 minutes, cannot be guessed. Past the account's ceiling an
+    # address is slowed to its first code of the window (the owner's right code still passes).
     "two_factor_address": Limit("20/15 minutes"),
+    "two_factor_account_address": Limit("5/15 minutes"),
     "two_factor_account": Limit("5/15 minutes"),
     "cda_system": Limit("3/hour", "Podrás solicitarlo de nuevo en {wait}."),
     "cda_desk": Limit("20/day", "Podrás solicitarlo de nuevo en {wait}."),
@@ -152,6 +155,18 @@ def check(name, *key):
         log.warning("Almacén de límites no disponible; se rechaza por precaución (%s)", name)
         raise RateLimited(name, 60, storage_down=True) from None
     raise refusal
+
+
+def used(name, *key):
+    """How many attempts the limit `name` has counted for `key` in its current window (all of them
+    when the storage is down: the caller then refuses, as hit() would)."""
+    item, full = rate(name), _key(name, key)
+    try:
+        _reset, remaining = _strategy().get_window_stats(item, *full)
+    except Exception:  # noqa: BLE001
+        log.warning("Almacén de límites no disponible; se rechaza por precaución (%s)", name)
+        return item.amount
+    return item.amount - remaining
 
 
 def refund(name, *key):

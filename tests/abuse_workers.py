@@ -82,9 +82,10 @@ def naive_claim(desk, user, code, destination, accepted_license, *, today):
 
     from portal.extensions import db
     from portal.models import PrepaidKey
+    from portal.models.prepaid import code_digest
     from portal.prepaid.redemption import KeyUsedElsewhere
 
-    key = db.session.scalar(select(PrepaidKey).where(PrepaidKey.code == code))
+    key = db.session.scalar(select(PrepaidKey).where(PrepaidKey.code_digest == code_digest(code)))
     if key.status != "nueva":
         raise KeyUsedElsewhere()
     time.sleep(0.05)  # work between the check and the write, as real code has (and a sure overlap)

@@ -169,7 +169,36 @@ class IsolatedClient(FlaskClient):
     def open(self, *args, **kwargs):
         if has_app_context():
             db.session.commit()
-        return contextvars.Context().run(super().open, *args, **kwargs)
+        context = contextvars.Context()
+        response = context.run(super().open, *args, **kwargs)
+        if response.is_streamed:
+            # The client reads a streamed body's first part inside open(), the rest later: all of
+            # it runs in the request's own context, as a server's worker sends it.
+            response.response = _InContext(context, response.response)
+        return response
+
+
+class _InContext:
+    """An iterable whose every step (and close) runs in `context`."""
+
+    def __init__(self, context, iterable):
+        self.context, self.iterator = context, iter(iterable)
+        self.close_iterable = getattr(iterable, "close", None)
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        return self.context.run(next, self.iterator)
+
+    def close(self):
+        if self.close_iterable is not None:
+            self.context.run(self.close_iterable)
+            self.close_iterable = None
+
+    # A body the test never read is closed when the response goes, in the request's context too (a
+    # server always closes it): ending there pops the request's contexts, not the test's.
+    __del__ = close
 
 
 class IsolatedCliRunner(FlaskCliRunner):

@@ -9,6 +9,7 @@ from portal.backoffice.schemas import InvalidInput, validate
 from portal.backoffice.tokens import create_token, digest, find_token, revoke_token
 from portal.extensions import db
 from portal.models import Desk, PrepaidKey, Service, StampMovement
+from portal.models.prepaid import code_digest
 from tests import factories
 
 
@@ -65,7 +66,7 @@ def test_issue_key_batch_writes_new_valid_unique_keys(app):
     issued = operations.issue_key_batch({"count": 200, "quantity": 100, "unit": "Timbres"}, today=factories.today())
     db.session.commit()
     assert len(set(issued.codes)) == 200 and issued.batch.startswith("api-")
-    stored = db.session.scalars(select(PrepaidKey.code).where(PrepaidKey.batch == issued.batch)).all()
+    stored = [key.code for key in db.session.scalars(select(PrepaidKey).where(PrepaidKey.batch == issued.batch))]
     assert sorted(stored) == sorted(issued.codes)
 
 
@@ -109,7 +110,7 @@ def test_keys_issued_in_timbres_of_any_case_are_written_timbres_and_credit_the_b
 
     issued = operations.issue_key_batch({"count": 1, "quantity": 50, "unit": " timbres "}, factories.today())
     db.session.commit()
-    key = db.session.scalars(select(PrepaidKey).where(PrepaidKey.code == issued.codes[0])).one()
+    key = db.session.scalars(select(PrepaidKey).where(PrepaidKey.code_digest == code_digest(issued.codes[0]))).one()
     assert key.unit == "Timbres" and amount(key) == "50 Timbres"
     confirm_key(world.b.desk, world.b.user, key.code, "mi_negocio", True, today=factories.today())
     db.session.commit()

@@ -97,8 +97,9 @@ def test_statuses_outside_the_life_cycle_are_refused_by_the_database(app):
     from sqlalchemy.exc import IntegrityError
 
     with pytest.raises(IntegrityError):
-        db.session.execute(text("INSERT INTO prepaid_keys (code, quantity, unit, status, created_at, updated_at) "
-                                "VALUES ('ABCDEFGHJKMNPQRS', 50, 'Timbres', 'robada', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"))
+        db.session.execute(text("INSERT INTO prepaid_keys (code, code_digest, quantity, unit, status, desk_id, "
+                                "confirmed_on, created_at, updated_at) VALUES ('ABCDEFGHJKMNPQRS', 'd', 50, 'Timbres', "
+                                "'robada', NULL, NULL, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"))
     db.session.rollback()
 
 

@@ -247,10 +247,14 @@ def test_a_desk_that_requires_it_leads_its_users_to_enrol_before_the_desk(client
     member = factories.user(world.a.desk, role="member")
     login(owner)
     field = f"desk{world.a.desk.id}-require"
-    refused = client.post(f"/perfil/dos-pasos/escritorio/{world.a.desk.id}", data={field: "y"})
+    prefix = f"desk{world.a.desk.id}"
+    refused = client.post(f"/perfil/dos-pasos/escritorio/{world.a.desk.id}", data={
+        field: "y", f"{prefix}-current_password": factories.PASSWORD, f"{prefix}-code": "123456"})
     assert refused.status_code == 409 and "Activa primero tu propia verificación" in refused.get_data(as_text=True)
-    enrol(client)
-    assert client.post(f"/perfil/dos-pasos/escritorio/{world.a.desk.id}", data={field: "y"}).status_code == 303
+    owner_secret, _codes = enrol(client)
+    assert client.post(f"/perfil/dos-pasos/escritorio/{world.a.desk.id}", data={
+        field: "y", f"{prefix}-current_password": factories.PASSWORD,
+        f"{prefix}-code": next_code(owner_secret)}).status_code == 303
     db.session.expire_all()
     assert world.a.desk.require_two_factor is True
     client.post("/cuenta/salir")

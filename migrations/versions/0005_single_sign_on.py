@@ -24,7 +24,7 @@ def upgrade():
     sa.Column('issuer', sa.String(length=300), nullable=False),
     sa.Column('client_id', sa.String(length=255), nullable=False),
     sa.Column('client_secret_encrypted', sa.Text(), nullable=False),
-    sa.Column('domains', sa.String(length=1000), nullable=False),
+    sa.Column('domains', sa.Text(), nullable=False),
     sa.Column('required', sa.Boolean(), server_default=sa.false(), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['desk_id'], ['desks.id'], name=op.f('fk_desk_identity_providers_desk_id_desks'), ondelete='CASCADE'),

@@ -102,7 +102,8 @@ def _service_mails(batch, today, store_url, links):
 
 def _key_digests(batch, today, links):
     """One mail per desk and member with every key of the run about to expire unused."""
-    query = (select(Alert.desk_id, Alert.period, Desk.razon_social, PrepaidKey.code, PrepaidKey.quantity,
+    query = (select(Alert.desk_id, Alert.period, Desk.razon_social, PrepaidKey.shown_code.label("code"),
+                    PrepaidKey.quantity,
                     PrepaidKey.unit, User.id.label("user_id"), User.email, User.name.label("user_name"))
              .join(PrepaidKey, PrepaidKey.id == Alert.subject_id)
              .join(Desk, Desk.id == Alert.desk_id)

@@ -24,6 +24,7 @@ from portal.backoffice.tokens import find_token
 from portal.errors import json_error
 from portal.extensions import db
 from portal.models import ApiToken
+from portal.numbers import MAX_INTEGER, whole_number
 from portal import clock
 from portal.sanity import bad_text
 
@@ -201,7 +202,7 @@ def list_args(**filters):
         raise ApiError(422, "validation_failed", "Revisa los parámetros de la consulta.", unknown)
     fields = {}
     raw_limit = request.args.get("limit", "50")
-    limit = int(raw_limit) if raw_limit.isascii() and raw_limit.isdigit() and len(raw_limit) < 5 else 0
+    limit = whole_number(raw_limit, MAX_PAGE) or 0
     if not 1 <= limit <= MAX_PAGE:
         fields["limit"] = f"Debe ser un entero de 1 a {MAX_PAGE}."
     since = request.args.get("updated_since")
@@ -269,7 +270,8 @@ def _decode_cursor(text):
     try:
         raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
         moment, row_id = json.loads(raw)
-        if not isinstance(row_id, int) or isinstance(row_id, bool):
+        # An id is a positive INTEGER: PostgreSQL refuses to compare a column with anything larger.
+        if not isinstance(row_id, int) or isinstance(row_id, bool) or not 0 < row_id <= MAX_INTEGER:
             return None
         parsed = _parse_moment(moment)
         return (parsed, row_id) if parsed else None

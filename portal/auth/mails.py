@@ -4,7 +4,8 @@ Links carry a signed token (portal.auth.tokens) and are absolute URLs at PORTAL_
 (portal.urls.public_url), never at the request's Host: a forged Host cannot point a link elsewhere.
 """
 from portal.auth import tokens
-from portal.mail.outbox import enqueue
+from portal.mail.outbox import enqueue, enqueue_for
+from portal.models import User
 from portal import clock
 from portal.urls import public_url
 
@@ -24,11 +25,14 @@ def account_exists(user):
                    forgot=public_url("auth.forgot"))
 
 
-def password_reset(user):
-    """The link to choose a new password (1 hour, single use)."""
-    link = public_url("auth.reset", token=tokens.issue(tokens.RESET_PASSWORD, user))
-    return enqueue(user.email, "Restablece tu contraseña", "password_reset", user=user, name=user.name, link=link,
-                   minutes=tokens.MAX_AGE[tokens.RESET_PASSWORD] // 60)
+def password_reset(user, email):
+    """The link to choose a new password (1 hour, single use), to `user`; for None (no account has
+    `email`, or its ceiling of mails is spent) the same work — a token signed, the mail rendered, one
+    INSERT — and no mail: the answer's cost does not tell whether the account exists."""
+    target = user if user is not None else User(id=0, email=email, name="", password_hash="")
+    link = public_url("auth.reset", token=tokens.issue(tokens.RESET_PASSWORD, target))
+    enqueue_for(user.id if user is not None else 0, target.email, "Restablece tu contraseña", "password_reset",
+                name=target.name, link=link, minutes=tokens.MAX_AGE[tokens.RESET_PASSWORD] // 60)
 
 
 def password_changed(user, when):

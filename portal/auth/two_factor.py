@@ -150,6 +150,11 @@ def desk_requiring(user):
         Membership.user_id == user.id, Desk.require_two_factor.is_(True)).order_by(Desk.id).limit(1))
 
 
+def prove(user, password, code):
+    """The password and a current code (or a recovery code), with no other effect; how it was proved."""
+    return _check_password_and_code(user, password, code)
+
+
 def set_desk_requirement(desk, required):
     """Whether the desk requires two-factor sign-in of all its users; True when it changed."""
     changed = desk.require_two_factor != bool(required)

@@ -226,17 +226,25 @@ def verify_email(token):
 def forgot():
     """"¿Olvidaste tu contraseña?": a reset link if the e-mail has an account; the same answer if not."""
     form = ForgotForm()
-    stop = _form_or_limit(form, "auth/forgot.html", "forgot_form", action="reset")
-    if stop:
-        return stop
-    user = find_user_by_email(form.email.data)
+    if not form.validate_on_submit():
+        return render("auth/forgot.html", block="forgot_form", form=form), 422 if request.method == "POST" else 200
+    email, mail = form.email.data, True
+    try:
+        throttle.spend("reset", ip=_ip(), email=email, known_address=lambda: signed_in_from(email, _ip()))
+    except RateLimited as refused:
+        if refused.name != "mail_account" or refused.storage_down:
+            return _throttled(refused, "auth/forgot.html", "forgot_form", form=form)
+        # Past the recipient's ceiling, from an address it never signed in from: answered as any
+        # reset, without a mail (a 429 would keep its owner from asking again from a new address).
+        mail = False
+    user = find_user_by_email(email)
+    # The same work whether or not the account exists (or gets its mail): see mails.password_reset.
+    mails.password_reset(user if mail else None, email)
     if user is not None:
-        mails.password_reset(user)
-        audit.record("password_reset_requested", user=user, ip=_ip())
+        audit.record("password_reset_requested" if mail else "password_reset_withheld", user=user, ip=_ip())
     else:
-        # Recorded too (who is probing for accounts?), and written the same way: an answer that
-        # skipped the database would come back measurably sooner for addresses without an account.
-        audit.record("password_reset_unknown_email", ip=_ip(), actor=form.email.data[:120])
+        # Recorded too (who is probing for accounts?), and written the same way.
+        audit.record("password_reset_unknown_email", ip=_ip(), actor=email[:120])
     db.session.commit()
     return hx_redirect(url_for("auth.forgot_sent"))
 

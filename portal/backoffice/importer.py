@@ -16,6 +16,7 @@ from portal.backoffice.operations import Conflict, NotFound, Outcome
 from portal.backoffice.schemas import INPUTS, InvalidInput, validate
 from portal.extensions import db
 from portal.models import PrepaidKey
+from portal.models.prepaid import code_digest
 
 DESK_COLUMNS = ("rfc", "razon_social", "kind", "user_email", "user_name", "user_phone", "user_role")
 SERVICE_COLUMNS = ("serial", *INPUTS["ServiceInput"]["properties"])
@@ -173,7 +174,7 @@ def _key_row(row, today):
     except ValueError:
         raise InvalidInput({"code": "Clave no válida: 16 caracteres con su carácter verificador."}) from None
     wanted = operations.key_values(data, today)
-    key = db.session.scalar(select(PrepaidKey).where(PrepaidKey.code == code))
+    key = db.session.scalar(select(PrepaidKey).where(PrepaidKey.code_digest == code_digest(code)))
     if key is None:
         db.session.add(PrepaidKey(code=code, status="nueva", **wanted))
         db.session.flush()

@@ -15,10 +15,11 @@ from sqlalchemy import func, select
 from portal.auth.validation import clean_email
 from portal.backoffice import welcome
 from portal.rfc import normalise_rfc
-from portal.backoffice.schemas import InvalidInput, validate
+from portal.backoffice.schemas import STAMP_USE_PREFIX, InvalidInput, validate
 from portal.extensions import db
 from portal.models import Desk, Membership, PrepaidKey, Product, Service, StampMovement, User
 from portal import clock
+from portal.models.prepaid import code_digest
 from portal.models.services import SYSTEM_CATEGORIES
 from portal import key_codes
 from portal.prepaid import redemption
@@ -27,8 +28,6 @@ from portal.services.stamps import record_stamp_use, stamp_balance
 # The catalogue of PRODUCT.md §1: a code the back office names is created on first use.
 CATALOGUE = {"SAE": "Aspel SAE", "COI": "Aspel COI", "NOI": "Aspel NOI", "CAJA": "Aspel CAJA",
              "FACTURE": "Aspel FACTURE", "BANCO": "Aspel BANCO", "PROD": "Aspel PROD", "ADM": "Aspel ADM"}
-# Stamp use reported by the stamping service is kept apart from credits ("key:<id>", "demo:…").
-STAMP_USE_PREFIX = "uso:"
 SERVICE_FIELDS = ("category", "name", "version", "users", "acquisition", "activated_on", "next_payment_on",
                   "plan", "capacity", "valid_from", "valid_until", "status")
 ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -297,7 +296,9 @@ def _fresh_codes(count):
     fresh = set()
     while len(fresh) < count:
         candidates = {key_codes.generate() for _ in range(count - len(fresh))} - fresh
-        taken = set(db.session.scalars(select(PrepaidKey.code).where(PrepaidKey.code.in_(candidates))))
+        digests = {code_digest(code): code for code in candidates}
+        taken = {digests[d] for d in db.session.scalars(select(PrepaidKey.code_digest).where(
+            PrepaidKey.code_digest.in_(list(digests))))}
         fresh |= candidates - taken
     return sorted(fresh)
 
@@ -308,7 +309,7 @@ def key_by_code(raw):
         code = key_codes.normalise(raw)
     except ValueError:
         code = None
-    key = db.session.scalar(select(PrepaidKey).where(PrepaidKey.code == code)) if code else None
+    key = db.session.scalar(select(PrepaidKey).where(PrepaidKey.code_digest == code_digest(code))) if code else None
     if key is None:
         raise NotFound("No existe una clave de prepago con ese código.")
     return key

@@ -13,7 +13,7 @@ from referencing.jsonschema import DRAFT202012
 
 from portal.auth.validation import clean_email
 from portal.models.accounts import DESK_KINDS, MEMBER_ROLES
-from portal.models.services import ACQUISITIONS, CATEGORIES, SERVICE_STATUSES
+from portal.models.services import ACQUISITIONS, CATEGORIES, SERVICE_STATUSES, StampMovement
 
 # No control characters and no lone surrogates: PostgreSQL refuses NUL, and neither encodes as UTF-8.
 PRINTABLE = "^[^\\u0000-\\u001f\\u007f\\ud800-\\udfff]*$"
@@ -25,10 +25,15 @@ RFC = "^[A-Za-zÑñ&]{3,4}" + _DAY + "[A-Za-z0-9]{2}[0-9Aa]$"
 SERIAL = "^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$"
 PRODUCT_CODE = "^[A-Za-z0-9]{1,20}$"
 KEY_CODE = "^[0-9A-Za-z]{4}-?[0-9A-Za-z]{4}-?[0-9A-Za-z]{4}-?[0-9A-Za-z]{4}$"
-ISSUER = "^https?://[A-Za-z0-9._~:/%@!$&'()*+,;=-]{1,290}$"
+# As long as its column (desk_identity_providers.issuer) holds with "https://".
+ISSUER = "^https?://[A-Za-z0-9._~:/%@!$&'()*+,;=-]{1,292}$"
 DOMAIN = "^(?=.{1,253}$)([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\\.)+[a-zA-Z]{2,63}$"
 BATCH_REFERENCE = "^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$"
 MAX_BATCH = 1000
+# Stamp use reported by the stamping service is kept apart from credits ("key:<id>", "demo:…") as
+# "uso:<external_id>", so the id is shorter than its column by the prefix.
+STAMP_USE_PREFIX = "uso:"
+MAX_EXTERNAL_ID = StampMovement.__table__.c.external_id.type.length - len(STAMP_USE_PREFIX)
 # The document's examples (Schemathesis sends them first; the tests seed a desk and a key to match).
 EXAMPLE_RFC = "CBA950612K21"
 EXAMPLE_SERIAL = "SAE000123"
@@ -170,7 +175,7 @@ INPUTS = {
         "The desk's own OpenID Provider: \"Ingresar con la cuenta de tu empresa\" sends users of these "
         "e-mail domains to it. A domain another desk's provider answers for is a conflict (409).")),
     "StampUseInput": obj({
-        "external_id": text(80, 1, description="The stamping service's id of this report: a retry "
+        "external_id": text(MAX_EXTERNAL_ID, 1, description="The stamping service's id of this report: a retry "
                             "with the same id changes nothing."),
         "quantity": integer(1, 10000000),
         "note": text(500),
@@ -227,7 +232,10 @@ OUTPUTS = {
         "next_cursor": {"type": ["string", "null"], "description": "Pass as `cursor` for the next page."},
     }),
     "Service": answer({
-        "serial": {"type": "string"}, "desk_rfc": {"type": "string"}, "category": one_of(CATEGORIES),
+        "serial": {"type": ["string", "null"], "description": (
+            "null for a service recorded without one (a Sellado CFDI plan, backup space, a course): it is "
+            "listed, but has no /services/{serial}.")},
+        "desk_rfc": {"type": "string"}, "category": one_of(CATEGORIES),
         "product": NULLABLE_TEXT, "name": {"type": "string"}, "version": NULLABLE_TEXT,
         "users": {"type": ["integer", "null"]}, "has_cda": {"type": "boolean"},
         "acquisition": one_of(ACQUISITIONS, nullable=True),

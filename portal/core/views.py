@@ -7,6 +7,7 @@ from flask_login import current_user, login_required
 from portal.core import bp
 from portal.core.privacy import sections
 from portal.desks import desk_of
+from portal.numbers import whole_number
 from portal.urls import safe_next
 
 
@@ -25,11 +26,8 @@ def home():
 @login_required
 def switch_desk():
     """Make another of the user's desks the active one; someone else's desk is a 404."""
-    try:
-        desk_id = int(request.form.get("desk_id", ""))
-        if not 0 < desk_id <= MAX_ID:
-            raise ValueError  # no desk has it, and the database could not even compare it
-    except ValueError:
+    desk_id = whole_number(request.form.get("desk_id", ""), MAX_ID)
+    if not desk_id:  # no desk has it, and the database could not even compare a larger one
         abort(400, "Selecciona un escritorio válido.")
     desk = desk_of(current_user, desk_id)
     if desk is None:

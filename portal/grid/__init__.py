@@ -1,7 +1,7 @@
 """The one grid: every list of the portal (Mis Servicios, Claves prepago) is a `Grid`.
 
     KEYS = Grid("claves-prepago", tables=outerjoin(PrepaidKey, Client, ...), scope=lambda desk_id: [...],
-                key=PrepaidKey.id, search=_search, default_sort="-fecha", row={"code": PrepaidKey.code},
+                key=PrepaidKey.id, search=_search, default_sort="-fecha", row={"code": PrepaidKey.shown_code},
                 columns=[Column("fecha", "Fecha", PrepaidKey.confirmed_on, kind="date",
                                 filter=DateRange("desde", "hasta")), ...])
 

@@ -214,6 +214,8 @@ class NumberRange(Range):
     between, from_only, to_only = "de {low} a {high}", "{low} o más", "hasta {high}"
 
     def read(self, text):
+        if len(text) > 12:  # longer than any INTEGER (and int() of a long text is itself work)
+            return None
         try:
             value = int(text)
         except ValueError:

@@ -3,7 +3,7 @@ remembered per user and grid. The only module of the grid that imports Flask.
 """
 from dataclasses import dataclass, field
 
-from flask import Response, current_app, make_response, redirect, request, url_for
+from flask import Response, current_app, make_response, redirect, request, stream_with_context, url_for
 from flask_login import current_user
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.datastructures import MultiDict
@@ -73,8 +73,9 @@ def _keep_columns(grid, state):
 
 def _csv_response(grid, text):
     filename = f"{grid.name}-{clock.today(current_app.config['TIMEZONE']).isoformat()}.csv"
-    # The body is sent after this request's context is gone: the CSV holds its own connection.
-    return Response(text, mimetype="text/csv",
+    # The body is sent after the view returns: the CSV holds its own connection, and runs inside
+    # this request's contexts (columns read the app's settings, e.g. its time zone).
+    return Response(stream_with_context(text), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"',
                              "Cache-Control": "no-store, no-cache"})  # as pages (portal.security)
 

@@ -11,6 +11,7 @@ import weakref
 from dataclasses import dataclass
 from itertools import islice
 
+from portal.deadlines import UNBOUNDED
 from portal.extensions import db
 from portal.grid import query
 from portal.grid.columns import Column
@@ -154,7 +155,8 @@ class ListRead:
         statement = self.statements.export(self.state)
         with engine.connect() as connection:
             # A streamed read is a server-side cursor, which psycopg never prepares: no plan option.
-            streamed = connection.execution_options(stream_results=True, yield_per=CSV_CHUNK)
+            # It runs as long as it has rows (UNBOUNDED: portal/deadlines.py).
+            streamed = connection.execution_options(stream_results=True, yield_per=CSV_CHUNK, **{UNBOUNDED: True})
             yield from streamed.execute(statement, self.values()).partitions()
 
 

@@ -8,10 +8,12 @@ from dataclasses import dataclass, field
 from portal.folding import fold
 from portal.grid.columns import MAX_SEARCH
 from portal.grid.text import first_of, number, shown, values_of
+from portal.numbers import whole_number
 
 PER_PAGE_CHOICES = (10, 25, 50, 100)
 MAX_PER_PAGE = 100
 MAX_OFFSET = 200_000  # the deepest row a page may start at: an OFFSET walks every row before it
+MAX_ASKED = 10**30  # a page or a page size asked for beyond it is no number (it is capped below anyway)
 MAX_WORDS = 8
 PRINT_LIMIT = 1000  # rows of a print view (?formato=imprimir): one bounded read, never the whole list
 
@@ -158,11 +160,8 @@ def _positive(args, name, state, notice):
     raw = first_of(args, name)
     if not raw:
         return None
-    try:
-        value = int(raw)
-    except ValueError:
-        value = 0
-    if value < 1:
+    value = whole_number(raw, MAX_ASKED)
+    if not value:
         state.notices.append(notice.format(shown(raw)))
         return None
     return value

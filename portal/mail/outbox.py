@@ -15,10 +15,10 @@ from pathlib import Path
 
 import flask_mail
 from flask import current_app
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, literal, select, update
 
 from portal.extensions import db
-from portal.models import OutboxMessage
+from portal.models import OutboxMessage, User
 from portal import clock, metrics
 from portal.units import Work, unit_of_work
 
@@ -37,6 +37,18 @@ def enqueue(recipient, subject, template, *, kind=None, desk=None, user=None, se
                                       user=user, service=service, context=context))
     db.session.add(message)
     return message
+
+
+def enqueue_for(user_id, recipient, subject, template, **context):
+    """Render the message and add it in one INSERT … SELECT that writes it only if the user
+    `user_id` exists: the same rendering and the same statement whether or not it does, so the
+    answer's cost tells nothing (e.g. a reset asked for an unknown address, user_id 0)."""
+    values = _values(recipient, subject, template, _has_html(template), kind=None, desk=None, user=user_id,
+                     service=None, context=context)
+    table = OutboxMessage.__table__
+    row = select(*[literal(value, type_=table.c[name].type) for name, value in values.items()])
+    db.session.execute(insert(table).from_select(list(values), row.where(
+        select(User.id).where(User.id == user_id).exists())))
 
 
 def enqueue_many(messages):

@@ -8,6 +8,7 @@ from portal.extensions import db
 from portal.folding import fold
 from portal import clock
 from portal.models._types import check_in
+from portal.sealed import Sealed, digest
 
 KEY_STATUSES = ("nueva", "disponible", "utilizada", "revocada")
 DESTINATIONS = ("mi_negocio", "distribuidor")
@@ -48,6 +49,9 @@ class PrepaidKey(db.Model):
         CheckConstraint("(status IN ('nueva', 'revocada')) OR (desk_id IS NOT NULL AND confirmed_on IS NOT NULL)",
                         name="confirmed_has_desk"),
         CheckConstraint("status <> 'utilizada' OR activated_on IS NOT NULL", name="used_has_date"),
+        # The code in clear exactly for a key in a desk; encrypted for one in none.
+        CheckConstraint("(desk_id IS NULL AND code IS NULL AND sealed_code IS NOT NULL) OR "
+                        "(desk_id IS NOT NULL AND code IS NOT NULL AND sealed_code IS NULL)", name="code_in_desk_only"),
         # "Claves prepago": one desk, a contract-date range, sorted by date; filters by status and client.
         Index("ix_prepaid_keys_desk_confirmed", "desk_id", "confirmed_on", "id"),
         Index("ix_prepaid_keys_desk_status_confirmed", "desk_id", "status", "confirmed_on", "id"),
@@ -55,8 +59,13 @@ class PrepaidKey(db.Model):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    # 16 Crockford base32 characters, the last a check character; stored without dashes.
-    code: Mapped[str] = mapped_column(String(16), unique=True)
+    # The code: 16 Crockford base32 characters, the last a check character, without dashes. In clear
+    # only once the key is in a desk (its grid shows, sorts and searches it); a key nobody has
+    # confirmed, which anyone holding its code could still confirm, keeps it encrypted
+    # (portal/sealed.py). Every lookup by code goes through its keyed digest. Use `code`.
+    shown_code: Mapped[str | None] = mapped_column("code", String(16), unique=True)
+    sealed_code: Mapped[str | None] = mapped_column(Sealed("key_code", 16))
+    code_digest: Mapped[str] = mapped_column(String(64), unique=True)
     quantity: Mapped[int] = mapped_column(Integer)
     unit: Mapped[str] = mapped_column(String(40), default="Timbres")
     product_id: Mapped[int | None] = mapped_column(ForeignKey("products.id"))
@@ -76,3 +85,29 @@ class PrepaidKey(db.Model):
 
     client: Mapped[Client | None] = relationship()
     product = relationship("Product")
+
+    @property
+    def code(self):
+        """The code in clear, wherever it is kept."""
+        return self.shown_code or self.sealed_code
+
+    @code.setter
+    def code(self, value):
+        self.code_digest = code_digest(value)
+        self.sealed_code, self.shown_code = value, None  # placed by status at flush (_place_code)
+
+
+def code_digest(code):
+    """The keyed digest a key is looked up by (the canonical code: key_codes.normalise)."""
+    return digest("key_code", code)
+
+
+@event.listens_for(PrepaidKey, "before_insert")
+@event.listens_for(PrepaidKey, "before_update")
+def _place_code(_mapper, _connection, key):
+    # In clear in a desk, encrypted in none (a new key, or one revoked before anyone confirmed it).
+    clear = key.code
+    if key.desk_id is None:
+        key.sealed_code, key.shown_code = clear, None
+    else:
+        key.shown_code, key.sealed_code = clear, None

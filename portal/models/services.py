@@ -5,6 +5,7 @@ from sqlalchemy import CheckConstraint, Date, DateTime, ForeignKey, Index, Integ
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
+from portal.sealed import Sealed
 from portal.folding import fold
 from portal import clock
 from portal.models._types import check_in
@@ -64,9 +65,10 @@ class Service(db.Model):
     version: Mapped[str | None] = mapped_column(String(20))
     users: Mapped[int | None] = mapped_column(Integer)
     serial: Mapped[str | None] = mapped_column(String(40), unique=True)
-    # The activation code: a secret that leaves the portal only inside an e-mail. Deferred, so no
-    # list query loads it (nor could log it); only the resend rule reads it.
-    cda: Mapped[str | None] = mapped_column(String(120), deferred=True)
+    # The activation code: a secret that leaves the portal only inside an e-mail, stored encrypted
+    # (portal/sealed.py). Deferred, so no list query loads it (nor could log it); only the resend
+    # rule reads it.
+    cda: Mapped[str | None] = mapped_column(Sealed("cda", 120), deferred=True)
     acquisition: Mapped[str | None] = mapped_column(String(12))
     activated_on: Mapped[date | None] = mapped_column(Date)
     next_payment_on: Mapped[date | None] = mapped_column(Date)

@@ -36,8 +36,8 @@ class DeskIdentityProvider(db.Model):
     client_id: Mapped[str] = mapped_column(String(255))
     # Encrypted like the TOTP secrets (Fernet, key derived from SECRET_KEY): never shown, never in the API.
     client_secret_encrypted: Mapped[str] = mapped_column(Text)
-    # Lower-case domains, comma-separated ("empresa.mx,empresa.com").
-    domains: Mapped[str] = mapped_column(String(1000))
+    # Lower-case domains, comma-separated ("empresa.mx,empresa.com"): as many as the API admits.
+    domains: Mapped[str] = mapped_column(Text)
     # "Solo con la cuenta de la empresa": password sign-in refused for these domains.
     required: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=clock.now, onupdate=clock.now)

@@ -43,7 +43,8 @@ def _status_badge(value):
 
 
 CODE_CHARACTERS = frozenset(ALPHABET.lower() + "-")
-CODE_TEXT = func.lower(PrepaidKey.code + " " + _grouped_sql(PrepaidKey.code))
+# A desk's keys have their code in clear (portal/models/prepaid.py): searched as it is shown.
+CODE_TEXT = func.lower(PrepaidKey.shown_code + " " + _grouped_sql(PrepaidKey.shown_code))
 
 
 def _search(word, desk_id):
@@ -84,10 +85,10 @@ KEYS = Grid(
     key=PrepaidKey.id,
     search=_search,
     default_sort="-fecha",
-    row={"code": PrepaidKey.code},
+    row={"code": PrepaidKey.shown_code},
     empty="Aún no hay claves de prepago en este escritorio.",
     columns=[
-        Column("clave", "Clave", PrepaidKey.code, html=_grouped_cell, html_args=("highlighted",)),
+        Column("clave", "Clave", PrepaidKey.shown_code, html=_grouped_cell, html_args=("highlighted",)),
         AmountColumn("cantidad", "Cantidad", cast(PrepaidKey.quantity, String) + " " + PrepaidKey.unit,
                      sort_by=PrepaidKey.quantity, groupable=True),
         Column("fecha", "Fecha", PrepaidKey.confirmed_on, kind="date", filter=DateRange("desde", "hasta", every="fechas")),

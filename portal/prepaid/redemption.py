@@ -35,6 +35,7 @@ from portal import audit, key_codes, roles
 from portal.extensions import db
 from portal.mail.outbox import enqueue
 from portal.models import Client, Desk, PrepaidKey
+from portal.models.prepaid import code_digest
 from portal import clock
 from portal.rfc import normalise_rfc
 from portal.services.stamps import credit_stamps
@@ -160,7 +161,7 @@ def canonical(raw):
 
 
 def _key_by_code(code, fresh=False):
-    statement = select(PrepaidKey).where(PrepaidKey.code == code)
+    statement = select(PrepaidKey).where(PrepaidKey.code_digest == code_digest(code))
     if fresh:
         # After a lost claim: what the winner committed, not what this session cached.
         statement = statement.execution_options(populate_existing=True)
@@ -213,9 +214,11 @@ def confirm_key(desk, user, code, destination, accepted_license, *, today, ip=No
     # RETURNING hands the winner its key in the same round trip; the row lock is held until commit.
     key = db.session.scalars(
         update(PrepaidKey)
-        .where(PrepaidKey.code == code, PrepaidKey.status == "nueva",
+        .where(PrepaidKey.code_digest == code_digest(code), PrepaidKey.status == "nueva",
                or_(PrepaidKey.expires_on.is_(None), PrepaidKey.expires_on >= today))
+        # In a desk the code is in clear (its grid shows and searches it), no longer encrypted.
         .values(status="utilizada" if own_use else "disponible", desk_id=desk.id, destination=destination,
+                shown_code=code, sealed_code=None,
                 confirmed_on=today, confirmed_at=now, confirmed_by_id=user.id, license_accepted_at=now,
                 activated_on=today if own_use else None, updated_at=now)
         .returning(PrepaidKey)

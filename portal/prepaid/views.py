@@ -21,7 +21,9 @@ from portal.errors import rate_limited
 from portal.extensions import db
 from portal.grid import GridTemplate, grid_response
 from portal.htmx import is_htmx, render
+from portal.numbers import whole_number
 from portal.models import PrepaidKey
+from portal.models.prepaid import code_digest
 from portal.request_units import reads_only
 from portal.prepaid import bp, steps
 from portal.prepaid.grids import KEYS, with_default_period
@@ -117,9 +119,18 @@ def validate():
             cut_short = True
             continue
         try:
+            _take_attempt()
+        except limits.RateLimited as refusal:
+            metrics.KEY_VALIDATIONS.labels(outcome="limited").inc()
+            limited = refusal
+            lines.append(Line(_shown(raw), str(limited), "error"))
+            cut_short = True
+            continue
+        try:
             key = validate_key(desk, raw, today=clock.today(current_app.config["TIMEZONE"]))
         except KeyAlreadyInThisDesk as refusal:
             metrics.KEY_VALIDATIONS.labels(outcome="already_here").inc()
+            _give_back_attempt()
             lines.append(Line(key_codes.grouped(refusal.key.code), refusal.message, "info", refusal.key,
                               key_codes.reading_note(raw)))
         except RedemptionError as refusal:
@@ -127,9 +138,10 @@ def validate():
             # Not a code at all: what its letters were read as says nothing useful.
             read_as = "" if isinstance(refusal, MalformedKey) else key_codes.reading_note(raw)
             lines.append(Line(_shown(raw), refusal.message, "error", read_as=read_as))
-            limited = _count_failed_validation(desk, raw, refusal)
+            _record_failed_validation(desk, raw, refusal)
         else:
             metrics.KEY_VALIDATIONS.labels(outcome="valid").inc()
+            _give_back_attempt()
             lines.append(_valid_line(key, key_codes.reading_note(raw)))
             # Mi perfil > Actividad lists it: the masked code only, as for a refused one.
             audit.record("prepaid_key_validated", user=current_user, desk=desk, ip=request.remote_addr,
@@ -187,20 +199,37 @@ def _validation_limit():
     return None
 
 
-def _count_failed_validation(desk, raw, refusal):
-    """Audit and count a failed validation; returns the Verdict if no attempts remain."""
+def _take_attempt():
+    """Count one validation before its lookup; RateLimited (counting nothing) when none remain.
+
+    Counted first (hit-then-check), so requests racing on one user or address cannot all pass a
+    test made before any of them counted: no more lookups fail than the limit allows.
+    """
+    taken = []
+    try:
+        for key in _limit_keys():
+            limits.hit("prepaid_validation", *key)
+            taken.append(key)
+    except limits.RateLimited:
+        for key in taken:
+            limits.refund("prepaid_validation", *key)
+        raise
+
+
+def _give_back_attempt():
+    """A lookup that found a usable key does not count against the failures allowed."""
+    for key in _limit_keys():
+        limits.refund("prepaid_validation", *key)
+
+
+def _record_failed_validation(desk, raw, refusal):
+    """Audit a failed validation (already counted by _take_attempt)."""
     try:
         masked = key_codes.masked(canonical(raw))
     except RedemptionError:
         masked = None  # not a code: nothing worth keeping, and never the raw text
     audit.record("prepaid_key_validation_failed", user=current_user, desk=desk, ip=request.remote_addr,
                  reason=refusal.code, key=masked)
-    for key in _limit_keys():
-        try:
-            limits.hit("prepaid_validation", *key)
-        except limits.RateLimited:
-            pass  # this failure was the last one allowed; the check below says so for the rest
-    return _validation_limit()
 
 
 # --- step 2: "Solicitar Clave de Confirmación" --------------------------------------------------
@@ -316,12 +345,14 @@ def _confirm_one(desk, user, code, form):
 
 
 def _ids_of(step_codes):
-    return db.session.scalars(select(PrepaidKey.id).where(PrepaidKey.code.in_(step_codes))).all()
+    return db.session.scalars(select(PrepaidKey.id).where(
+        PrepaidKey.code_digest.in_([code_digest(code) for code in step_codes]))).all()
 
 
 def _validated_lines(step_codes):
     """Step 2's list again, for a refused Confirmar."""
-    keys = db.session.scalars(select(PrepaidKey).where(PrepaidKey.code.in_(step_codes)).order_by(PrepaidKey.id))
+    keys = db.session.scalars(select(PrepaidKey).where(
+        PrepaidKey.code_digest.in_([code_digest(code) for code in step_codes])).order_by(PrepaidKey.id))
     return [_valid_line(key) for key in keys]
 
 
@@ -353,9 +384,8 @@ def _parse_ids(raw, limit=MAX_KEYS_PER_REQUEST):
     """Key ids from "12,13" (at most `limit`); anything else is no id at all."""
     parts = [part for part in raw.split(",") if part][:limit]
     # ASCII digits only ("²" is a digit to str.isdigit, not to int), and no larger than an id can be.
-    if not all(part.isascii() and part.isdigit() and int(part) <= MAX_ID for part in parts):
-        return []
-    return [int(part) for part in parts]
+    ids = [whole_number(part, MAX_ID) for part in parts]
+    return [] if None in ids else ids
 
 
 # --- "Claves prepago" ----------------------------------------------------------------------------
@@ -381,4 +411,4 @@ def _codes_of(desk, ids):
     if not ids:
         return frozenset()
     return frozenset(db.session.scalars(
-        select(PrepaidKey.code).where(PrepaidKey.desk_id == desk.id, PrepaidKey.id.in_(ids))))
+        select(PrepaidKey.shown_code).where(PrepaidKey.desk_id == desk.id, PrepaidKey.id.in_(ids))))

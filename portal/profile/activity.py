@@ -25,6 +25,7 @@ LABELS = {
     "verification_sent": "Enlace de verificación enviado",
     "email_verified": "Correo verificado",
     "password_reset_requested": "Solicitud para restablecer la contraseña",
+    "password_reset_withheld": "Solicitud para restablecer la contraseña sin correo (demasiadas solicitudes)",
     "password_reset": "Contraseña restablecida desde el correo",
     "password_changed": "Contraseña cambiada",
     "email_change_requested": "Solicitud de cambio de correo",

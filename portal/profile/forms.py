@@ -3,6 +3,7 @@ from wtforms import BooleanField, EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length, ValidationError
 
 from portal.forms import TextForm
+from portal.numbers import whole_number
 
 from portal.alerts.preferences import MAX_THRESHOLD
 from portal.auth.forms import Cleaned, check_strength, confirm_field, password_field
@@ -50,13 +51,13 @@ class NotificationsForm(TextForm):
 
     def validate_threshold(self, field):
         text = _digits(field.data)
-        if text and not (text.isascii() and text.isdigit() and int(text) <= MAX_THRESHOLD):
+        if text and whole_number(text, MAX_THRESHOLD) is None:
             raise ValidationError(f"Captura un número entero de timbres, de 0 a {MAX_THRESHOLD:,}.")
 
     def threshold_number(self):
         """The validated threshold as a number, or None when left blank."""
         text = _digits(self.threshold.data)
-        return int(text) if text else None
+        return whole_number(text, MAX_THRESHOLD) if text else None
 
 
 def _digits(text):
@@ -73,5 +74,7 @@ class PasswordAndCodeForm(TextForm):
     ], render_kw={"autocomplete": "one-time-code", "spellcheck": "false"})
 
 
-class DeskRequirementForm(TextForm):
+class DeskRequirementForm(PasswordAndCodeForm):
+    """A desk's requirement, changed only with the owner's password and code: a stolen session alone
+    cannot switch off the desk's second step."""
     require = BooleanField("Exigir la verificación en dos pasos a todos los usuarios de este escritorio")

@@ -30,6 +30,7 @@ def _owned_desks(user):
 def _page(status=200, **given):
     """The page, with the posted form (and its errors) and the others fresh."""
     user = current_user.account()
+    posted = dict([given.pop("desk_form")]) if "desk_form" in given else {}  # (desk id, its posted form)
     secret = two_factor.pending_secret(user)
     enrolment = None
     if secret is not None:
@@ -39,8 +40,9 @@ def _page(status=200, **given):
     context = {
         "enabled": two_factor.is_enabled(user), "enrolment": enrolment,
         "remaining": two_factor.remaining_recovery_codes(user), "required_by": two_factor.desk_requiring(user),
-        "desks": [(desk, DeskRequirementForm(formdata=None, require=desk.require_two_factor,
-                                             prefix=f"desk{desk.id}")) for desk in _owned_desks(user)],
+        "desks": [(desk, posted.get(desk.id) or DeskRequirementForm(formdata=None, require=desk.require_two_factor,
+                                                                     prefix=f"desk{desk.id}"))
+                  for desk in _owned_desks(user)],
         "start_form": ConfirmForm(),
     }
     for name in ("confirm_form", "codes_form", "disable_form"):
@@ -49,8 +51,12 @@ def _page(status=200, **given):
     return render(PAGE, **context), status
 
 
-def _prove(name, form, action):
-    """Run `action(user, password, code)` with the proof of form `name` under the limits; (result, error page)."""
+def _prove(name, form, action, shown=None):
+    """Run `action(user, password, code)` with the proof of form `name` under the limits; (result, error page).
+
+    `shown`: what the page is given as `name` (default the form).
+    """
+    shown = form if shown is None else shown
     user, ip = current_user.account(), request.remote_addr
     try:
         # Both counted before the password and the code are checked; given back when right.
@@ -58,7 +64,7 @@ def _prove(name, form, action):
         throttle.code_attempt(user.id, ip)
         result = action(user, form.current_password.data, form.code.data)
     except RateLimited as refused:
-        body, _status = _page(429, error=str(refused), **{name: form})
+        body, _status = _page(429, error=str(refused), **{name: shown})
         return None, rate_limited(refused, body)
     except two_factor.WrongPassword as wrong:
         db.session.rollback()
@@ -74,12 +80,12 @@ def _prove(name, form, action):
         db.session.rollback()
         throttle.password_was_right(user)
         throttle.code_not_checked(user.id, ip)
-        return None, _page(409, error=str(refused), **{name: form})
+        return None, _page(409, error=str(refused), **{name: shown})
     else:
         throttle.password_was_right(user)
         throttle.code_was_right(user.id, ip)
         return result, None
-    return None, _page(422, **{name: form})
+    return None, _page(422, **{name: shown})
 
 
 @bp.get("/dos-pasos")
@@ -166,10 +172,14 @@ def desk_two_factor(desk_id):
         abort(403, str(refused))
     form = DeskRequirementForm(prefix=f"desk{desk.id}")
     if not form.validate_on_submit():
-        return _page(422, error="La solicitud no es válida. Recarga la página e inténtalo de nuevo.")
-    if form.require.data and not two_factor.is_enabled(current_user):
+        return _page(422, desk_form=(desk.id, form))
+    if not two_factor.is_enabled(current_user):
+        # Without it the owner has no code to prove the change with (nor could keep using a desk requiring it).
         return _page(409, error="Activa primero tu propia verificación en dos pasos; después podrás exigirla "
                                 "a los usuarios de tu escritorio.")
+    _how, stop = _prove("desk_form", form, two_factor.prove, shown=(desk.id, form))
+    if stop:
+        return stop
     if two_factor.set_desk_requirement(desk, form.require.data):
         audit.record("desk_two_factor_required" if desk.require_two_factor else "desk_two_factor_optional",
                      user=current_user.id, desk=desk, ip=request.remote_addr)

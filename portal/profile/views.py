@@ -12,6 +12,7 @@ from portal.limits import RateLimited
 from portal.extensions import db
 from portal.grid import GridTemplate, grid_response
 from portal.htmx import is_htmx, render
+from portal.numbers import whole_number
 from portal import clock
 from portal.request_units import reads_only
 from portal.profile import activity, bp, changes
@@ -145,7 +146,7 @@ def _continue_in_a_new_session(user):
 def activity_log():
     """"Actividad": every event of the account, on the grid (filter by kind and dates, CSV)."""
     page = request.args.get("page", "1")
-    if not (page.isascii() and page.isdigit()) or not 1 <= int(page) <= 10_000:
+    if not whole_number(page, 10_000):  # None (not a number up to 10,000) or 0
         abort(400, "La página solicitada no es válida.")
     return grid_response(activity.ACTIVITY, {"user_id": current_user.id},
                          GridTemplate("profile/activity.html", "activity_grid"))
