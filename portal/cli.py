@@ -67,8 +67,7 @@ def purge_command(days):
 @click.option("--interval", default=2.0, show_default=True, help="Segundos entre rondas sin correo.")
 def deliver_command(loop, interval):
     """Deliver the pending e-mail (SMTP when MAIL_SERVER is set, .eml files otherwise)."""
-    from portal.extensions import db
-    from portal.mail.outbox import deliver_pending, run_worker
+    from portal.mail.outbox import deliver_round, run_worker
 
     if loop:
         click.echo("Repartiendo correo; Ctrl+C para terminar.")
@@ -76,8 +75,7 @@ def deliver_command(loop, interval):
         return
     total_sent = total_failed = 0
     while True:
-        with unit_of_work(db.session, Work.WRITES):  # claims rows: SQLite's write lock at BEGIN
-            sent, failed = deliver_pending()
+        sent, failed = deliver_round()
         total_sent += sent
         total_failed += failed
         if not sent and not failed:

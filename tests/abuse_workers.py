@@ -144,11 +144,11 @@ def outbox_worker(config):
 
 def deliver_until_empty(app):
     """fire: deliver until nothing is due; how many messages this worker sent."""
-    from portal.mail.outbox import deliver_pending
+    from portal.mail.outbox import deliver_round
 
     total = 0
     while True:
-        sent, failed = deliver_pending(limit=20)
+        sent, failed = deliver_round(limit=20)
         total += sent
         if not sent and not failed:
             return total

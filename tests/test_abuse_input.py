@@ -18,7 +18,9 @@ from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
 from portal.auth import tokens
+from portal import clock
 from portal.extensions import db
+from portal.members import rules as members
 from portal.models import Desk, Membership, PrepaidKey, User
 from portal import key_codes
 from portal.prepaid.grids import KEYS
@@ -161,12 +163,15 @@ def requester(app, client, world, no_limits, unseeded_message_ids):
     factories.prepaid_key(world.b.desk)
     for name, value in signed_in_cookies(app, world.b.user, world.b.desk).items():
         client.set_cookie(name, value)
+    invitation = members.invite(world.b.desk, world.b.user, "invitada@empresa.mx", "viewer", now=clock.now())
+    db.session.commit()
     anonymous = app.test_client()
     pages = _pages(client, anonymous, world, key)
     real = {"serial": [system.serial], "category": list(GRIDS), "token": [
         tokens.issue(tokens.RESET_PASSWORD, world.b.user), tokens.issue(tokens.VERIFY_EMAIL, world.b.user),
         tokens.issue(tokens.CHANGE_EMAIL, world.b.user, email="nuevo@empresa.mx")],
-        "desk_id": [str(world.b.desk.id)],
+        "desk_id": [str(world.b.desk.id)], "user_id": [str(world.b.user.id), str(world.a.user.id)],
+        "invitation_id": [str(invitation.id)],
         "fields": {"token": step_token(pages[-1])}}  # "real" for the step token field: a genuine one
     routes = [(rule, method) for rule in app.url_map.iter_rules()
               if rule.endpoint not in ("static", "assets.asset") and not rule.endpoint.startswith("api.")
@@ -204,7 +209,8 @@ def test_generated_posts_and_query_strings_never_get_a_5xx(requester):
               suppress_health_check=list(HealthCheck))
     @given(data=st.data(), route=st.sampled_from(routes), signed_in=st.booleans(), htmx=st.booleans(),
            in_query=st.booleans(),
-           path_values=st.dictionaries(st.sampled_from(["serial", "category", "token"]), values | st.just("real")))
+           path_values=st.dictionaries(st.sampled_from(["serial", "category", "token", "user_id", "invitation_id"]),
+                                       values | st.just("real")))
     def request_once(data, route, signed_in, htmx, in_query, path_values):
         own = fields.get(route[0].endpoint) or every_name
         names = st.sampled_from(own) | st.sampled_from(every_name) | st.text(max_size=12)

@@ -256,6 +256,13 @@ class TimedConnection(flask_mail.Connection):
         return host
 
 
+def deliver_round(limit=50):
+    """One round of the worker: deliver_pending() as a writing unit (it claims rows: SQLite takes
+    its write lock at BEGIN, so workers running at once queue instead of being refused)."""
+    with unit_of_work(db.session, Work.WRITES):
+        return deliver_pending(limit)
+
+
 def run_worker(interval=2.0, stop=None, every=None):
     """Deliver forever (the `--loop` worker); `stop()` ends it (tests). `every` = (seconds, task):
     the task also runs at start and then once that many seconds have passed (the alerts)."""
@@ -276,8 +283,7 @@ def run_worker(interval=2.0, stop=None, every=None):
                     db.session.rollback()
         with request_ids.bound("outbox-" + request_ids.new_id()):
             try:
-                with unit_of_work(db.session, Work.WRITES):  # claims rows: SQLite's write lock at BEGIN
-                    sent, failed = deliver_pending()
+                sent, failed = deliver_round()
             except Exception:  # noqa: BLE001 - a worker survives a database hiccup and tries again
                 log.exception("Fallo al repartir el buzón de salida")
                 db.session.rollback()
@@ -286,4 +292,4 @@ def run_worker(interval=2.0, stop=None, every=None):
             time.sleep(interval)
 
 
-__all__ = ["enqueue", "enqueue_many", "deliver_pending", "claim_due", "run_worker", "purge"]
+__all__ = ["enqueue", "enqueue_many", "deliver_pending", "deliver_round", "claim_due", "run_worker", "purge"]
