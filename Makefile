@@ -58,7 +58,7 @@ test-fast: install-dev
 ## 10,000 generated requests, 100 addresses per enumeration check), figures printed as it goes.
 ## Both databases when PORTAL_TEST_POSTGRES is set; Redis from PORTAL_TEST_REDIS (127.0.0.1:6379).
 stress: install-dev
-	STRESS=1 $(PY) -m pytest -s -q tests/test_abuse_*.py $(PYTEST_ARGS)
+	STRESS=1 $(PY) -m pytest -s -q -m abuse $(PYTEST_ARGS)
 
 ## make bench-data: the bench databases, made afresh (1,000,000 keys each)
 BENCH_DBS ?= sqlite postgresql

@@ -21,7 +21,7 @@ def _bool(value):
     return str(value).strip().lower() in {"1", "true", "yes", "on", "si", "sí"}
 
 
-# name -> (default, parser). The README's configuration table documents each (tests/test_core_docs.py).
+# name -> (default, parser). The README's configuration table documents each (tests/test_core_docs_rules.py).
 SETTINGS = {
     "PORTAL_ENV": ("development", str),
     "DATABASE_URL": (None, str),

@@ -21,7 +21,7 @@ them and returns a complete PageRead (rows, total, every group's size), and page
 
 `scope` only compares columns with its values, never reads them in Python: a list's statements
 are composed once per shape with each value a bound parameter (query.statements);
-tests/test_grid_house.py calls every grid's scope with values Python cannot read. A filter whose
+tests/test_grid_house_rules.py calls every grid's scope with values Python cannot read. A filter whose
 condition reads its value says so (`bound` returns None) and is composed with it.
 """
 from portal.grid.columns import Choice, Column, DateRange, NumberRange, Range, Text

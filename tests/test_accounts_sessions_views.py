@@ -19,6 +19,8 @@ from tests.abuse_helpers import record_figure
 from tests.accounts_helpers import NEW_PASSWORD, link_in, mail_to
 from tests.accounts_helpers import mailbox  # noqa: F401 (fixture)
 
+pytestmark = pytest.mark.abuse  # the fault and abuse suite (docs/TESTING.md)
+
 PAGE = "/perfil"
 
 

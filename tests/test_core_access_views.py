@@ -23,6 +23,8 @@ from tests import factories
 from tests.abuse_helpers import record_figure
 from tests.api_support import token as api_token
 
+pytestmark = pytest.mark.abuse  # the fault and abuse suite (docs/TESTING.md)
+
 # Rules with variables that are not anyone's data, and why.
 ALLOWED = {
     "static": "public files shipped with the portal (CSS, JS, images): the same for everyone",

@@ -13,6 +13,8 @@ from portal.errors import CSRF_MESSAGE
 from tests import factories
 from tests.abuse_helpers import record_figure
 
+pytestmark = pytest.mark.abuse  # the fault and abuse suite (docs/TESTING.md)
+
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 TOKEN_IN_PAGE = re.compile(r'"X-CSRFToken": "([^"]+)"')
 

@@ -22,6 +22,8 @@ from tests.abuse_helpers import record_figure, scale
 from tests.conftest import SmtpServer
 from tests.prepaid_helpers import race, server_config
 
+pytestmark = pytest.mark.abuse  # the fault and abuse suite (docs/TESTING.md)
+
 RESEND_LIMIT_PER_DESK = 20  # portal/cda/resend.py PER_DESK: 20 a day
 
 

@@ -114,3 +114,18 @@ def test_the_suite_uses_flask_through_its_public_api_only():
     found = [f"{path.name}:{number}" for path in sorted((ROOT / "tests").glob("*.py")) if path.name != Path(__file__).name
              for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if private.search(line)]
     assert found == []
+
+
+AREAS = ("accounts", "alerts", "api", "bench", "cda", "clock", "core", "desk_users", "embed", "grid", "mail", "ops",
+         "prepaid", "profile", "services", "sso", "two_factor")
+KINDS = ("rules", "views", "browser", "text_browser", "server")
+
+
+def test_test_files_are_named_by_area_and_kind():
+    """docs/TESTING.md: tests/test_<area>[_<topic>]_<kind>.py; the abuse suite is a mark, not a name."""
+    name = re.compile(rf"test_({'|'.join(AREAS)})(_[a-z0-9]+)*_({'|'.join(KINDS)})\.py")
+    misnamed = [path.name for path in sorted((ROOT / "tests").glob("test_*.py")) if not name.fullmatch(path.name)]
+    assert misnamed == []
+    text_browser_named_views = [path.name for path in (ROOT / "tests").glob("test_*_text_browser.py")
+                                if "pytest.mark.text_browser" not in path.read_text(encoding="utf-8")]
+    assert text_browser_named_views == []

@@ -18,6 +18,8 @@ from tests.abuse_helpers import record_figure, scale
 from tests.api_support import token as api_token
 from tests.prepaid_helpers import REDIS_URL, gunicorn, redis_or_skip, server_config, signed_in_cookies
 
+pytestmark = pytest.mark.abuse  # the fault and abuse suite (docs/TESTING.md)
+
 SIGN_IN_IP = int(LIMITS["signin_address"].rate.split("/")[0])                  # 20 per address
 SIGN_IN_ACCOUNT = int(LIMITS["signin_account_address"].rate.split("/")[0])     # 5 per account and address
 KEY_GUESSES = int(LIMITS["prepaid_validation"].rate.split("/")[0])             # 10 failed validations

@@ -35,6 +35,8 @@ from tests.conftest import body_of
 from tests.prepaid_helpers import confirm, gunicorn, server_config, signed_in_cookies, step_token, validate
 from tests.two_factor_helpers import enrol, next_code
 
+pytestmark = pytest.mark.abuse  # the fault and abuse suite (docs/TESTING.md)
+
 HUGE = "9" * 4301  # one digit past what int() reads at all
 
 

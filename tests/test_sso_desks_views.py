@@ -167,7 +167,7 @@ def test_an_email_no_provider_answers_for_is_told_to_use_the_password(api, clien
 
 
 def test_the_sso_pages_are_valid_html(api, client):
-    from tests.test_embed_html import problems_of
+    from tests.test_embed_html_views import problems_of
 
     desk = factories.desk()
     api.call("PUT", f"/desks/{desk.rfc}/sso", sso_body())

@@ -21,7 +21,7 @@ from tests import abuse_workers, factories
 from tests.abuse_helpers import record_figure, scale
 from tests.prepaid_helpers import REDIS_URL, gunicorn, race, redis_or_skip, server_config, signed_in_cookies
 
-pytestmark = [pytest.mark.multiprocess, pytest.mark.stress]
+pytestmark = [pytest.mark.abuse, pytest.mark.multiprocess, pytest.mark.stress]
 DESKS = 20
 PER_DESK = 10  # 200 confirmations of one key
 

@@ -20,7 +20,7 @@ from portal.models import User
 from tests import factories
 from tests.abuse_helpers import record_figure, scale
 
-pytestmark = pytest.mark.stress
+pytestmark = [pytest.mark.abuse, pytest.mark.stress]
 HASH = "scrypt:16384:8:1"  # a real cost (production's is 32768), affordable for a few hundred requests
 TOKENS = re.compile(r'(name="csrf_token"[^>]*value=")[^"]*|("X-CSRFToken": ")[^"]*')
 FLOOR = 0.008  # the jitter of one request here when colleagues' tests share the 2 cores

@@ -17,6 +17,8 @@ from tests.api_support import token as api_token
 from tests.conftest import body_of
 from tests.prepaid_helpers import REDIS_URL, ROOT, gunicorn, redis_or_skip, server_config
 
+pytestmark = pytest.mark.abuse  # the fault and abuse suite (docs/TESTING.md)
+
 PUBLIC = "https://intranet.example.mx/portal"
 
 

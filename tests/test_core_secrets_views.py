@@ -24,6 +24,8 @@ from tests.accounts_helpers import sign_up_data
 from tests.conftest import body_of
 from tests.prepaid_helpers import ROOT, gunicorn, server_config, step_token
 
+pytestmark = pytest.mark.abuse  # the fault and abuse suite (docs/TESTING.md)
+
 PASSWORD = "Canario-Clave-7731x"
 NEW_PASSWORD = "Canario-Nueva-5523y"
 WRONG_PASSWORD = "Canario-Equivocada-9q"

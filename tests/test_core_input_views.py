@@ -2,7 +2,7 @@
 the grid parser fuzzed, and mass assignment of fields no form has.
 
 The HTTP run reaches every route of app.url_map but the API (fuzzed against its OpenAPI document in
-tests/test_api_openapi.py) and the static files; field names are the ones the portal's own pages
+tests/test_api_openapi_views.py) and the static files; field names are the ones the portal's own pages
 render (so every form is reached) plus hostile extras; values include NUL, lone surrogates, 1 MB
 strings, repeated parameters and huge numbers. The bar: no answer is a 5xx.
 """
@@ -28,6 +28,8 @@ from portal.services.grids import GRIDS
 from tests import factories
 from tests.abuse_helpers import STRESS, record_figure, scale
 from tests.prepaid_helpers import signed_in_cookies, step_token
+
+pytestmark = pytest.mark.abuse  # the fault and abuse suite (docs/TESTING.md)
 
 MASS = ["desk_id", "user_id", "status", "is_admin", "role", "kind", "email_verified_at", "session_token", "id",
         "confirmed_by_id", "password_hash"]

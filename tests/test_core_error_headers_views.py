@@ -10,6 +10,8 @@ from tests import factories
 from tests.abuse_helpers import record_figure
 from tests.api_support import token as api_token
 
+pytestmark = pytest.mark.abuse  # the fault and abuse suite (docs/TESTING.md)
+
 
 def _missing(response, account_page):
     """What a response lacks of the headers every answer must carry."""

@@ -33,7 +33,7 @@ MATRIX = {
     ("core.switch_desk", "POST"): {**same({303}), "outsider": frozenset({404})},
     ("core.privacy", "GET"): PUBLIC, ("core.favicon", "GET"): PUBLIC, ("core.healthz", "GET"): PUBLIC,
     ("core.readyz", "GET"): PUBLIC,
-    ("core.prometheus_metrics", "GET"): "the scrape: a token or an address, never a desk (tests/test_ops_metrics.py)",
+    ("core.prometheus_metrics", "GET"): "the scrape: a token or an address, never a desk (tests/test_ops_metrics_views.py)",
     ("auth.sso_start", "GET"): PUBLIC, ("auth.sso_return", "GET"): PUBLIC,
     ("static", "GET"): PUBLIC, ("assets.asset", "GET"): PUBLIC,
     ("services.category", "GET"): READ,

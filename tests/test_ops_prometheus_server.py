@@ -87,7 +87,7 @@ def _flask(config, metrics_dir, *args):
 def test_prometheus_scrapes_what_the_portal_counted_across_its_workers(app, backend, world, tmp_path):
     if backend != "sqlite":
         # Counting is in memory whatever the database; the scrape-time outbox query runs on
-        # PostgreSQL in tests/test_ops_metrics.py. One real scrape keeps the suite's time.
+        # PostgreSQL in tests/test_ops_metrics_views.py. One real scrape keeps the suite's time.
         pytest.skip("Prometheus real: una base basta (el conteo no depende de ella)")
     _prometheus_or_skip()
     redis_or_skip()  # the sign-in limit counted by every worker together
