@@ -35,6 +35,7 @@ run: demo
 	@echo ""
 	@echo "Escritorio de Servicios en http://127.0.0.1:$(PORT)  (Ctrl+C para terminar)"
 	@echo "  cliente@demo.mx / demo12345     distribuidor@demo.mx / demo12345"
+	@echo "  usuario@demo.mx (Usuario) y consulta@demo.mx (Consulta), colegas de cliente@demo.mx / demo12345"
 	@echo "  El correo se escribe como archivos .eml en instance/mail/ (un repartidor corre al lado)."
 	$(FLASK) outbox deliver --loop & trap 'kill $$! 2>/dev/null' EXIT INT TERM; \
 	$(FLASK) run --host 127.0.0.1 --port $(PORT)

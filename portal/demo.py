@@ -45,6 +45,8 @@ class DemoResult:
             f"Inicia sesión en {url}/cuenta/ingresar con:",
             f"  Cliente:      cliente@demo.mx       contraseña {DEMO_PASSWORD}",
             f"  Distribuidor: distribuidor@demo.mx  contraseña {DEMO_PASSWORD}",
+            f"  Colegas de Laura en su escritorio: usuario@demo.mx (Usuario), consulta@demo.mx (Consulta),"
+            f" contraseña {DEMO_PASSWORD}",
             "",
             "Claves de prepago nuevas para probar la activación:",
         ]
@@ -82,9 +84,15 @@ def _create(rng, today):
                  password_hash=password, email_verified_at=verified)
     jorge = User(email="distribuidor@demo.mx", name="Jorge Ramírez", phone="81 8765 4321",
                  password_hash=password, email_verified_at=verified)
-    db.session.add_all([laura, jorge])
+    # Laura's colleagues (Mi escritorio > Usuarios): one who installs the systems, one who only looks.
+    pedro = User(email="usuario@demo.mx", name="Pedro Ruiz", password_hash=password, email_verified_at=verified)
+    sofia = User(email="consulta@demo.mx", name="Sofía Contreras (Contabilidad)", password_hash=password,
+                 email_verified_at=verified)
+    db.session.add_all([laura, jorge, pedro, sofia])
     db.session.add_all([
         Membership(user=laura, desk=customer, role="owner"),
+        Membership(user=pedro, desk=customer, role="member"),
+        Membership(user=sofia, desk=customer, role="viewer"),
         Membership(user=jorge, desk=distributor, role="owner"),
         Membership(user=jorge, desk=second, role="member"),
     ])

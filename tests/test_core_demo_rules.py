@@ -143,3 +143,13 @@ def test_the_demo_lists_show_reachable_states(demo, client, email, rfc):
         day, month, year = map(int, end.split()[0].split("/"))  # a due badge may follow ("Vence en 2 días")
         assert status == ("Vencido" if date(year, month, day) < TODAY else "Activo"), (end, status)
     assert "Vencido" in {row[-1] for row in courses}
+
+
+def test_the_demo_customer_desk_has_a_colleague_of_each_role(demo, client):
+    _result, desks = demo
+    members = {m.user.email: m.role for m in desks[CUSTOMER[1]].memberships}
+    assert members == {"cliente@demo.mx": "owner", "usuario@demo.mx": "member", "consulta@demo.mx": "viewer"}
+    assert client.post("/cuenta/ingresar", data={"email": "consulta@demo.mx", "password": DEMO_PASSWORD}).status_code == 303
+    page = client.get("/servicios/suscripciones").get_data(as_text=True)
+    assert "Reenviar CDA" not in page  # Consulta sees the list, not the changes
+    assert "Pedro Ruiz" in client.get("/escritorio/usuarios").get_data(as_text=True)
