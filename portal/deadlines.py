@@ -10,6 +10,7 @@ machine, interrupts a statement that passed its deadline. A CSV export streams f
 has rows and is not bounded on SQLite (each of its fetches is on PostgreSQL).
 """
 import time
+import weakref
 
 from sqlalchemy import event
 
@@ -20,6 +21,25 @@ UNBOUNDED = "portal_unbounded"
 _TIMEOUT = "portal_statement_timeout_ms"
 _DEADLINE = "portal_statement_deadline"
 PROGRESS_STEPS = 10_000  # SQLite virtual-machine steps between two looks at the clock
+_SECONDS = weakref.WeakKeyDictionary()  # engine -> the bound of its reads
+
+
+class ReadTooLong(Exception):
+    """A read of many statements (a grouped page walked group by group) ran past the bound as a
+    whole, though each of its statements kept within it."""
+
+
+def read_deadline(engine):
+    """When a read of several statements that starts now must be done (time.monotonic()), or None
+    when the engine's reads are unbounded."""
+    seconds = _SECONDS.get(engine)
+    return time.monotonic() + seconds if seconds else None
+
+
+def check(deadline):
+    """Raise ReadTooLong once `deadline` (read_deadline()'s) has passed."""
+    if deadline is not None and time.monotonic() > deadline:
+        raise ReadTooLong()
 
 
 def bound_postgresql(engine, seconds):
@@ -66,6 +86,7 @@ def bound(engine, seconds):
     """Bound the engine's reads (nothing when `seconds` is 0)."""
     if seconds <= 0:
         return
+    _SECONDS[engine] = seconds
     if engine.dialect.name == "postgresql":
         bound_postgresql(engine, seconds)
     elif engine.dialect.name == "sqlite":
@@ -73,7 +94,10 @@ def bound(engine, seconds):
 
 
 def cancelled(error):
-    """Whether a database error is a statement this module cancelled."""
+    """Whether an error is a read this module cut short: a statement the database cancelled, or a
+    read of many statements past its deadline (ReadTooLong)."""
+    if isinstance(error, ReadTooLong):
+        return True
     orig = getattr(error, "orig", None)
     if orig is None:
         return False

@@ -8,7 +8,7 @@ from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import BadHost, HTTPException, InternalServerError, SecurityError
 
 from portal import request_ids
-from portal.deadlines import cancelled
+from portal.deadlines import ReadTooLong, cancelled
 from portal.extensions import db
 from portal.htmx import is_htmx, render
 from portal.limits import RateLimited
@@ -126,7 +126,14 @@ def init_app(app):
     def _database(error):
         if not cancelled(error):
             return _unexpected(error)
-        log.warning("Consulta cancelada por su límite de tiempo en %s %s", request.method,
+        return _too_slow("una sentencia")
+
+    @app.errorhandler(ReadTooLong)
+    def _read_too_long(_error):
+        return _too_slow("una lectura de varias sentencias")
+
+    def _too_slow(what):
+        log.warning("Consulta cancelada por su límite de tiempo (%s) en %s %s", what, request.method,
                     request.url_rule.rule if request.url_rule else "(sin ruta)")
         db.session.rollback()
         try:

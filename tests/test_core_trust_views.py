@@ -6,6 +6,7 @@ PostgreSQL, most runs: SQLite serialises those requests), beside a few that show
 """
 import base64
 import json
+import logging
 from hashlib import sha256
 import sys
 import time
@@ -420,6 +421,22 @@ def test_a_grid_read_past_its_time_answers_in_spanish_to_narrow_it(client, world
         assert "La consulta tardó demasiado y se detuvo. Acota la búsqueda" in answer.get_data(as_text=True)
     assert fragment.headers["HX-Retarget"] == "#page-messages"
     assert saved.status_code == 303
+
+
+@pytest.mark.app_config(STATEMENT_TIMEOUT_SECONDS=0.2)
+def test_a_walk_over_thousands_of_small_groups_is_bounded_as_a_whole(client, world, login, caplog):
+    """Each statement of a grouped walk keeps well within the bound; thousands of them (a client per
+    group, none matching the search) did not: the read as a whole answers 503 too."""
+    _many_keys(world.a.desk, clients=5000, keys=5000)
+    login(world.a.user)
+    with caplog.at_level(logging.WARNING, logger="portal.errors"):
+        started = time.monotonic()
+        answer = client.get(SLOW_SEARCH)
+        took = time.monotonic() - started
+    record_figure("confianza 3: búsqueda agrupada por cliente sin coincidencias, 5,000 clientes, límite de 0.2 s",
+                  f"{answer.status_code} en {took:.1f} s", "503 en español: la lectura entera acotada")
+    assert answer.status_code == 503 and "Acota la búsqueda" in answer.get_data(as_text=True)
+    assert "una lectura de varias sentencias" in caplog.text
 
 
 def test_the_same_search_within_its_time_is_answered(client, world, login):

@@ -11,6 +11,7 @@ import weakref
 from dataclasses import dataclass
 from itertools import islice
 
+from portal import deadlines
 from portal.deadlines import UNBOUNDED
 from portal.extensions import db
 from portal.grid import query
@@ -76,12 +77,16 @@ class ListRead:
         self.walked = bool(state.group) and _walkable(grid.by_key[state.group])
         # A walked group composes a statement per group from `for_page`: those take the values.
         self.statements, self.params = query.statements(grid, state, scope, keep=not self.walked)
+        # The read as a whole is bounded too: a walk over thousands of small groups is thousands of
+        # quick statements (deadlines.ReadTooLong, answered as a statement cancelled).
+        self.deadline = deadlines.read_deadline(db.engine)
 
     def execute(self, statement, params=None, plan=None):
         """`statement`'s result, on the session's connection without the ORM's result machinery: a
         grid selects columns, never mapped objects, and that machinery cost a page more than its
         read. `plan`: None as the list's statements are planned (query.options), or PLAN_EACH_TIME
         (with its values, portal/postgres.py) or PREPARED."""
+        deadlines.check(self.deadline)
         run = self.run if plan is None else plan
         return db.session.connection().execute(statement, self.values(params), execution_options=run)
 
