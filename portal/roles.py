@@ -9,9 +9,10 @@ from sqlalchemy import select
 
 from portal.extensions import db
 from portal.models import Membership
+from portal.models.accounts import MEMBER_ROLES
 
-OWNER, MEMBER, VIEWER = "owner", "member", "viewer"
-ROLES = (OWNER, MEMBER, VIEWER)
+ROLES = MEMBER_ROLES  # as memberships store them (the table's CHECK), most rights first
+OWNER, MEMBER, VIEWER = ROLES
 LABELS = {OWNER: "Propietario", MEMBER: "Usuario", VIEWER: "Consulta"}
 
 # The actions a role is checked for.

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from portal import audit, limits, roles
 from portal.auth.passwords import check_new_password, hash_password
+from portal.auth.signin import find_user_by_email
 from portal.auth.validation import clean_email
 from portal.extensions import db
 from portal.members import mails
@@ -147,7 +148,7 @@ def invite(desk, inviter, email, role, *, now, ip=None):
         db.session.flush()
     except IntegrityError:  # the same address invited from another tab at the same moment
         raise Refused(f"Ya hay una invitación pendiente para {email}: puedes reenviarla o retirarla.") from None
-    invitee = user_by_email(email)
+    invitee = find_user_by_email(email)
     _record("desk_invitation_sent", desk.id, invitee or email, actor=inviter, ip=ip, role=roles.label(role))
     mails.invitation(invitation, desk_by_id(desk.id), inviter)
     return invitation
@@ -169,7 +170,7 @@ def resend(desk_id, owner, invitation_id, *, now, ip=None):
     limits.hit("invitation_owner", owner.id)
     invitation.nonce = new_session_token()
     invitation.sent_at, invitation.expires_at = now, now + timedelta(days=INVITATION_DAYS)
-    _record("desk_invitation_resent", desk_id, user_by_email(invitation.email) or invitation.email, actor=owner, ip=ip)
+    _record("desk_invitation_resent", desk_id, find_user_by_email(invitation.email) or invitation.email, actor=owner, ip=ip)
     mails.invitation(invitation, desk_by_id(desk_id), owner)
     return invitation
 
@@ -180,7 +181,7 @@ def withdraw(desk_id, owner, invitation_id, *, ip=None):
     invitation = _invitation(desk_id, invitation_id)
     email = invitation.email
     db.session.delete(invitation)
-    _record("desk_invitation_withdrawn", desk_id, user_by_email(email) or email, actor=owner, ip=ip)
+    _record("desk_invitation_withdrawn", desk_id, find_user_by_email(email) or email, actor=owner, ip=ip)
     mails.withdrawn(email, desk_by_id(desk_id), owner)
     return email
 
@@ -225,7 +226,7 @@ class NewAccount:
 
 def accept_as_new(invitation, account, *, now, ip=None):
     """A new account for the invited address (the link proved it), which joins the desk."""
-    if user_by_email(invitation.email) is not None:
+    if find_user_by_email(invitation.email) is not None:
         raise WrongAccount("Ya existe una cuenta con esta dirección: ingresa con ella para aceptar la invitación.")
     check_new_password(account.password, invitation.email)
     user = User(email=invitation.email, name=account.name, phone="", password_hash=hash_password(account.password),
@@ -323,10 +324,6 @@ def handover(desk_id, from_id, to_user, *, ip=None):
 
 
 # --- helpers ---------------------------------------------------------------------------------
-
-def user_by_email(email):
-    return db.session.scalar(select(User).where(func.lower(User.email) == email.lower()))
-
 
 def desk_by_id(desk_id):
     return db.session.get(Desk, desk_id)

@@ -23,6 +23,7 @@ from portal.members import bp, links, rules
 from portal.members.forms import ROLE_CHOICES, InviteForm, NewAccountForm
 from portal.members.grids import USERS
 from portal.auth.forms import ConfirmForm
+from portal.auth.signin import find_user_by_email
 from portal.request_units import reads_only
 
 PAGE = "members/users.html"
@@ -174,7 +175,7 @@ def invitation(token):
         return _link_error(str(error))
     desk = invitation.desk
     context = {"invitation": invitation, "invited_desk": desk, "role": roles.label(invitation.role), "token": token}
-    existing = rules.user_by_email(invitation.email)
+    existing = find_user_by_email(invitation.email)
     if current_user.is_authenticated:
         if current_user.email.lower() != invitation.email:
             return render_template("members/link.html", wrong_account=True, **context), 403
