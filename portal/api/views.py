@@ -3,7 +3,7 @@ from flask import current_app, request
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from portal import clock
+from portal import clock, sealed
 from portal.api import bp
 from portal.api.http import day, endpoint, json_body, list_args, page, respond
 from portal.api.openapi import document
@@ -67,7 +67,7 @@ def get_desk(call, rfc):
 def put_desk_sso(call, rfc):
     """Set (201) or update (200) the desk's own OpenID Provider; the secret is stored encrypted."""
     desk = operations.desk_by_rfc(rfc)
-    outcome = operations.set_desk_sso(desk, json_body(), current_app.config["SECRET_KEY"])
+    outcome = operations.set_desk_sso(desk, json_body(), sealed.data_key(current_app.config))
     call.note(desk=desk, created=outcome.created, changed=outcome.changed, domains=outcome.obj.domain_list)
     return respond(desk_sso_json(desk, outcome.obj), _created_or_ok(outcome))
 

@@ -7,17 +7,14 @@ desks then follow the provider's `groups` (OIDC_DESK_GROUPS) at every sign-in. A
 provider answers only for its e-mail domains: it cannot vouch for anyone else's address.
 The caller commits.
 """
-import base64
-import hashlib
 
-from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import delete, select
 
 from portal.auth.oidc import Provider, ProviderUnavailable, discover
 from portal.auth.oidc import end_session_url as end_session_url_of
 from portal.auth.sessions import end_all
 from portal.auth.signin import find_user_by_email
-from portal import roles
+from portal import roles, sealed
 from portal.extensions import db
 from portal.models import Desk, DeskIdentityProvider, Membership, SsoIdentity, User
 from portal.models.accounts import new_session_token
@@ -136,30 +133,30 @@ def deployment_provider(config):
     return Provider(config["OIDC_ISSUER"], config["OIDC_CLIENT_ID"], config["OIDC_CLIENT_SECRET"], config["OIDC_SCOPES"])
 
 
-def _cipher(secret_key):
-    key = hashlib.sha256(b"portal.sso-client-secret\x1f" + secret_key.encode()).digest()
-    return Fernet(base64.urlsafe_b64encode(key))
+# A desk's client secret is sealed as the CDAs are (portal/sealed.py), under its own purpose.
+CLIENT_SECRET = "sso_client_secret"
 
 
-def encrypt_secret(secret, secret_key):
-    return _cipher(secret_key).encrypt(secret.encode()).decode()
+def encrypt_secret(secret, key):
+    """The client secret sealed under `key` (sealed.data_key)."""
+    return sealed.seal(CLIENT_SECRET, secret, key)
 
 
-def decrypt_secret(token, secret_key):
-    """The client secret; ValueError if it was encrypted under another SECRET_KEY."""
-    try:
-        return _cipher(secret_key).decrypt(token.encode()).decode()
-    except InvalidToken:
-        raise ValueError("secreto cifrado con otra llave") from None
+def decrypt_secret(token, key):
+    """The client secret; ValueError if it was sealed under another key."""
+    secret = sealed.unseal(CLIENT_SECRET, token, key)
+    if secret is None:
+        raise ValueError("secreto cifrado con otra llave")
+    return secret
 
 
 def desk_provider(row, config):
     """The Provider of a desk's DeskIdentityProvider row; ProviderUnavailable if its secret was
-    encrypted under another SECRET_KEY (the back office must set it again)."""
+    sealed under another DATA_KEY (the back office must set it again)."""
     try:
-        secret = decrypt_secret(row.client_secret_encrypted, config["SECRET_KEY"])
+        secret = decrypt_secret(row.client_secret_encrypted, sealed.data_key(config))
     except ValueError:
-        raise ProviderUnavailable("secreto del cliente cifrado con otra SECRET_KEY") from None
+        raise ProviderUnavailable("secreto del cliente cifrado con otra DATA_KEY") from None
     return Provider(row.issuer, row.client_id, secret, config["OIDC_SCOPES"], desk_id=row.desk_id)
 
 

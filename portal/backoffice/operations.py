@@ -89,8 +89,8 @@ def upsert_desk(rfc, data):
     return outcome
 
 
-def set_desk_sso(desk, data, secret_key):
-    """The desk's own OpenID Provider, created or updated (the secret encrypted; kept when omitted)."""
+def set_desk_sso(desk, data, key):
+    """The desk's own OpenID Provider, created or updated (the secret sealed under `key`; kept when omitted)."""
     from portal.auth.sso import encrypt_secret, decrypt_secret
     from portal.models import DeskIdentityProvider
 
@@ -107,7 +107,7 @@ def set_desk_sso(desk, data, secret_key):
         if not secret:
             raise InvalidInput({"client_secret": "Captura el secreto del cliente: es la primera vez que se define."})
         provider = outcome.obj = DeskIdentityProvider(desk_id=desk.id, issuer=data["issuer"], client_id=data["client_id"],
-                                                      client_secret_encrypted=encrypt_secret(secret, secret_key),
+                                                      client_secret_encrypted=encrypt_secret(secret, key),
                                                       domains=",".join(domains), required=data.get("required", False))
         db.session.add(provider)
     else:
@@ -116,11 +116,11 @@ def set_desk_sso(desk, data, secret_key):
                                              "required": data.get("required", provider.required)})
         if secret:
             try:
-                same = decrypt_secret(provider.client_secret_encrypted, secret_key) == secret
+                same = decrypt_secret(provider.client_secret_encrypted, key) == secret
             except ValueError:
                 same = False
             if not same:
-                provider.client_secret_encrypted = encrypt_secret(secret, secret_key)
+                provider.client_secret_encrypted = encrypt_secret(secret, key)
                 outcome.changed = True
     outcome.changed = outcome.changed or outcome.created
     db.session.flush()

@@ -34,7 +34,7 @@ class DeskIdentityProvider(db.Model):
     desk_id: Mapped[int] = mapped_column(ForeignKey("desks.id", ondelete="CASCADE"), primary_key=True)
     issuer: Mapped[str] = mapped_column(String(300))
     client_id: Mapped[str] = mapped_column(String(255))
-    # Encrypted like the TOTP secrets (Fernet, key derived from SECRET_KEY): never shown, never in the API.
+    # Sealed as the CDAs are (portal/sealed.py, under DATA_KEY): never shown, never in the API.
     client_secret_encrypted: Mapped[str] = mapped_column(Text)
     # Lower-case domains, comma-separated ("empresa.mx,empresa.com"): as many as the API admits.
     domains: Mapped[str] = mapped_column(Text)
